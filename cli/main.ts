@@ -1,0 +1,27 @@
+// hoptrail's command line: a thin dispatcher; each command lives in its own module under cli/.
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
+  dump: { summary: 'parse EVTX files and print one record per line (jsonl or xml)', load: () => import('./dump.js') },
+};
+
+function usage(): string {
+  const lines = ['usage: hoptrail <command> [options]', '', 'commands:'];
+  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(12)}${c.summary}`);
+  lines.push('', 'hoptrail <command> --help for the options of one command');
+  return lines.join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(usage() + '\n');
+    return cmd === undefined ? 2 : 0;
+  }
+  const c = COMMANDS[cmd];
+  if (!c) {
+    process.stderr.write(`hoptrail: unknown command '${cmd}'\n${usage()}\n`);
+    return 2;
+  }
+  const mod = await c.load();
+  return mod.run(rest);
+}
