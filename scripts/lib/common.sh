@@ -1,0 +1,90 @@
+# Shared helpers for the test-server scripts (es.sh, kafka.sh). Sourced, not executed.
+# Everything they install lives under $HOPTRAIL_WORK (default: <repo>/.work, gitignored).
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+WORK_DIR="${HOPTRAIL_WORK:-$REPO_ROOT/.work}"
+# Servers refuse (Elasticsearch) or should not run as root: when we are root they run as this system user.
+SERVICE_USER="${HOPTRAIL_SERVICE_USER:-hoptrail}"
+
+log() { printf '[%s] %s\n' "$SCRIPT_NAME" "$*" >&2; }
+die() { printf '[%s] ERROR: %s\n' "$SCRIPT_NAME" "$*" >&2; exit 1; }
+
+require() {
+  local c
+  for c in "$@"; do command -v "$c" >/dev/null 2>&1 || die "'$c' is required but not on PATH"; done
+}
+
+# JAVA_HOME for the servers: explicit override, else the JDK behind the default `java` (17 here).
+java_home() {
+  if [[ -n "${HOPTRAIL_JAVA_HOME:-}" ]]; then echo "$HOPTRAIL_JAVA_HOME"; return; fi
+  require java
+  dirname "$(dirname "$(readlink -f "$(command -v java)")")"
+}
+
+# Creates the non-root system user once (only when running as root).
+ensure_service_user() {
+  [[ $EUID -eq 0 ]] || return 0
+  if ! id -u "$SERVICE_USER" >/dev/null 2>&1; then
+    log "creating system user '$SERVICE_USER'"
+    useradd --system --user-group --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin "$SERVICE_USER" || die "could not create user '$SERVICE_USER'"
+  fi
+}
+
+# Gives the service user ownership of its install and state dirs (no-op when not root).
+own_dirs() {
+  [[ $EUID -eq 0 ]] || return 0
+  chown -R "$SERVICE_USER:$SERVICE_USER" "$@"
+}
+
+# Runs a command as the service user when root, else as ourselves. Environment is passed explicitly
+# (runuser would otherwise keep root's HOME etc.).
+as_service_user() {
+  if [[ $EUID -eq 0 ]]; then
+    runuser -u "$SERVICE_USER" -- env "$@"
+  else
+    env "$@"
+  fi
+}
+
+# The service user must be able to traverse every parent directory of the install.
+check_traversable() {
+  local d="$1"
+  [[ $EUID -eq 0 ]] || return 0
+  while [[ "$d" != "/" ]]; do
+    runuser -u "$SERVICE_USER" -- test -x "$d" 2>/dev/null || \
+      die "user '$SERVICE_USER' cannot enter $d (needs o+x); set HOPTRAIL_WORK to a reachable place"
+    d="$(dirname "$d")"
+  done
+}
+
+pid_alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
+
+read_pid() { [[ -f "$1" ]] && tr -d '[:space:]' <"$1" || true; }
+
+# True when something accepts TCP connections on 127.0.0.1:$1 (bash /dev/tcp, no nc needed).
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Sends SIGTERM, waits up to $2 seconds, then SIGKILL. Only ever the pid we recorded.
+stop_pid() {
+  local pid="$1" timeout="${2:-30}" i
+  pid_alive "$pid" || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < timeout * 10; i++)); do
+    pid_alive "$pid" || return 0
+    sleep 0.1
+  done
+  log "pid $pid did not exit within ${timeout}s after SIGTERM; sending SIGKILL"
+  kill -KILL "$pid" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do pid_alive "$pid" || return 0; sleep 0.1; done
+  die "pid $pid survived SIGKILL"
+}
+
+# Serialises install/start/stop of one service (tests may call the scripts concurrently).
+with_lock() {
+  local lockfile="$1"; shift
+  mkdir -p "$(dirname "$lockfile")"
+  exec {LOCK_FD}>"$lockfile"
+  flock -w 300 "$LOCK_FD" || die "timed out waiting for $lockfile"
+  "$@"
+}
