@@ -1,0 +1,184 @@
+// The pure core: one SourceRecord (any input shape, already adapted) to one NormalizedEvent, or a reason.
+import { NormalizedEvent, SCHEMA_VERSION, type Provenance } from '../../schemas/event.js';
+import type { EvtxRecord } from '../evtx/record.js';
+import { ClockKnowledge, parseZone, repairTime, type Zone } from './clock.js';
+import { canonicalChannel, extractFields } from './extract.js';
+import type { SourceRecord } from './source.js';
+import { LEVELS, cleanEventData, cleanTrim, isoUtcToMillisString, wallToMillis, isoMillis } from './values.js';
+
+export type NormalizeResult = { ok: true; event: NormalizedEvent } | { ok: false; reason: string };
+
+export interface NormalizeOptions {
+  /** `--tz`: the zone of local-time sources (wins over what Sysmon teaches). */
+  tz?: string;
+  /** What a first pass learned (zone offsets, AM/PM anchors, host FQDNs). */
+  knowledge?: ClockKnowledge;
+  /** `fast` (default): a hand check of the invariants zod would check; `zod`: full schema parse; `none`. */
+  validate?: 'fast' | 'zod' | 'none';
+  /** event.ingested; default: when the Normalizer was made. */
+  ingested?: string;
+}
+
+const ISO_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+/** The invariants of NormalizedEvent that extraction could break (types are guaranteed by TypeScript). */
+export function fastCheck(ev: NormalizedEvent): string | undefined {
+  if (!ISO_MS.test(ev['@timestamp'])) return `@timestamp is not an ISO UTC time: ${ev['@timestamp']}`;
+  if (!Number.isInteger(ev.winlog.event_id) || ev.winlog.event_id < 0 || ev.winlog.event_id > 65535) return `bad event ID ${ev.winlog.event_id}`;
+  if (!ev.winlog.channel) return 'no channel';
+  if (!ev.winlog.provider_name) return 'no provider';
+  if (!ev.host.name) return 'no computer name';
+  const p = ev.source?.port ?? ev.destination?.port;
+  if (p !== undefined && !(p > 0 && p < 65536)) return `bad port ${p}`;
+  return undefined;
+}
+
+/** Audit success/failure from the Security keywords mask (bits 53 and 52) or keyword names. */
+function auditOutcome(kw: string | string[] | undefined): 'success' | 'failure' | undefined {
+  if (kw === undefined) return undefined;
+  if (typeof kw === 'string') {
+    if (kw.length <= 15 || !kw.startsWith('0x')) return undefined;
+    const top = parseInt(kw.slice(2, kw.length - 13), 16);
+    return top & 2 ? 'success' : top & 1 ? 'failure' : undefined;
+  }
+  for (const k of kw) {
+    if (k === 'Audit Success') return 'success';
+    if (k === 'Audit Failure') return 'failure';
+  }
+  return undefined;
+}
+
+export class Normalizer {
+  private readonly zone: Zone | undefined;
+  private readonly ingested: string;
+  private readonly validate: 'fast' | 'zod' | 'none';
+  private readonly know: ClockKnowledge | undefined;
+
+  constructor(opts: NormalizeOptions = {}) {
+    if (opts.tz !== undefined) {
+      this.zone = parseZone(opts.tz);
+      if (!this.zone) throw new Error(`unknown time zone '${opts.tz}'`);
+    }
+    this.ingested = opts.ingested ?? new Date().toISOString();
+    this.validate = opts.validate ?? 'fast';
+    this.know = opts.knowledge;
+  }
+
+  normalize(rec: SourceRecord, prov: Provenance): NormalizeResult {
+    const id = rec.event_id;
+    if (!Number.isInteger(id) || id < 0 || id > 65535) return { ok: false, reason: `event ID is not an integer 0-65535: ${String(id)}` };
+    const computer = typeof rec.computer === 'string' ? rec.computer.trim() : '';
+    if (!computer) return { ok: false, reason: 'no computer name' };
+    if (typeof rec.channel !== 'string' || !rec.channel) return { ok: false, reason: 'no channel' };
+    if (typeof rec.provider !== 'string' || !rec.provider) return { ok: false, reason: 'no provider' };
+    if (typeof rec.timestamp !== 'string') return { ok: false, reason: 'no time' };
+
+    let name = computer.toLowerCase();
+    const dot = name.indexOf('.');
+    const hostname = dot > 0 ? name.slice(0, dot) : name;
+    if (dot < 0 && this.know) name = this.know.fqdnOf(hostname) ?? name;
+
+    let ts: string | undefined;
+    let clock: NormalizedEvent['hoptrail']['clock'];
+    const kind = rec.time_kind ?? 'utc';
+    if (kind === 'utc') {
+      ts = isoUtcToMillisString(rec.timestamp);
+      if (ts === undefined) {
+        const ms = wallToMillis(rec.timestamp);
+        if (!Number.isNaN(ms) && /(Z|[+-]00:?00)$/.test(rec.timestamp)) ts = isoMillis(ms);
+        else {
+          const d = Date.parse(rec.timestamp);
+          if (!Number.isNaN(d) && /(Z|[+-]\d\d:?\d\d)$/.test(rec.timestamp)) ts = isoMillis(d);
+        }
+      }
+      if (ts === undefined) return { ok: false, reason: `time is not ISO-8601 UTC: ${rec.timestamp}` };
+    } else {
+      const r = repairTime(rec, hostname, prov.entry ? `${prov.file}!${prov.entry}` : prov.file ?? '', this.know, this.zone);
+      if (!r) return { ok: false, reason: `time is not a date-time: ${rec.timestamp}` };
+      ts = r.timestamp;
+      clock = r.clock;
+    }
+    if (ts.length !== 24) {
+      // Years outside 0000-9999 render differently; they are corrupt, not events.
+      return { ok: false, reason: `time out of range: ${rec.timestamp}` };
+    }
+
+    const channel = canonicalChannel(rec.channel);
+    const ev: NormalizedEvent = {
+      '@timestamp': ts,
+      ecs: { version: '8.11.0' },
+      event: { code: String(id), provider: rec.provider, kind: 'event', ingested: rec.ingested ?? this.ingested },
+      host: { name, hostname },
+      log: {},
+      winlog: { channel, computer_name: computer, provider_name: rec.provider, event_id: id, time_created: rec.timestamp },
+      hoptrail: { schema_version: SCHEMA_VERSION, provenance: prov },
+    };
+    if (rec.written_time !== undefined && rec.written_time !== '1601-01-01T00:00:00.0000000Z') {
+      const w = isoUtcToMillisString(rec.written_time);
+      if (w !== undefined) ev.event.created = w;
+    }
+    if (prov.file !== undefined) ev.log.file = { path: prov.file };
+    if (prov.offset !== undefined) ev.log.offset = prov.offset;
+    if (clock !== undefined) ev.hoptrail.clock = clock;
+
+    const w = ev.winlog;
+    if (rec.record_id !== undefined && Number.isInteger(rec.record_id) && rec.record_id >= 0) w.record_id = rec.record_id;
+    if (rec.provider_guid) w.provider_guid = rec.provider_guid.toUpperCase();
+    if (rec.process_id !== undefined || rec.thread_id !== undefined) {
+      w.process = {};
+      if (rec.process_id !== undefined) w.process.pid = rec.process_id;
+      if (rec.thread_id !== undefined) w.process.thread = { id: rec.thread_id };
+    }
+    if (rec.activity_id) w.activity_id = rec.activity_id.toUpperCase();
+    if (rec.related_activity_id) w.related_activity_id = rec.related_activity_id.toUpperCase();
+    if (rec.user_sid) {
+      w.user = { identifier: rec.user_sid };
+      const un = cleanTrim(rec.user_name), ud = cleanTrim(rec.user_domain);
+      if (un !== undefined) w.user.name = un;
+      if (ud !== undefined) w.user.domain = ud;
+    }
+    if (rec.keywords !== undefined && rec.keywords.length > 0) w.keywords = rec.keywords;
+    if (typeof rec.level === 'number') {
+      w.level = rec.level;
+      const l = LEVELS[rec.level];
+      if (l !== undefined) ev.log.level = l;
+    } else if (typeof rec.level === 'string' && rec.level) ev.log.level = rec.level.toLowerCase();
+    if (rec.opcode !== undefined && rec.opcode !== '') w.opcode = rec.opcode;
+    if (rec.task !== undefined && rec.task !== '') w.task = rec.task;
+    if (rec.version !== undefined) w.version = rec.version;
+    if (rec.message !== undefined && rec.message !== '') ev.message = rec.message;
+
+    const data = cleanEventData(rec.event_data);
+    if (data !== undefined) {
+      if (rec.event_data_kind === 'EventData' || rec.event_data_kind === 'none') w.event_data = data;
+      else w.user_data = data;
+    }
+    extractFields(ev, channel, id, data ?? {}, rec.event_data_kind, rec.message);
+
+    if (ev.event.outcome === undefined) {
+      const o = rec.audit ?? auditOutcome(rec.keywords);
+      if (o !== undefined) ev.event.outcome = o;
+    }
+    // The record's own user SID is the user when the data named none.
+    if (rec.user_sid && !ev.user?.id && !ev.user?.name) (ev.user ??= {}).id = rec.user_sid;
+
+    if (this.validate === 'fast') {
+      const bad = fastCheck(ev);
+      if (bad !== undefined) return { ok: false, reason: `schema: ${bad}` };
+    } else if (this.validate === 'zod') {
+      const r = NormalizedEvent.safeParse(ev);
+      if (!r.success) return { ok: false, reason: `schema: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
+    }
+    return { ok: true, event: ev };
+  }
+}
+
+let shared: Normalizer | undefined;
+
+/**
+ * The entry point the EVTX parser side calls for each record it yields: `provenance` should carry
+ * `{ format: 'evtx', file, chunk, offset, recovered? }` (from the parser's `loc`).
+ */
+export function normalizeEvtxRecord(record: EvtxRecord, provenance: Provenance, normalizer?: Normalizer): NormalizeResult {
+  return (normalizer ?? (shared ??= new Normalizer())).normalize(record, provenance);
+}

@@ -1,0 +1,212 @@
+// Value conventions shared by every extractor: placeholders, insertion strings, numbers, names, times.
+// Everything here is on the hot path: plain loops and string checks, no regexes where a char test does.
+
+/** Message-table insertion strings Windows leaves as `%%N` in event data, with their rendered meaning. */
+export const INSERTION_STRINGS: Readonly<Record<string, string>> = {
+  '%%1536': 'Unknown specific access (bit 0)',
+  '%%1537': 'DELETE', '%%1538': 'READ_CONTROL', '%%1539': 'WRITE_DAC', '%%1540': 'WRITE_OWNER',
+  '%%1541': 'SYNCHRONIZE', '%%1542': 'ACCESS_SYS_SEC',
+  '%%1794': '<never>',
+  '%%1832': 'Identification', '%%1833': 'Impersonation', '%%1840': 'Delegation',
+  '%%1841': 'Denied by Process Trust Label ACE', '%%1842': 'Yes', '%%1843': 'No', '%%1844': 'System',
+  '%%1845': 'Not Available', '%%1846': 'Default', '%%1847': 'DisallowMmConfig', '%%1848': 'Off', '%%1849': 'Auto',
+  '%%1936': 'TokenElevationTypeDefault (1)', '%%1937': 'TokenElevationTypeFull (2)', '%%1938': 'TokenElevationTypeLimited (3)',
+  '%%2304': 'An Error occured during Logon.', '%%2305': 'The specified user account has expired.',
+  '%%2306': 'The NetLogon component is not active.', '%%2307': 'Account locked out.',
+  '%%2308': 'The user has not been granted the requested logon type at this machine.',
+  '%%2309': "The specified account's password has expired.", '%%2310': 'Account currently disabled.',
+  '%%2311': 'Account logon time restriction violation.', '%%2312': 'User not allowed to logon at this computer.',
+  '%%2313': 'Unknown user name or bad password.',
+  '%%4416': 'ReadData (or ListDirectory)', '%%4417': 'WriteData (or AddFile)',
+  '%%4418': 'AppendData (or AddSubdirectory or CreatePipeInstance)', '%%4419': 'ReadEA', '%%4420': 'WriteEA',
+  '%%4421': 'Execute/Traverse', '%%4422': 'DeleteChild', '%%4423': 'ReadAttributes', '%%4424': 'WriteAttributes',
+  '%%14592': 'Inbound', '%%14593': 'Outbound',
+  '%%14608': 'Resource Assignment', '%%14609': 'Listen', '%%14610': 'Receive/Accept', '%%14611': 'Connect',
+};
+
+/** Insertion strings that mean "no value". */
+const EMPTY_INSERTIONS = new Set(['%%1793', '%%1796', '%%1797']);
+
+function isBlank(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c !== 32 && c !== 9 && c !== 10 && c !== 13) return false;
+  }
+  return true;
+}
+
+/** Resolve a value made only of `%%N` tokens; unknown tokens are dropped; undefined if nothing is left. */
+function resolveInsertions(v: string): string | undefined {
+  const parts = v.split(/\s+/);
+  const out: string[] = [];
+  for (const p of parts) {
+    if (p === '') continue;
+    if (!p.startsWith('%%')) return v; // mixed text: leave it alone
+    if (EMPTY_INSERTIONS.has(p)) continue;
+    const r = INSERTION_STRINGS[p];
+    if (r !== undefined) out.push(r);
+  }
+  return out.length === 0 ? undefined : out.join(', ');
+}
+
+/** A data value as hoptrail keeps it: undefined for `-`, empty, whitespace-only, or unresolvable `%%N`. */
+export function clean(v: string | undefined): string | undefined {
+  if (v === undefined || v.length === 0) return undefined;
+  const c0 = v.charCodeAt(0);
+  if (v.length === 1 && c0 === 45 /* - */) return undefined;
+  if (c0 === 37 /* % */ && v.length > 2 && v.charCodeAt(1) === 37) return resolveInsertions(v);
+  if (c0 === 32 || c0 === 9 || c0 === 10 || c0 === 13) {
+    if (isBlank(v)) return undefined;
+    if (v.trim() === '-') return undefined;
+  }
+  return v;
+}
+
+/** Like clean() but trims surrounding whitespace (for ECS fields, not for the raw event_data). */
+export function cleanTrim(v: string | undefined): string | undefined {
+  const c = clean(v);
+  if (c === undefined) return undefined;
+  const t = c.trim();
+  return t.length === 0 || t === '-' ? undefined : t;
+}
+
+/** The event data with placeholders removed and known insertion strings resolved; undefined if empty. */
+export function cleanEventData(data: Record<string, string>): Record<string, string> | undefined {
+  let out: Record<string, string> | undefined;
+  for (const k in data) {
+    const v = clean(data[k]);
+    if (v === undefined) continue;
+    (out ??= {})[k] = v;
+  }
+  return out;
+}
+
+/** Decimal or `0x` hex integer text to a number; undefined when it is not one. */
+export function toInt(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const t = v.trim();
+  if (t.length === 0) return undefined;
+  let n: number;
+  if (t.length > 2 && t.charCodeAt(0) === 48 && (t.charCodeAt(1) === 120 || t.charCodeAt(1) === 88)) n = parseInt(t.slice(2), 16);
+  else {
+    for (let i = t.charCodeAt(0) === 45 ? 1 : 0; i < t.length; i++) {
+      const c = t.charCodeAt(i);
+      if (c < 48 || c > 57) return undefined;
+    }
+    n = Number(t);
+  }
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/** A port number, or undefined for 0/placeholder/out of range. */
+export function toPort(v: string | undefined): number | undefined {
+  const n = toInt(v);
+  return n !== undefined && n > 0 && n <= 65535 ? n : undefined;
+}
+
+/** Logon IDs and other hex handles: lower-case `0x` hex without padding, so every source agrees. */
+export function hexId(v: string | undefined): string | undefined {
+  const c = cleanTrim(v);
+  if (c === undefined) return undefined;
+  const n = c.startsWith('0x') || c.startsWith('0X') ? c.slice(2) : c;
+  if (!/^[0-9a-fA-F]+$/.test(n)) return c;
+  const s = n.replace(/^0+(?=.)/, '').toLowerCase();
+  return '0x' + s;
+}
+
+/** IP addresses as ECS wants them: no `::ffff:` IPv4 mapping, no placeholders. */
+export function ip(v: string | undefined): string | undefined {
+  const c = cleanTrim(v);
+  if (c === undefined) return undefined;
+  if (c.startsWith('::ffff:') && c.indexOf('.') > 0) return c.slice(7);
+  return c;
+}
+
+/** Last path component of a Windows or device path. */
+export function baseName(p: string | undefined): string | undefined {
+  if (p === undefined) return undefined;
+  const i = Math.max(p.lastIndexOf('\\'), p.lastIndexOf('/'));
+  const b = i >= 0 ? p.slice(i + 1) : p;
+  return b.length > 0 ? b : undefined;
+}
+
+/** `DOMAIN\\name` split in two. */
+export function splitAccount(v: string | undefined): { name?: string; domain?: string } | undefined {
+  const c = cleanTrim(v);
+  if (c === undefined) return undefined;
+  const i = c.indexOf('\\');
+  if (i < 0) return { name: c };
+  const domain = c.slice(0, i);
+  const name = c.slice(i + 1);
+  const r: { name?: string; domain?: string } = {};
+  if (name) r.name = name;
+  if (domain) r.domain = domain;
+  return r;
+}
+
+export const LOGON_TYPES: Readonly<Record<number, string>> = {
+  0: 'System', 2: 'Interactive', 3: 'Network', 4: 'Batch', 5: 'Service', 7: 'Unlock', 8: 'NetworkCleartext',
+  9: 'NewCredentials', 10: 'RemoteInteractive', 11: 'CachedInteractive', 12: 'CachedRemoteInteractive', 13: 'CachedUnlock',
+};
+
+export const LEVELS: Readonly<Record<number, string>> = {
+  0: 'information', 1: 'critical', 2: 'error', 3: 'warning', 4: 'information', 5: 'verbose',
+};
+
+export const TRANSPORTS: Readonly<Record<string, string>> = { '1': 'icmp', '6': 'tcp', '17': 'udp', '58': 'ipv6-icmp' };
+
+/** host.name (lower-case, FQDN when known) and host.hostname (lower-case short name). */
+export function hostNames(computer: string): { name: string; hostname: string } {
+  const name = computer.trim().toLowerCase();
+  const dot = name.indexOf('.');
+  return { name, hostname: dot > 0 ? name.slice(0, dot) : name };
+}
+
+/** Decode the UTF-16LE hex of ProcessingErrorData's EventPayload into text (printable only). */
+export function utf16HexToText(hex: string): string | undefined {
+  if (hex.length % 4 !== 0) return undefined;
+  let s = '';
+  for (let i = 0; i < hex.length; i += 4) {
+    const code = parseInt(hex.slice(i, i + 2), 16) | (parseInt(hex.slice(i + 2, i + 4), 16) << 8);
+    if (code === 0) break;
+    if (code < 32 || Number.isNaN(code)) return undefined;
+    s += String.fromCharCode(code);
+  }
+  return s.length > 0 ? s : undefined;
+}
+
+const pad2 = (n: number): string => (n < 10 ? '0' : '') + n;
+
+/** Millisecond-precision ISO from epoch millis. */
+export function isoMillis(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/**
+ * Fast path: an ISO UTC time with `Z` (any fraction length) to `YYYY-MM-DDTHH:MM:SS.mmmZ` without Date.
+ * Returns undefined for anything else.
+ */
+export function isoUtcToMillisString(t: string): string | undefined {
+  const n = t.length;
+  if (n < 20 || t.charCodeAt(n - 1) !== 90 /* Z */ || t.charCodeAt(10) !== 84 /* T */ || t.charCodeAt(4) !== 45 || t.charCodeAt(13) !== 58) return undefined;
+  if (n === 20) return t.slice(0, 19) + '.000Z';
+  if (t.charCodeAt(19) !== 46 /* . */) return undefined;
+  const frac = t.slice(20, n - 1);
+  if (frac.length === 3) return t;
+  return t.slice(0, 20) + (frac + '000').slice(0, 3) + 'Z';
+}
+
+/** Epoch millis of `YYYY-MM-DD[T ]HH:MM:SS[.fff...]` read as UTC (zone suffix ignored); NaN if malformed. */
+export function wallToMillis(t: string): number {
+  if (t.length < 19) return NaN;
+  const y = +t.slice(0, 4), mo = +t.slice(5, 7), d = +t.slice(8, 10), h = +t.slice(11, 13), mi = +t.slice(14, 16), s = +t.slice(17, 19);
+  let ms = 0;
+  if (t.charCodeAt(19) === 46) {
+    let j = 20;
+    let frac = '';
+    while (j < t.length && t.charCodeAt(j) >= 48 && t.charCodeAt(j) <= 57) frac += t[j++];
+    ms = frac.length > 0 ? Math.floor(+(frac + '00').slice(0, 3)) : 0;
+  }
+  const v = Date.UTC(y, mo - 1, d, h, mi, s, ms);
+  return Number.isFinite(v) && pad2(mo) === t.slice(5, 7) ? v : NaN;
+}
