@@ -58,8 +58,8 @@ do_install() {
   # Run from an empty dir so no stray pom.xml is picked up; pin the plugin for a stable CLI.
   tmp="$(mktemp -d)"
   (cd "$tmp" && mvn -B -q -Dstyle.color=never org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy \
-      -Dartifact="$ES_ARTIFACT" -DoutputDirectory="$dl" -Dmdep.overWriteReleases=false) \
-    || { rm -rf "$tmp"; die "mvn could not fetch $ES_ARTIFACT (no such version? set HOPTRAIL_ES_VERSION)"; }
+      -Dartifact="$ES_ARTIFACT" -DoutputDirectory="$dl" -Dmdep.overWriteReleases=false >"$BASE/mvn.log" 2>&1) \
+    || { rm -rf "$tmp"; tail -n 30 "$BASE/mvn.log" >&2; die "mvn could not fetch $ES_ARTIFACT (no such version? set HOPTRAIL_ES_VERSION)"; }
   rm -rf "$tmp"
   local zip="$dl/elasticsearch-$ES_VERSION.zip"
   [[ -f "$zip" ]] || die "expected $zip after mvn copy"

@@ -55,8 +55,11 @@ export interface EvtxRecordItem {
 export interface EvtxErrorItem {
   kind: 'error';
   loc: EvtxLocation;
-  /** Recoverable problems (CRC mismatch) are warnings; the data is still returned. */
-  severity: 'warning' | 'error';
+  /**
+   * `warning`: a recoverable problem (CRC mismatch), the data is still returned; `error`: a record or chunk
+   * was lost; `fatal`: the input could not be read at all (not EVTX, I/O error).
+   */
+  severity: 'warning' | 'error' | 'fatal';
   message: string;
 }
 

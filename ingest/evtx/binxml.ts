@@ -1,0 +1,290 @@
+// Binary XML token stream -> a small node tree. Templates are parsed once per chunk and cached by their
+// chunk offset; a record becomes a template instance: the cached tree plus the positions of its values,
+// which are decoded only when rendered. All offsets are relative to the chunk buffer `b`.
+
+import { conventionalText, scalar, u16, u32, utf16, ValueError, VT_ANSI, VT_STRING } from './values.js';
+
+export interface XText { t: 0; v: string }
+export interface XSub { t: 1; i: number; vt: number; opt: boolean }
+export interface XElem { t: 2; name: string; attrs: XAttr[]; kids: XNode[] }
+export interface XInst { t: 3; tpl: XNode[]; vals: Val[] }
+export interface XPI { t: 4; target: string; data: string }
+export type XNode = XText | XSub | XElem | XInst | XPI;
+export interface XAttr { name: string; parts: XNode[] }
+
+/** A substitution value's type and position; decoded on demand. */
+export interface Val { vt: number; off: number; size: number }
+
+export class BinXmlError extends Error {
+  constructor(message: string, readonly offset: number) {
+    super(message);
+  }
+}
+
+/** Per-chunk caches shared by every record of the chunk. */
+export class ChunkContext {
+  readonly names = new Map<number, string>();
+  readonly templates = new Map<number, XNode[] | null>();
+  depth = 0;
+  constructor(readonly b: Buffer, readonly end: number) {}
+}
+
+const MAX_DEPTH = 24;
+const MAX_ELEMENT_NESTING = 256;
+
+const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+function fail(msg: string, off: number): never {
+  throw new BinXmlError(msg, off);
+}
+
+/** Reads the name referenced at `p` (a u32 chunk offset); returns the name and the position after the reference. */
+function readName(ctx: ChunkContext, p: number, limit: number): [string, number] {
+  const b = ctx.b;
+  if (p + 4 > limit) fail('name offset runs past the data', p);
+  const off = u32(b, p);
+  p += 4;
+  let name = ctx.names.get(off);
+  if (name === undefined) {
+    if (off + 8 > ctx.end) fail(`name offset 0x${off.toString(16)} is outside the chunk`, p - 4);
+    const n = u16(b, off + 6);
+    const strEnd = off + 8 + 2 * n;
+    if (strEnd > ctx.end) fail(`name at 0x${off.toString(16)} runs past the chunk`, off);
+    name = utf16(b, off + 8, 2 * n);
+    ctx.names.set(off, name);
+  }
+  if (off === p) {
+    // The name is stored inline right here: skip it (header 8 bytes, chars, NUL).
+    p += 8 + 2 * u16(b, off + 6) + 2;
+    if (p > limit) fail('inline name runs past the data', off);
+  }
+  return [name, p];
+}
+
+function readLenString(b: Buffer, p: number, limit: number): [string, number] {
+  if (p + 2 > limit) fail('string length runs past the data', p);
+  const n = u16(b, p);
+  const e = p + 2 + 2 * n;
+  if (e > limit) fail('string runs past the data', p);
+  return [utf16(b, p + 2, 2 * n), e];
+}
+
+/** Fixed sizes of the value types a Value token may carry inline (other than length-prefixed strings). */
+const INLINE_VALUE_SIZE: Record<number, number> = {
+  0x03: 1, 0x04: 1, 0x05: 2, 0x06: 2, 0x07: 4, 0x08: 4, 0x09: 8, 0x0a: 8, 0x0b: 4, 0x0c: 8, 0x0d: 4,
+  0x0f: 16, 0x11: 8, 0x12: 16, 0x14: 4, 0x15: 8,
+};
+
+/**
+ * Parses a BinXML fragment in [p, limit) into nodes. `inTemplate`: element headers carry a dependency
+ * identifier only inside template definitions; "literal" BinXML (records written by Windows Event
+ * Forwarding, nested BinXML values without a template) omits it.
+ */
+export function parseFragment(ctx: ChunkContext, p: number, limit: number, inTemplate: boolean): XNode[] {
+  if (++ctx.depth > MAX_DEPTH) {
+    ctx.depth--;
+    fail('BinXML nests too deeply (template or value cycle?)', p);
+  }
+  try {
+    return parseTokens(ctx, p, limit, inTemplate);
+  } finally {
+    ctx.depth--;
+  }
+}
+
+function parseTokens(ctx: ChunkContext, p: number, limit: number, inTemplate: boolean): XNode[] {
+  const b = ctx.b;
+  if (limit > ctx.end) limit = ctx.end;
+  const root: XNode[] = [];
+  const stack: XElem[] = [];
+  let attr: XAttr | null = null;
+  let piTarget: string | null = null;
+
+  const add = (n: XNode) => {
+    if (attr !== null) attr.parts.push(n);
+    else if (stack.length > 0) stack[stack.length - 1].kids.push(n);
+    else root.push(n);
+  };
+
+  while (p < limit) {
+    const tokPos = p;
+    const tok = b[p++];
+    switch (tok & 0xbf) {
+      case 0x00: // end of fragment
+        return root;
+      case 0x0f: // fragment header: major, minor, flags
+        p += 3;
+        break;
+      case 0x01: {
+        // open start element
+        if (inTemplate) p += 2; // dependency identifier
+        p += 4; // data size
+        let name: string;
+        [name, p] = readName(ctx, p, limit);
+        if (tok & 0x40) p += 4; // attribute list size
+        if (p > limit) fail('element header runs past the data', tokPos);
+        if (stack.length >= MAX_ELEMENT_NESTING) fail('elements nest too deeply', tokPos);
+        const el: XElem = { t: 2, name, attrs: [], kids: [] };
+        attr = null;
+        add(el);
+        stack.push(el);
+        break;
+      }
+      case 0x02: // close start element
+        attr = null;
+        break;
+      case 0x03: // close empty element
+        attr = null;
+        if (stack.length === 0) fail('close of an element that is not open', tokPos);
+        stack.pop();
+        break;
+      case 0x04: // end element
+        attr = null;
+        if (stack.length === 0) fail('end of an element that is not open', tokPos);
+        stack.pop();
+        break;
+      case 0x05: {
+        // value
+        if (p >= limit) fail('value runs past the data', tokPos);
+        const vt = b[p++];
+        let v: string;
+        if (vt === VT_STRING) {
+          [v, p] = readLenString(b, p, limit);
+          v = conventionalText(v);
+        } else if (vt === VT_ANSI) {
+          if (p + 2 > limit) fail('value runs past the data', tokPos);
+          const n = u16(b, p);
+          if (p + 2 + n > limit) fail('value runs past the data', tokPos);
+          v = b.toString('latin1', p + 2, p + 2 + n);
+          p += 2 + n;
+        } else {
+          const size = INLINE_VALUE_SIZE[vt];
+          if (size === undefined) fail(`value token of unsupported type 0x${vt.toString(16)}`, tokPos);
+          if (p + size > limit) fail('value runs past the data', tokPos);
+          v = scalar(b, vt, p, size);
+          p += size;
+        }
+        add({ t: 0, v });
+        break;
+      }
+      case 0x06: {
+        // attribute
+        if (stack.length === 0) fail('attribute outside an element', tokPos);
+        let name: string;
+        [name, p] = readName(ctx, p, limit);
+        attr = { name, parts: [] };
+        stack[stack.length - 1].attrs.push(attr);
+        break;
+      }
+      case 0x07: {
+        // CDATA section
+        let v: string;
+        [v, p] = readLenString(b, p, limit);
+        add({ t: 0, v });
+        break;
+      }
+      case 0x08: {
+        // character reference
+        if (p + 2 > limit) fail('character reference runs past the data', tokPos);
+        add({ t: 0, v: String.fromCharCode(u16(b, p)) });
+        p += 2;
+        break;
+      }
+      case 0x09: {
+        // entity reference
+        let name: string;
+        [name, p] = readName(ctx, p, limit);
+        add({ t: 0, v: ENTITIES[name] ?? `&${name};` });
+        break;
+      }
+      case 0x0a: {
+        // processing instruction target
+        [piTarget, p] = readName(ctx, p, limit);
+        break;
+      }
+      case 0x0b: {
+        // processing instruction data
+        let data: string;
+        [data, p] = readLenString(b, p, limit);
+        add({ t: 4, target: piTarget ?? '', data });
+        piTarget = null;
+        break;
+      }
+      case 0x0c: {
+        let inst: XInst;
+        [inst, p] = readTemplateInstance(ctx, p, limit);
+        add(inst);
+        break;
+      }
+      case 0x0d:
+      case 0x0e: {
+        // normal / optional substitution
+        if (!inTemplate) fail('substitution outside a template', tokPos);
+        if (p + 3 > limit) fail('substitution runs past the data', tokPos);
+        add({ t: 1, i: u16(b, p), vt: b[p + 2], opt: tok === 0x0e });
+        p += 3;
+        break;
+      }
+      default:
+        fail(`unknown BinXML token 0x${tok.toString(16)}`, tokPos);
+    }
+  }
+  if (p > limit) fail('BinXML runs past the data', limit);
+  // A fragment that ends without an EOF token is accepted as long as it is complete.
+  if (stack.length > 0) fail('BinXML ends inside an open element', limit);
+  return root;
+}
+
+function readTemplateInstance(ctx: ChunkContext, p: number, limit: number): [XInst, number] {
+  const b = ctx.b;
+  const start = p - 1;
+  if (p + 9 > limit) fail('template instance runs past the data', start);
+  const defOff = u32(b, p + 5);
+  p += 9;
+  if (defOff === p) {
+    // The definition is stored inline here: skip it (it is parsed from the cache lookup below).
+    if (p + 24 > limit) fail('template definition runs past the data', p);
+    const size = u32(b, p + 20);
+    p += 24 + size;
+    if (p > limit) fail('template definition runs past the data', defOff);
+  }
+  const tpl = templateAt(ctx, defOff, start);
+  if (p + 4 > limit) fail('substitution count runs past the data', p);
+  const count = u32(b, p);
+  p += 4;
+  if (p + 4 * count > limit) fail(`substitution count ${count} runs past the data`, p - 4);
+  const vals: Val[] = new Array(count);
+  let vp = p + 4 * count;
+  for (let i = 0; i < count; i++) {
+    const size = u16(b, p + 4 * i);
+    vals[i] = { vt: b[p + 4 * i + 2], off: vp, size };
+    vp += size;
+  }
+  if (vp > limit) fail('substitution values run past the data', p);
+  return [{ t: 3, tpl, vals }, vp];
+}
+
+/** The parsed template whose definition starts at chunk offset `off` (cached per chunk). */
+export function templateAt(ctx: ChunkContext, off: number, from: number): XNode[] {
+  const cached = ctx.templates.get(off);
+  if (cached !== undefined) {
+    if (cached === null) fail(`template at 0x${off.toString(16)} refers to itself`, from);
+    return cached;
+  }
+  if (off < 512 || off + 24 > ctx.end) fail(`template offset 0x${off.toString(16)} is outside the chunk`, from);
+  const size = u32(ctx.b, off + 20);
+  const dataEnd = off + 24 + size;
+  if (dataEnd > ctx.end) fail(`template at 0x${off.toString(16)} runs past the chunk`, off);
+  ctx.templates.set(off, null);
+  try {
+    const nodes = parseFragment(ctx, off + 24, dataEnd, true);
+    ctx.templates.set(off, nodes);
+    return nodes;
+  } catch (e) {
+    // Do not cache a failure as a cycle marker: a later reference gets the same error again.
+    ctx.templates.delete(off);
+    throw e;
+  }
+}
+
+export { ValueError };

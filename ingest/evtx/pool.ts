@@ -1,0 +1,70 @@
+// A small pool of worker threads that parse chunks; callers keep their own order (one promise per chunk).
+
+import { Worker } from 'node:worker_threads';
+import type { ChunkItem, ChunkOptions } from './chunk.js';
+
+interface Pending {
+  resolve: (items: ChunkItem[]) => void;
+  reject: (e: Error) => void;
+}
+
+export interface ChunkJob {
+  id: number;
+  buf: ArrayBuffer;
+  length: number;
+  file: string;
+  chunkIndex: number;
+  offset: number;
+  opts: ChunkOptions;
+}
+
+export class WorkerPool {
+  private readonly workers: Worker[] = [];
+  private readonly load: number[] = [];
+  private readonly pending = new Map<number, Pending & { worker: number }>();
+  private nextId = 0;
+
+  constructor(size: number) {
+    for (let i = 0; i < size; i++) {
+      const w = new Worker(new URL('./worker.js', import.meta.url));
+      w.on('message', (m: { id: number; items: ChunkItem[] }) => {
+        const p = this.pending.get(m.id);
+        if (!p) return;
+        this.pending.delete(m.id);
+        this.load[p.worker]--;
+        p.resolve(m.items);
+      });
+      w.on('error', (e) => this.failAll(i, e));
+      w.unref();
+      this.workers.push(w);
+      this.load.push(0);
+    }
+  }
+
+  parse(block: Buffer, file: string, chunkIndex: number, offset: number, opts: ChunkOptions): Promise<ChunkItem[]> {
+    // Transfer the bytes; copy first when the Buffer is a view into a larger (pooled) allocation.
+    const own = block.byteOffset === 0 && block.byteLength === block.buffer.byteLength ? block : Buffer.from(block);
+    const buf = own.buffer as ArrayBuffer;
+    let w = 0;
+    for (let i = 1; i < this.workers.length; i++) if (this.load[i] < this.load[w]) w = i;
+    const id = this.nextId++;
+    this.load[w]++;
+    const job: ChunkJob = { id, buf, length: own.byteLength, file, chunkIndex, offset, opts };
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, worker: w });
+      this.workers[w].postMessage(job, [buf]);
+    });
+  }
+
+  private failAll(worker: number, e: Error): void {
+    for (const [id, p] of this.pending) {
+      if (p.worker !== worker) continue;
+      this.pending.delete(id);
+      p.reject(e);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}

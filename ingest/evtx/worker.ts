@@ -1,0 +1,11 @@
+// Worker-thread entry: parses the chunks the pool sends and posts the items back.
+
+import { parentPort } from 'node:worker_threads';
+import { parseChunk } from './chunk.js';
+import type { ChunkJob } from './pool.js';
+
+parentPort?.on('message', (job: ChunkJob) => {
+  const b = Buffer.from(job.buf, 0, job.length);
+  const items = parseChunk(b, job.file, job.chunkIndex, job.offset, job.opts);
+  parentPort!.postMessage({ id: job.id, items });
+});
