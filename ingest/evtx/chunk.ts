@@ -80,14 +80,26 @@ export function parseChunk(b: Buffer, file: string, chunkIndex: number, fileOffs
       continue;
     }
     const size = u32(b, p + 4);
-    if (size < RECORD_MIN || p + size > len || u32(b, p + size - 4) !== size) {
+    if (size < RECORD_MIN || p + size > len) {
       const next = nextSignature(b, p + 4, free);
-      problem(p, 'error', size < RECORD_MIN
-        ? `record size ${size} is too small`
-        : p + size > len
-          ? `record size ${size} runs past the chunk`
-          : `record size ${size} does not match its trailing copy ${u32(b, p + size - 4)}`);
+      problem(p, 'error', size < RECORD_MIN ? `record size ${size} is too small` : `record size ${size} runs past the chunk`);
       p = next;
+      continue;
+    }
+    const copy = u32(b, p + size - 4);
+    if (copy !== size) {
+      // Windows may not have written the trailing copy yet (a log that was in use): the record can still
+      // be whole. Keep it if its BinXML parses within the stated size; otherwise resynchronise.
+      const before = items.length;
+      if (parseRecord(ctx, p, size, true, at, items, opts)) {
+        const rec = items[before];
+        if (rec !== undefined && rec.kind === 'record') delete rec.recovered;
+        problem(p, 'warning', `record size ${size} does not match its trailing copy ${copy}; its data parsed whole and is kept`);
+        p += size;
+      } else {
+        problem(p, 'error', `record size ${size} does not match its trailing copy ${copy}; skipped to the next record`);
+        p = nextSignature(b, p + 4, free);
+      }
       continue;
     }
     parseRecord(ctx, p, size, false, at, items, opts);

@@ -58,6 +58,8 @@ export function eachElement(kids: XNode[], scope: Scope, visit: ElementVisitor):
       if (arr < 0) visit(n, scope, -1, -1);
       else {
         const items = scope.value(arr) as string[];
+        // An empty array still renders its element once, empty.
+        if (items.length === 0) visit(n, scope, arr, -1);
         for (let i = 0; i < items.length; i++) visit(n, scope, arr, i);
       }
     } else if (n.t === 3) {
@@ -118,7 +120,7 @@ function subText(scope: Scope, i: number, pickSub: number, pickItem: number): st
   const r = scope.value(i);
   if (r === null) return '';
   if (typeof r === 'string') return r;
-  if (Array.isArray(r)) return i === pickSub ? r[pickItem] : r.join(', ');
+  if (Array.isArray(r)) return i === pickSub ? (r[pickItem] ?? '') : r.join(', ');
   return '';
 }
 

@@ -38,19 +38,27 @@ for (let i = 0; i < 256; i++) {
 }
 
 const GUID_TEXT = /^\{[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}$/;
-const SPACE_TIME = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.(\d{1,7}))?$/;
+const TEXT_TIME = /^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(?:\.(\d{1,7}))?(Z?)$/;
+const HEX_TEXT = /^0x[0-9a-fA-F]+$/;
 
 /**
  * The value conventions of rendered event text (../shared/corpus/README.md): line ends as in parsed XML
- * (CRLF and lone CR become LF), GUIDs written as text upper-cased, and "YYYY-MM-DD hh:mm:ss.fff" times
- * (Sysmon's UtcTime) as ISO-8601 UTC with 7 fractional digits.
+ * (CRLF and lone CR become LF), GUIDs written as text upper-cased, hex numbers written as text without
+ * zero padding, and UTC times written as text ("YYYY-MM-DD hh:mm:ss.fff" as Sysmon's UtcTime, or ISO with
+ * fewer digits) as ISO-8601 with 7 fractional digits.
  */
 export function conventionalText(s: string): string {
   const n = s.length;
   if (n === 38 && s.charCodeAt(0) === 0x7b && GUID_TEXT.test(s)) return s.toUpperCase();
-  if (n >= 19 && n <= 27 && s.charCodeAt(10) === 0x20 && s.charCodeAt(4) === 0x2d) {
-    const m = SPACE_TIME.exec(s);
-    if (m !== null) return `${m[1]}T${m[2]}.${(m[3] ?? '').padEnd(7, '0')}Z`;
+  const c10 = s.charCodeAt(10);
+  if (n >= 19 && n <= 28 && (c10 === 0x20 || c10 === 0x54) && s.charCodeAt(4) === 0x2d) {
+    const m = TEXT_TIME.exec(s);
+    // A "T" form must say Z (UTC); a space form is Sysmon's UTC text.
+    if (m !== null && (c10 === 0x20 ? m[4] === '' : m[4] === 'Z')) return `${m[1]}T${m[2]}.${(m[3] ?? '').padEnd(7, '0')}Z`;
+  }
+  if (n > 3 && s.charCodeAt(0) === 0x30 && s.charCodeAt(1) === 0x78 && s.charCodeAt(2) === 0x30 && HEX_TEXT.test(s)) {
+    const digits = s.slice(2).replace(/^0+/, '').toLowerCase();
+    return '0x' + (digits === '' ? '0' : digits);
   }
   if (s.indexOf('\r') >= 0) return s.replace(/\r\n?/g, '\n');
   return s;
