@@ -35,7 +35,6 @@ export class WorkerPool {
         p.resolve(m.items);
       });
       w.on('error', (e) => this.failAll(i, e));
-      w.unref();
       this.workers.push(w);
       this.load.push(0);
     }

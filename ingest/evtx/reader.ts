@@ -173,7 +173,8 @@ export async function* readEvtx(source: string | Readable, opts: ReadOptions = {
       offset += block.length;
       if (!isChunk(block)) {
         if (!isZero(block)) {
-          yield { kind: 'error', severity: 'error', loc: { file, chunk: chunkIndex, offset: chunkOffset }, message: `block at 0x${chunkOffset.toString(16)} has no chunk signature; skipped` };
+          // Queued, not yielded, so that it keeps its place among chunks still being parsed.
+          queue.push(Promise.resolve([{ kind: 'error', severity: 'error', loc: { file, chunk: chunkIndex, offset: chunkOffset }, message: `block at 0x${chunkOffset.toString(16)} has no chunk signature; skipped` }]));
         }
         continue;
       }
