@@ -2,6 +2,7 @@
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
   dump: { summary: 'parse EVTX files and print one record per line (jsonl or xml)', load: () => import('./dump.js') },
+  normalize: { summary: 'normalize EVTX and collector JSON to one event shape (JSON lines)', load: () => import('./normalize.js') },
 };
 
 function usage(): string {

@@ -1,0 +1,213 @@
+// Opening inputs as byte streams: plain files, `.gz`, `.tar` / `.tar.gz` / `.tgz` (a small streaming tar
+// reader), and `.zip` (a small central-directory reader; entries are inflated with node:zlib). No whole
+// file or entry is ever held in memory.
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { createGunzip, createInflateRaw } from 'node:zlib';
+
+export interface Entry {
+  /** Member path inside an archive; undefined for a plain (or gzip) file. */
+  name?: string;
+  chunks: AsyncIterable<Buffer>;
+}
+
+/** An entry that could not be read (encrypted, unsupported method): reported, the rest goes on. */
+export interface EntryError { name?: string; error: string }
+
+const lower = (p: string): string => p.toLowerCase();
+
+export function isArchive(path: string): boolean {
+  const p = lower(path);
+  return p.endsWith('.zip') || p.endsWith('.tar') || p.endsWith('.tar.gz') || p.endsWith('.tgz') || p.endsWith('.gz');
+}
+
+/** The entries of an input file, in order. Throws only when the file itself cannot be opened/read. */
+export async function* openEntries(path: string): AsyncGenerator<Entry | EntryError> {
+  const p = lower(path);
+  if (p.endsWith('.zip')) yield* zipEntries(path);
+  else if (p.endsWith('.tar.gz') || p.endsWith('.tgz')) yield* tarEntries(createReadStream(path).pipe(createGunzip()));
+  else if (p.endsWith('.tar')) yield* tarEntries(createReadStream(path));
+  else if (p.endsWith('.gz')) yield { chunks: createReadStream(path).pipe(createGunzip()) };
+  else yield { chunks: createReadStream(path, { highWaterMark: 1 << 20 }) };
+}
+
+// ---- tar ----
+
+/** Pulls exact byte counts out of an async chunk stream. */
+class Pull {
+  private buf: Buffer = Buffer.alloc(0);
+  private readonly it: AsyncIterator<Buffer>;
+  private ended = false;
+  constructor(src: AsyncIterable<Buffer>) { this.it = src[Symbol.asyncIterator](); }
+  private async fill(n: number): Promise<void> {
+    while (this.buf.length < n && !this.ended) {
+      const r = await this.it.next();
+      if (r.done) this.ended = true;
+      else this.buf = this.buf.length === 0 ? r.value : Buffer.concat([this.buf, r.value]);
+    }
+  }
+  /** Up to n bytes (fewer only at the end). */
+  async read(n: number): Promise<Buffer> {
+    await this.fill(n);
+    const out = this.buf.subarray(0, n);
+    this.buf = this.buf.subarray(out.length);
+    return out;
+  }
+  /** Whatever is buffered (at least 1 byte unless at the end), at most n. */
+  async some(n: number): Promise<Buffer> {
+    if (this.buf.length === 0) await this.fill(1);
+    const out = this.buf.subarray(0, Math.min(n, this.buf.length));
+    this.buf = this.buf.subarray(out.length);
+    return out;
+  }
+}
+
+function cstr(b: Buffer, off: number, len: number): string {
+  const s = b.subarray(off, off + len);
+  const z = s.indexOf(0);
+  return s.toString('utf8', 0, z < 0 ? s.length : z);
+}
+
+function octal(b: Buffer, off: number, len: number): number {
+  if (b[off] & 0x80) { // GNU base-256 for big sizes
+    let n = 0;
+    for (let i = off + 1; i < off + len; i++) n = n * 256 + b[i];
+    return n;
+  }
+  const t = cstr(b, off, len).trim();
+  return t ? parseInt(t, 8) : 0;
+}
+
+async function* tarEntries(src: AsyncIterable<Buffer>): AsyncGenerator<Entry | EntryError> {
+  const pull = new Pull(src);
+  let longName: string | undefined;
+  let paxPath: string | undefined;
+  for (;;) {
+    const h = await pull.read(512);
+    if (h.length < 512) return;
+    if (h.every((x) => x === 0)) return;
+    const size = octal(h, 124, 12);
+    const type = String.fromCharCode(h[156] || 48);
+    let name = cstr(h, 0, 100);
+    if (cstr(h, 257, 5) === 'ustar') {
+      const prefix = cstr(h, 345, 155);
+      if (prefix) name = `${prefix}/${name}`;
+    }
+    const padded = Math.ceil(size / 512) * 512;
+    if (type === 'L' || type === 'x' || type === 'g') {
+      const body = (await pull.read(padded)).subarray(0, size);
+      if (type === 'L') longName = cstr(body, 0, body.length);
+      else if (type === 'x') {
+        const m = /\d+ path=([^\n]*)\n/.exec(body.toString('utf8'));
+        if (m) paxPath = m[1];
+      }
+      continue;
+    }
+    name = paxPath ?? longName ?? name;
+    paxPath = longName = undefined;
+    if (type !== '0' && type !== '7') { await pull.read(padded); continue; }
+    let left = size;
+    async function* body(): AsyncGenerator<Buffer> {
+      while (left > 0) {
+        const b = await pull.some(Math.min(left, 1 << 20));
+        if (b.length === 0) return;
+        left -= b.length;
+        yield b;
+      }
+    }
+    const gz = name.toLowerCase().endsWith('.gz');
+    const stream = body();
+    yield { name, chunks: gz ? gunzipIter(stream) : stream };
+    // Skip whatever the consumer did not read, then the padding.
+    while (left > 0) { const b = await pull.some(Math.min(left, 1 << 20)); if (b.length === 0) return; left -= b.length; }
+    if (padded > size) await pull.read(padded - size);
+  }
+}
+
+async function* gunzipIter(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const g = createGunzip();
+  const feed = (async () => { for await (const b of src) if (!g.write(b)) await new Promise((r) => g.once('drain', r)); g.end(); })();
+  feed.catch((e: Error) => g.destroy(e));
+  for await (const b of g) yield b as Buffer;
+  await feed;
+}
+
+// ---- zip ----
+
+interface ZipEntry { name: string; method: number; flags: number; compSize: number; localOffset: number }
+
+async function* zipEntries(path: string): AsyncGenerator<Entry | EntryError> {
+  const fh = await open(path, 'r');
+  let entries: ZipEntry[];
+  try {
+    entries = await readCentralDirectory(fh);
+  } finally {
+    await fh.close();
+  }
+  for (const e of entries) {
+    if (e.name.endsWith('/')) continue;
+    if (e.flags & 1) { yield { name: e.name, error: 'zip entry is encrypted' }; continue; }
+    if (e.method !== 0 && e.method !== 8) { yield { name: e.name, error: `zip compression method ${e.method} is not supported (only stored and deflate)` }; continue; }
+    const lh = Buffer.alloc(30);
+    const f = await open(path, 'r');
+    try { await f.read(lh, 0, 30, e.localOffset); } finally { await f.close(); }
+    if (lh.readUInt32LE(0) !== 0x04034b50) { yield { name: e.name, error: 'zip local header signature not found' }; continue; }
+    const dataStart = e.localOffset + 30 + lh.readUInt16LE(26) + lh.readUInt16LE(28);
+    const raw = e.compSize > 0 ? createReadStream(path, { start: dataStart, end: dataStart + e.compSize - 1, highWaterMark: 1 << 20 }) : (async function* () { /* empty */ })();
+    let chunks: AsyncIterable<Buffer> = e.method === 8 && e.compSize > 0 ? (raw as NodeJS.ReadableStream).pipe(createInflateRaw()) as AsyncIterable<Buffer> : raw as AsyncIterable<Buffer>;
+    if (e.name.toLowerCase().endsWith('.gz')) chunks = gunzipIter(chunks);
+    yield { name: e.name, chunks };
+  }
+}
+
+async function readCentralDirectory(fh: import('node:fs/promises').FileHandle): Promise<ZipEntry[]> {
+  const size = (await fh.stat()).size;
+  const tailLen = Math.min(size, 22 + 65535 + 20);
+  const tail = Buffer.alloc(tailLen);
+  await fh.read(tail, 0, tailLen, size - tailLen);
+  let eocd = -1;
+  for (let i = tailLen - 22; i >= 0; i--) if (tail.readUInt32LE(i) === 0x06054b50) { eocd = i; break; }
+  if (eocd < 0) throw new Error('not a zip file (no end of central directory)');
+  let count = tail.readUInt16LE(eocd + 10);
+  let cdSize = tail.readUInt32LE(eocd + 12);
+  let cdOffset = tail.readUInt32LE(eocd + 16);
+  if ((count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) && eocd >= 20 && tail.readUInt32LE(eocd - 20) === 0x07064b50) {
+    const z64 = Number(tail.readBigUInt64LE(eocd - 20 + 8));
+    const rec = Buffer.alloc(56);
+    await fh.read(rec, 0, 56, z64);
+    if (rec.readUInt32LE(0) !== 0x06064b50) throw new Error('bad zip64 end of central directory');
+    count = Number(rec.readBigUInt64LE(32));
+    cdSize = Number(rec.readBigUInt64LE(40));
+    cdOffset = Number(rec.readBigUInt64LE(48));
+  }
+  const cd = Buffer.alloc(cdSize);
+  await fh.read(cd, 0, cdSize, cdOffset);
+  const out: ZipEntry[] = [];
+  let p = 0;
+  for (let n = 0; n < count && p + 46 <= cd.length; n++) {
+    if (cd.readUInt32LE(p) !== 0x02014b50) throw new Error(`bad zip central directory entry at ${cdOffset + p}`);
+    const flags = cd.readUInt16LE(p + 8);
+    const method = cd.readUInt16LE(p + 10);
+    let compSize = cd.readUInt32LE(p + 20);
+    const uncomp = cd.readUInt32LE(p + 24);
+    const nameLen = cd.readUInt16LE(p + 28), extraLen = cd.readUInt16LE(p + 30), commentLen = cd.readUInt16LE(p + 32);
+    let localOffset = cd.readUInt32LE(p + 42);
+    const name = cd.toString(flags & 0x800 ? 'utf8' : 'latin1', p + 46, p + 46 + nameLen);
+    // zip64 extra field: the 64-bit values appear in order for the fields that are 0xffffffff.
+    let x = p + 46 + nameLen;
+    const xEnd = x + extraLen;
+    while (x + 4 <= xEnd) {
+      const id = cd.readUInt16LE(x), len = cd.readUInt16LE(x + 2);
+      if (id === 1) {
+        let q = x + 4;
+        if (uncomp === 0xffffffff) q += 8;
+        if (compSize === 0xffffffff) { compSize = Number(cd.readBigUInt64LE(q)); q += 8; }
+        if (localOffset === 0xffffffff) localOffset = Number(cd.readBigUInt64LE(q));
+      }
+      x += 4 + len;
+    }
+    out.push({ name, method, flags, compSize, localOffset });
+    p += 46 + nameLen + extraLen + commentLen;
+  }
+  return out;
+}

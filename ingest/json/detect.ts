@@ -1,0 +1,30 @@
+// Which collector wrote this object: decided per object from a few marker fields (cheap key checks).
+import type { InputFormat } from '../../schemas/event.js';
+import type { SourceRecord } from '../normalize/source.js';
+import { isObj, type Obj } from './adapt.js';
+import { fromExportWinEvents } from './export_winevents.js';
+import { fromNxlog } from './nxlog.js';
+import { fromWinlogbeat6 } from './winlogbeat6.js';
+import { fromWinlogbeatEcs } from './winlogbeat_ecs.js';
+
+export type JsonFormat = Exclude<InputFormat, 'evtx'>;
+export const JSON_FORMATS: readonly JsonFormat[] = ['winlogbeat-ecs', 'winlogbeat6', 'nxlog', 'export-winevents'];
+
+export function detectFormat(o: Obj): JsonFormat | undefined {
+  if (isObj(o.winlog)) return 'winlogbeat-ecs';
+  if ('log_name' in o && 'event_id' in o) return 'winlogbeat6';
+  if ('EventID' in o) {
+    if ('EventTime' in o || 'SourceModuleType' in o || 'SourceName' in o || 'Hostname' in o) return 'nxlog';
+    if ('Computer' in o || 'EventRecordID' in o || 'TimeGenerated' in o || 'TimeCreated' in o) return 'export-winevents';
+  }
+  return undefined;
+}
+
+/** Adapt one parsed JSON value; a string is the reason it cannot be. */
+export function adapt(v: unknown, format: JsonFormat | undefined, fileName?: string): { format: JsonFormat; record: SourceRecord } | { format?: JsonFormat; reason: string } {
+  if (!isObj(v)) return { reason: `not a JSON object (${Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v})` };
+  const f = format ?? detectFormat(v);
+  if (f === undefined) return { reason: 'unknown shape: not Winlogbeat 6/7/8, NXLog or Export-WinEvents JSON' };
+  const r = f === 'winlogbeat-ecs' ? fromWinlogbeatEcs(v) : f === 'winlogbeat6' ? fromWinlogbeat6(v) : f === 'nxlog' ? fromNxlog(v) : fromExportWinEvents(v, fileName);
+  return typeof r === 'string' ? { format: f, reason: r } : { format: f, record: r };
+}

@@ -1,0 +1,72 @@
+// One JSON input file (plain, .gz, .zip, .tar.gz) to adapted records or rejects, streaming.
+import type { Provenance, Reject } from '../../schemas/event.js';
+import type { SourceRecord } from '../normalize/source.js';
+import { openEntries } from './archive.js';
+import { adapt, type JsonFormat } from './detect.js';
+import { splitJson, type Piece } from './split.js';
+
+export type InputItem =
+  | { kind: 'record'; record: SourceRecord; prov: Provenance }
+  | { kind: 'reject'; reject: Reject }
+  | { kind: 'warning'; source: string; message: string };
+
+const MAX_ORIGINAL = 64 * 1024;
+
+export function sourceName(file: string, entry?: string): string {
+  return entry ? `${file}!${entry}` : file;
+}
+
+export function position(p: { line?: number; index?: number; offset?: number }): string {
+  const parts: string[] = [];
+  if (p.index !== undefined) parts.push(`index ${p.index}`);
+  if (p.line !== undefined) parts.push(`line ${p.line}`);
+  if (p.offset !== undefined) parts.push(`offset ${p.offset}`);
+  return parts.join(', ') || 'unknown';
+}
+
+export function reject(source: string, pos: string, reason: string, original: string, format?: Reject['format']): Reject {
+  const r: Reject = { source, position: pos, reason, original: original.length > MAX_ORIGINAL ? original.slice(0, MAX_ORIGINAL) : original };
+  if (format !== undefined) r.format = format;
+  return r;
+}
+
+function pieceItem(p: Piece, file: string, entry: string | undefined, format: JsonFormat | undefined): InputItem {
+  const src = sourceName(file, entry);
+  const pos = position(p);
+  if (p.bad !== undefined) return { kind: 'reject', reject: reject(src, pos, p.bad, p.text) };
+  let v: unknown;
+  try {
+    v = JSON.parse(p.text);
+  } catch (e) {
+    return { kind: 'reject', reject: reject(src, pos, `not JSON: ${(e as Error).message}`, p.text) };
+  }
+  const a = adapt(v, format, entry ?? file);
+  if ('reason' in a) return { kind: 'reject', reject: reject(src, pos, a.reason, p.text, a.format) };
+  const prov: Provenance = { format: a.format, file, offset: p.offset };
+  if (entry !== undefined) prov.entry = entry;
+  if (p.index !== undefined) prov.index = p.index;
+  else prov.line = p.line;
+  return { kind: 'record', record: a.record, prov };
+}
+
+/**
+ * Read one JSON input. `format` forces the shape (else each object is detected on its own). Entry-level
+ * failures (encrypted zip member, bad gzip) become rejects; only an unopenable file throws.
+ */
+export async function* readJsonFile(file: string, format?: JsonFormat): AsyncGenerator<InputItem> {
+  for await (const e of openEntries(file)) {
+    if ('error' in e) {
+      yield { kind: 'reject', reject: reject(sourceName(file, e.name), 'entry', e.error, '') };
+      continue;
+    }
+    if (e.name !== undefined && /\.evtx$/i.test(e.name)) {
+      yield { kind: 'reject', reject: reject(sourceName(file, e.name), 'entry', 'EVTX inside an archive is not read yet: extract it first', '') };
+      continue;
+    }
+    try {
+      for await (const p of splitJson(e.chunks)) yield pieceItem(p, file, e.name, format);
+    } catch (err) {
+      yield { kind: 'reject', reject: reject(sourceName(file, e.name), 'stream', `cannot read: ${(err as Error).message}`, '') };
+    }
+  }
+}

@@ -1,0 +1,134 @@
+// Streaming JSON splitter: bytes in, one top-level JSON text per record out, never holding more than the
+// current record. Handles JSON lines, a JSON array (its elements come out one by one), and concatenated or
+// pretty-printed objects. It only finds boundaries; JSON.parse decides validity, so a bad line is one reject.
+// Scanning bytes is safe for UTF-8: multi-byte sequences never contain ASCII structural characters.
+
+export interface Piece {
+  text: string;
+  /** Byte offset of the piece in the stream. */
+  offset: number;
+  /** 1-based line where the piece starts. */
+  line: number;
+  /** 0-based index for array elements. */
+  index?: number;
+  /** Set when the splitter itself knows the text is not a JSON value (garbage, truncated). */
+  bad?: string;
+}
+
+const MAX_PIECE = 256 * 1024 * 1024;
+
+const enum C { NL = 10, CR = 13, SP = 32, TAB = 9, QUOTE = 34, BSL = 92, COMMA = 44, LBRACE = 123, RBRACE = 125, LBRACK = 91, RBRACK = 93 }
+
+function ws(c: number): boolean {
+  return c === C.SP || c === C.NL || c === C.CR || c === C.TAB;
+}
+
+export async function* splitJson(chunks: AsyncIterable<Buffer | string>): AsyncGenerator<Piece> {
+  let buf: Buffer = Buffer.alloc(0);
+  let base = 0; // stream offset of buf[0]
+  let i = 0; // scan position in buf
+  let line = 1; // line at buf[i]
+  let mode: 'start' | 'lines' | 'array' | 'value' = 'start';
+  // scanner state for array/value modes
+  let start = -1, startLine = 0, depth = 0, inStr = false, esc = false, sawNl = false, index = 0;
+  let first = true;
+
+  const piece = (s: number, e: number, ln: number, extra?: Partial<Piece>): Piece => {
+    let a = s, b = e;
+    while (a < b && ws(buf[a])) a++;
+    while (b > a && ws(buf[b - 1])) b--;
+    return { text: buf.toString('utf8', a, b), offset: base + a, line: ln, ...extra };
+  };
+
+  for await (const c of chunks) {
+    const chunk = typeof c === 'string' ? Buffer.from(c) : c;
+    buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+    if (first && buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) { i = 3; }
+    first = false;
+    const out: Piece[] = [];
+    let consumed = 0;
+    for (;;) {
+      if (mode === 'start') {
+        while (i < buf.length && ws(buf[i])) { if (buf[i] === C.NL) line++; i++; }
+        if (i >= buf.length) { consumed = i; break; }
+        const b = buf[i];
+        if (b === C.LBRACK) { mode = 'array'; i++; start = -1; depth = 0; index = 0; consumed = i; continue; }
+        if (b === C.LBRACE) { mode = 'value'; start = i; startLine = line; depth = 0; inStr = false; esc = false; sawNl = false; consumed = i; continue; }
+        mode = 'lines';
+        consumed = i;
+        continue;
+      }
+      if (mode === 'lines') {
+        const nl = buf.indexOf(C.NL, i);
+        if (nl < 0) { consumed = i; break; }
+        const p = piece(i, nl, line);
+        if (p.text.length > 0) out.push(p);
+        line++;
+        i = nl + 1;
+        consumed = i;
+        continue;
+      }
+      // 'value' (top-level objects) and 'array' (elements of a top-level array): bracket scanning.
+      let done = false;
+      while (i < buf.length) {
+        const b = buf[i];
+        if (inStr) {
+          if (esc) esc = false;
+          else if (b === C.BSL) esc = true;
+          else if (b === C.QUOTE) inStr = false;
+          else if (b === C.NL) line++;
+          i++;
+          continue;
+        }
+        if (b === C.NL) { line++; sawNl = true; }
+        if (mode === 'array' && start < 0) {
+          if (ws(b) || b === C.COMMA) { i++; continue; }
+          if (b === C.RBRACK) { i++; mode = 'start'; consumed = i; done = true; break; }
+          start = i; startLine = line; depth = 0;
+        }
+        if (b === C.QUOTE) inStr = true;
+        else if (b === C.LBRACE || b === C.LBRACK) depth++;
+        else if (b === C.RBRACE || b === C.RBRACK) {
+          if (depth === 0 && mode === 'array') { // the array's own `]`
+            out.push(piece(start, i, startLine, { index: index++ }));
+            start = -1; i++; mode = 'start'; consumed = i; done = true; break;
+          }
+          depth--;
+          if (depth === 0 && mode === 'value') {
+            i++;
+            out.push(piece(start, i, startLine));
+            // One object per line: the rest of the file is JSON lines (a bad line cannot swallow the next).
+            mode = sawNl ? 'start' : 'lines';
+            if (mode === 'lines') { while (i < buf.length && buf[i] !== C.NL && ws(buf[i])) i++; }
+            start = -1; consumed = i; done = true; break;
+          }
+        } else if (b === C.COMMA && depth === 0 && mode === 'array') {
+          out.push(piece(start, i, startLine, { index: index++ }));
+          start = -1; i++; consumed = i; continue;
+        }
+        i++;
+      }
+      if (!done) { consumed = start >= 0 ? start : i; break; }
+    }
+    for (const p of out) yield p;
+    if (consumed > 0) {
+      buf = buf.subarray(consumed);
+      base += consumed;
+      i -= consumed;
+      if (start >= 0) start -= consumed;
+    }
+    if (buf.length > MAX_PIECE) {
+      yield { text: buf.toString('utf8', 0, 1024), offset: base, line: startLine || line, bad: `record larger than ${MAX_PIECE} bytes` };
+      return;
+    }
+  }
+  // End of input: what is left is the last line, or a truncated value.
+  const endMode = mode as string;
+  if (endMode === 'lines') {
+    const p = piece(i, buf.length, line);
+    if (p.text.length > 0) yield p;
+  } else if (endMode === 'array' || endMode === 'value') {
+    if (start >= 0) yield { ...piece(start, buf.length, startLine, endMode === 'array' ? { index } : {}), bad: 'truncated: input ended inside a JSON value' };
+    else if (endMode === 'array') yield { text: '', offset: base + i, line, bad: 'truncated: JSON array not closed' };
+  }
+}
