@@ -1,12 +1,11 @@
 // `hoptrail normalize <paths...> [--rejects FILE] [--input-format F] [--tz Z]`
 // Normalized events as JSON lines on stdout, rejects as JSON lines in FILE, a summary on stderr.
-// Two passes over JSON inputs: the first learns clocks (Sysmon UtcTime per host) and host FQDNs, the
-// second normalizes. EVTX times are true UTC and need no first pass.
+// The work is ingest/pipeline.ts; this module only parses arguments and writes.
 import { createWriteStream } from 'node:fs';
 import { InputFormat, type Reject } from '../schemas/event.js';
-import { ClockKnowledge, Normalizer, parseZone } from '../ingest/normalize/index.js';
-import { expandPaths, isEvtxPath, readInput } from '../ingest/sources.js';
-import { position, sourceName } from '../ingest/json/read.js';
+import { parseZone } from '../ingest/normalize/index.js';
+import { expandPaths } from '../ingest/sources.js';
+import { normalizeFiles } from '../ingest/pipeline.js';
 
 const USAGE = `usage: hoptrail normalize <paths...> [--rejects FILE] [--input-format F] [--tz Z]
   paths           EVTX files, JSON / JSON-lines files, .zip/.tar.gz/.gz archives of them, or directories
@@ -89,44 +88,11 @@ export async function run(argv: string[]): Promise<number> {
     if (rejects) await rejects.write(JSON.stringify(r));
   };
 
-  // Pass 1: learn clocks and host names from the JSON inputs.
-  const knowledge = new ClockKnowledge();
-  const failed = new Set<string>();
-  for (const f of files) {
-    if (isEvtxPath(f, args.format)) continue;
-    try {
-      for await (const it of readInput(f, args.format)) {
-        if (it.kind === 'record') knowledge.observe(it.record, sourceName(f, it.prov.entry));
-      }
-    } catch (e) {
-      failed.add(f);
-      unreadable.push(`${f}: ${(e as Error).message}`);
-    }
-  }
-  knowledge.seal();
-
-  // Pass 2: normalize.
-  const norm = new Normalizer({ tz: args.tz, knowledge });
-  for (const f of files) {
-    if (failed.has(f)) continue;
-    try {
-      for await (const it of readInput(f, args.format)) {
-        if (it.kind === 'warning') { nWarnings++; continue; }
-        if (it.kind === 'reject') { await writeReject(it.reject); continue; }
-        const r = norm.normalize(it.record, it.prov);
-        if (r.ok) {
-          nEvents++;
-          await out.write(JSON.stringify(r.event));
-        } else {
-          await writeReject({
-            source: sourceName(f, it.prov.entry), position: position(it.prov), reason: r.reason,
-            original: JSON.stringify(it.record), format: it.prov.format,
-          });
-        }
-      }
-    } catch (e) {
-      unreadable.push(`${f}: ${(e as Error).message}`);
-    }
+  for await (const it of normalizeFiles(files, { format: args.format, tz: args.tz })) {
+    if (it.kind === 'event') { nEvents++; await out.write(JSON.stringify(it.event)); }
+    else if (it.kind === 'reject') await writeReject(it.reject);
+    else if (it.kind === 'warning') nWarnings++;
+    else unreadable.push(`${it.file}: ${it.error}`);
   }
   await out.flush();
   if (rejects && rejectSink) {
