@@ -305,7 +305,9 @@ function winrmEvent(ev: Ev, id: number, d: Data, kind: string): void {
     w.client_ip = cip;
     setSource(ev, cip);
   }
-  put(w, 'error_code', cleanTrim(d.errorCode ?? (kind === 'ProcessingErrorData' ? d.ErrorCode : undefined)));
+  // ProcessingErrorData arrives as UserData from collectors: recognise it by its DataItemName too.
+  const procErr = kind === 'ProcessingErrorData' || d.DataItemName !== undefined;
+  put(w, 'error_code', cleanTrim(d.errorCode ?? (procErr ? d.ErrorCode : undefined)));
   if (d.operationName !== undefined) put(w, 'operation', cleanTrim(d.operationName) ?? w.operation);
   if (d.optionCode !== undefined || d.optionName !== undefined) {
     const o: NonNullable<typeof w.option> = {};
@@ -315,7 +317,7 @@ function winrmEvent(ev: Ev, id: number, d: Data, kind: string): void {
     w.option = o;
   }
   // A shell whose data item failed to render (ProcessingErrorData) still carries the value as UTF-16 hex.
-  if (kind === 'ProcessingErrorData' && d.EventPayload !== undefined && d.DataItemName !== undefined) {
+  if (procErr && d.EventPayload !== undefined && d.DataItemName !== undefined) {
     const text = utf16HexToText(d.EventPayload);
     if (text !== undefined && /^https?:\/\//.test(text) && w.resource_uri === undefined) w.resource_uri = text;
   }
