@@ -1,7 +1,7 @@
 // `hoptrail dump`: EVTX records as JSON lines (the reference dumps' field names) or XML, on stdout;
 // problems as one-line JSON on stderr.
 
-import { readEvtx, type EvtxReadItem } from '../ingest/evtx/index.js';
+import { readEvtxChunks, WorkerPool, type EvtxReadItem } from '../ingest/evtx/index.js';
 import { parseArgs, UsageError } from './args.js';
 import { expandInputs } from './inputs.js';
 import { StdoutWriter } from './stdout.js';
@@ -16,11 +16,6 @@ Parses EVTX files (directories are searched recursively for *.evtx) and prints o
   --no-recover     do not look for deleted records in chunk slack space
 Errors and warnings go to stderr as one JSON object per line.
 Exit status: 0 when every input could be read (even with damaged records), 1 when one could not, 2 on a usage error.`;
-
-export function recordLine(item: Extract<EvtxReadItem, { kind: 'record' }>): string {
-  const r = item.recovered ? { ...item.record, recovered: true } : item.record;
-  return JSON.stringify(r);
-}
 
 export function errorLine(item: Extract<EvtxReadItem, { kind: 'error' }>): string {
   return JSON.stringify({ level: item.severity, file: item.loc.file, chunk: item.loc.chunk, offset: item.loc.offset, message: item.message });
@@ -66,6 +61,15 @@ interface DumpOptions {
 
 async function dump(inputs: string[], o: DumpOptions): Promise<number> {
   const out = new StdoutWriter(process.stdout);
+  const pool = o.threads > 1 ? new WorkerPool(o.threads) : undefined;
+  try {
+    return await dumpAll(inputs, o, out, pool);
+  } finally {
+    await pool?.close();
+  }
+}
+
+async function dumpAll(inputs: string[], o: DumpOptions, out: StdoutWriter, pool: WorkerPool | undefined): Promise<number> {
   let status = 0;
   for await (const input of expandInputs(inputs, ['.evtx'])) {
     if (input.error) {
@@ -73,13 +77,13 @@ async function dump(inputs: string[], o: DumpOptions): Promise<number> {
       status = 1;
       continue;
     }
-    for await (const item of readEvtx(input.path, { threads: o.threads, xml: o.format === 'xml', eventIds: o.eventIds, recover: o.recover })) {
-      if (item.kind === 'record') {
-        if (!(await out.write((o.format === 'xml' ? item.xml! : recordLine(item)) + (o.format === 'xml' ? '' : '\n')))) return status;
-      } else {
+    for await (const batch of readEvtxChunks(input.path, { pool, serialize: o.format, eventIds: o.eventIds, recover: o.recover })) {
+      for (const item of batch.items) {
+        if (item.kind !== 'error') continue;
         if (item.severity === 'fatal') status = 1;
         process.stderr.write(errorLine(item) + '\n');
       }
+      if (batch.text && !(await out.write(batch.text))) return status;
     }
   }
   await out.end();

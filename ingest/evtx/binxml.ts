@@ -7,7 +7,7 @@ import { conventionalText, scalar, u16, u32, utf16, ValueError, VT_ANSI, VT_STRI
 export interface XText { t: 0; v: string }
 export interface XSub { t: 1; i: number; vt: number; opt: boolean }
 export interface XElem { t: 2; name: string; attrs: XAttr[]; kids: XNode[] }
-export interface XInst { t: 3; tpl: XNode[]; vals: Val[] }
+export interface XInst { t: 3; tpl: XNode[]; vals: Val[]; scope?: unknown }
 export interface XPI { t: 4; target: string; data: string }
 export type XNode = XText | XSub | XElem | XInst | XPI;
 export interface XAttr { name: string; parts: XNode[] }
@@ -25,7 +25,12 @@ export class BinXmlError extends Error {
 export class ChunkContext {
   readonly names = new Map<number, string>();
   readonly templates = new Map<number, XNode[] | null>();
+  /** Compiled plans by template (see compile.ts); null when a template needs the general walk. */
+  readonly plans = new Map<XNode[], unknown>();
+  readonly nestedPlans = new Map<XNode[], unknown>();
   depth = 0;
+  /** Elements visited while rendering the current record: hostile nesting cannot make it explode. */
+  work = 0;
   constructor(readonly b: Buffer, readonly end: number) {}
 }
 

@@ -4,8 +4,9 @@
 import { crc32 } from 'node:zlib';
 import { BinXmlError, ChunkContext, parseFragment } from './binxml.js';
 import { buildRecord, RecordShapeError } from './flatten.js';
+import { compile, replay, type Plan } from './compile.js';
 import type { EvtxItem, EvtxLocation } from './record.js';
-import { Scope } from './resolve.js';
+import { ExpansionError, Scope } from './resolve.js';
 import { filetime, u32, ValueError } from './values.js';
 import { renderXml } from './xml.js';
 
@@ -23,6 +24,8 @@ export interface ChunkOptions {
   recover?: boolean;
   /** Cheap pre-filter: keep only these event IDs (decided after parsing the System part). */
   eventIds?: ReadonlySet<number>;
+  /** Always take the general tree walk (tests compare it with the compiled fast path). */
+  generic?: boolean;
 }
 
 export interface ChunkRecordItem {
@@ -128,9 +131,18 @@ function parseRecord(
   try {
     const number = u32(b, p + 8) + u32(b, p + 12) * 0x100000000;
     const wlo = u32(b, p + 16), whi = u32(b, p + 20);
+    ctx.work = 0;
     const nodes = parseFragment(ctx, p + RECORD_HEADER, p + size - 4, false);
     const scope = new Scope(ctx, []);
-    const record = buildRecord(nodes, scope, number, filetime(wlo, whi));
+    const written = filetime(wlo, whi);
+    let record = null;
+    if (!opts.generic && nodes.length === 1 && nodes[0].t === 3) {
+      const inst = nodes[0];
+      let plan = ctx.plans.get(inst.tpl) as Plan | null | undefined;
+      if (plan === undefined) ctx.plans.set(inst.tpl, (plan = compile(inst.tpl)));
+      if (plan !== null) record = replay(plan, ctx, inst.vals, number, written);
+    }
+    if (record === null) record = buildRecord(nodes, scope, number, written);
     if (opts.eventIds !== undefined && !opts.eventIds.has(record.event_id)) return true;
     const item: ChunkRecordItem = { kind: 'record', record, loc: at(p) };
     if (recovered) item.recovered = true;
@@ -141,7 +153,7 @@ function parseRecord(
     if (recovered) return false;
     if (e instanceof BinXmlError) {
       items.push({ kind: 'error', severity: 'error', loc: at(p), message: `record at chunk offset 0x${p.toString(16)}: ${e.message} (at chunk offset 0x${e.offset.toString(16)})` });
-    } else if (e instanceof ValueError || e instanceof RecordShapeError || e instanceof RangeError) {
+    } else if (e instanceof ValueError || e instanceof RecordShapeError || e instanceof ExpansionError || e instanceof RangeError) {
       items.push({ kind: 'error', severity: 'error', loc: at(p), message: `record at chunk offset 0x${p.toString(16)}: ${e.message}` });
     } else {
       // A bug of ours, not damage in the file: still report it against the record and go on.
@@ -163,4 +175,29 @@ function recoverSlack(ctx: ChunkContext, free: number, len: number, at: (off: nu
       p = nextSignature(b, p + 1, len);
     }
   }
+}
+
+export type SerializeFormat = 'jsonl' | 'xml';
+
+/** A parsed chunk: its items, or (when serialized) its records as text plus its error items. */
+export interface ChunkBatch {
+  items: ChunkItem[];
+  text?: string;
+}
+
+/** One JSON line per record, with the reference dumps' field names (`recovered: true` added when so). */
+export function recordJson(item: ChunkRecordItem): string {
+  return JSON.stringify(item.recovered ? { ...item.record, recovered: true } : item.record);
+}
+
+/** Records as text (JSON lines or XML documents); the error items are kept as items. */
+export function serializeChunk(items: ChunkItem[], format: SerializeFormat): ChunkBatch {
+  const errors: ChunkItem[] = [];
+  let text = '';
+  for (const it of items) {
+    if (it.kind !== 'record') errors.push(it);
+    else if (format === 'xml') text += it.xml ?? '';
+    else text += recordJson(it) + '\n';
+  }
+  return { items: errors, text };
 }

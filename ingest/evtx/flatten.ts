@@ -17,11 +17,12 @@ export function rootElement(nodes: XNode[], scope: Scope): [XElem, Scope] {
   return found;
 }
 
-export function buildRecord(nodes: XNode[], scope: Scope, recordNumber: number, writtenTime: string | undefined): EvtxRecord {
+export function buildRecord(nodes: XNode[], scope: Scope, recordNumber: number, writtenTime: string): EvtxRecord {
   const [event, sc] = rootElement(nodes, scope);
   const rec = {
     record_id: 0,
     record_number: recordNumber,
+    written_time: writtenTime,
     timestamp: '',
     channel: '',
     provider: '',
@@ -30,7 +31,6 @@ export function buildRecord(nodes: XNode[], scope: Scope, recordNumber: number, 
     event_data: {} as Record<string, string>,
     event_data_kind: 'none' as EventDataKind,
   } as EvtxRecord;
-  if (writtenTime !== undefined) rec.written_time = writtenTime;
   eachElement(event.kids, sc, (el, s) => {
     switch (el.name) {
       case 'System':
@@ -56,14 +56,14 @@ export function buildRecord(nodes: XNode[], scope: Scope, recordNumber: number, 
   return rec;
 }
 
-function num(s: string): number | undefined {
+export function parseNumber(s: string): number | undefined {
   if (s === '') return undefined;
   const n = s.charCodeAt(1) === 0x78 /* x */ ? parseInt(s.slice(2), 16) : Number(s);
   return Number.isFinite(n) ? n : undefined;
 }
 
 /** Keywords are always shown as 16 hex digits. */
-function keywords(s: string): string {
+export function normalizeKeywords(s: string): string {
   if (s.startsWith('0x') || s.startsWith('0X')) return '0x' + s.slice(2).toLowerCase().padStart(16, '0');
   if (/^\d+$/.test(s)) return '0x' + BigInt(s).toString(16).padStart(16, '0');
   return s;
@@ -72,7 +72,7 @@ function keywords(s: string): string {
 const ISO_FRACTION = /^(\d{4,}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?Z$/;
 
 /** Times written as text (forwarded events) get the same 7-digit form as decoded FILETIMEs. */
-function isoTime(s: string): string {
+export function normalizeIsoText(s: string): string {
   if (s.length === 28 && s.charCodeAt(19) === 0x2e) return s;
   const m = ISO_FRACTION.exec(s);
   if (m === null) return s;
@@ -92,11 +92,11 @@ function system(el: XElem, scope: Scope, rec: EvtxRecord): void {
         }
         break;
       case 'EventID': {
-        rec.event_id = num(textOf(c, s, pickSub, pickItem)) ?? 0;
+        rec.event_id = parseNumber(textOf(c, s, pickSub, pickItem)) ?? 0;
         for (const a of c.attrs) {
           if (a.name !== 'Qualifiers') continue;
           const v = attrValue(a, s);
-          const q = v === null ? undefined : num(v);
+          const q = v === null ? undefined : parseNumber(v);
           if (q !== undefined) rec.qualifiers = q;
         }
         break;
@@ -105,7 +105,7 @@ function system(el: XElem, scope: Scope, rec: EvtxRecord): void {
       case 'Level':
       case 'Task':
       case 'Opcode': {
-        const n = num(textOf(c, s, pickSub, pickItem));
+        const n = parseNumber(textOf(c, s, pickSub, pickItem));
         if (n !== undefined) {
           if (c.name === 'Version') rec.version = n;
           else if (c.name === 'Level') rec.level = n;
@@ -117,18 +117,18 @@ function system(el: XElem, scope: Scope, rec: EvtxRecord): void {
       case 'Keywords': {
         const t = textOf(c, s, pickSub, pickItem);
         // A typed HexInt64 is shown as 16 digits; text written literally (forwarded events) stays as written.
-        if (t !== '') rec.keywords = c.kids.length === 1 && c.kids[0].t === 0 ? t : keywords(t);
+        if (t !== '') rec.keywords = c.kids.length === 1 && c.kids[0].t === 0 ? t : normalizeKeywords(t);
         break;
       }
       case 'TimeCreated':
         for (const a of c.attrs) {
           if (a.name !== 'SystemTime') continue;
           const v = attrValue(a, s);
-          if (v !== null) rec.timestamp = isoTime(v);
+          if (v !== null) rec.timestamp = normalizeIsoText(v);
         }
         break;
       case 'EventRecordID':
-        rec.record_id = num(textOf(c, s, pickSub, pickItem)) ?? 0;
+        rec.record_id = parseNumber(textOf(c, s, pickSub, pickItem)) ?? 0;
         break;
       case 'Correlation':
         for (const a of c.attrs) {
@@ -141,7 +141,7 @@ function system(el: XElem, scope: Scope, rec: EvtxRecord): void {
       case 'Execution':
         for (const a of c.attrs) {
           const v = attrValue(a, s);
-          const n = v === null ? undefined : num(v);
+          const n = v === null ? undefined : parseNumber(v);
           if (n === undefined) continue;
           if (a.name === 'ProcessID') rec.process_id = n;
           else if (a.name === 'ThreadID') rec.thread_id = n;

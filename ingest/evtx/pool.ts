@@ -1,10 +1,10 @@
 // A small pool of worker threads that parse chunks; callers keep their own order (one promise per chunk).
 
 import { Worker } from 'node:worker_threads';
-import type { ChunkItem, ChunkOptions } from './chunk.js';
+import type { ChunkBatch, ChunkOptions, SerializeFormat } from './chunk.js';
 
 interface Pending {
-  resolve: (items: ChunkItem[]) => void;
+  resolve: (batch: ChunkBatch) => void;
   reject: (e: Error) => void;
 }
 
@@ -16,6 +16,7 @@ export interface ChunkJob {
   chunkIndex: number;
   offset: number;
   opts: ChunkOptions;
+  serialize?: SerializeFormat;
 }
 
 export class WorkerPool {
@@ -24,15 +25,15 @@ export class WorkerPool {
   private readonly pending = new Map<number, Pending & { worker: number }>();
   private nextId = 0;
 
-  constructor(size: number) {
+  constructor(readonly size: number) {
     for (let i = 0; i < size; i++) {
       const w = new Worker(new URL('./worker.js', import.meta.url));
-      w.on('message', (m: { id: number; items: ChunkItem[] }) => {
+      w.on('message', (m: { id: number; batch: ChunkBatch }) => {
         const p = this.pending.get(m.id);
         if (!p) return;
         this.pending.delete(m.id);
         this.load[p.worker]--;
-        p.resolve(m.items);
+        p.resolve(m.batch);
       });
       w.on('error', (e) => this.failAll(i, e));
       this.workers.push(w);
@@ -40,7 +41,7 @@ export class WorkerPool {
     }
   }
 
-  parse(block: Buffer, file: string, chunkIndex: number, offset: number, opts: ChunkOptions): Promise<ChunkItem[]> {
+  parse(block: Buffer, file: string, chunkIndex: number, offset: number, opts: ChunkOptions, serialize?: SerializeFormat): Promise<ChunkBatch> {
     // Transfer the bytes; copy first when the Buffer is a view into a larger (pooled) allocation.
     const own = block.byteOffset === 0 && block.byteLength === block.buffer.byteLength ? block : Buffer.from(block);
     const buf = own.buffer as ArrayBuffer;
@@ -48,7 +49,7 @@ export class WorkerPool {
     for (let i = 1; i < this.workers.length; i++) if (this.load[i] < this.load[w]) w = i;
     const id = this.nextId++;
     this.load[w]++;
-    const job: ChunkJob = { id, buf, length: own.byteLength, file, chunkIndex, offset, opts };
+    const job: ChunkJob = { id, buf, length: own.byteLength, file, chunkIndex, offset, opts, serialize };
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, worker: w });
       this.workers[w].postMessage(job, [buf]);

@@ -42,6 +42,11 @@ export class Scope {
   }
 }
 
+/** Upper bound on elements rendered for one record (real records have tens to a few thousand). */
+export const MAX_RECORD_WORK = 200_000;
+
+export class ExpansionError extends Error {}
+
 export type ElementVisitor = (el: XElem, scope: Scope, pickSub: number, pickItem: number) => void;
 
 /**
@@ -53,6 +58,7 @@ export function eachElement(kids: XNode[], scope: Scope, visit: ElementVisitor):
   for (let k = 0; k < kids.length; k++) {
     const n = kids[k];
     if (n.t === 2) {
+      if (++scope.ctx.work > MAX_RECORD_WORK) throw new ExpansionError(`record expands to more than ${MAX_RECORD_WORK} elements`);
       if (absentOptional(n, scope)) continue;
       const arr = arraySub(n, scope);
       if (arr < 0) visit(n, scope, -1, -1);
@@ -63,7 +69,9 @@ export function eachElement(kids: XNode[], scope: Scope, visit: ElementVisitor):
         for (let i = 0; i < items.length; i++) visit(n, scope, arr, i);
       }
     } else if (n.t === 3) {
-      eachElement(n.tpl, new Scope(scope.ctx, n.vals), visit);
+      // One scope per instance, so its decoded values are shared by every visit.
+      const sc = (n.scope as Scope | undefined) ?? (n.scope = new Scope(scope.ctx, n.vals));
+      eachElement(n.tpl, sc, visit);
     } else if (n.t === 1) {
       const r = scope.value(n.i);
       if (r !== null && typeof r === 'object' && !Array.isArray(r)) eachElement(r.xml, scope, visit);

@@ -119,3 +119,22 @@ test('worker threads give the same items in the same order', { skip: SKIP_NO_SHA
 });
 
 if (!HAVE_SHARED) console.log(`conformance: skipped, ${SKIP_NO_SHARED}`);
+
+test('the compiled fast path and the general tree walk give identical records', { skip: SKIP_NO_SHARED }, async () => {
+  const paths = [
+    ...corpusFiles().map((f) => sharedPath('corpus', f)),
+    sharedPath('corpus', 'robustness', 'E_Windows_system32_winevt_logs_Microsoft-Windows-CAPI2%4Operational.evtx'),
+    sharedPath('corpus', 'robustness', 'Security_with_size_t.evtx'),
+    sharedPath('corpus', 'robustness', 'sample-with-irregular-bool-values.evtx'),
+  ];
+  let n = 0;
+  for (const path of paths) {
+    const fast = [];
+    for await (const it of readEvtx(path)) fast.push(it);
+    const slow = [];
+    for await (const it of readEvtx(path, { generic: true })) slow.push(it);
+    assert.deepEqual(fast, slow, path);
+    n += fast.length;
+  }
+  assert.ok(n > 10000);
+});

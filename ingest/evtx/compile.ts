@@ -1,0 +1,251 @@
+// The hot path: a template of the usual shape (Event -> System + EventData of Data/Binary) is compiled once
+// per chunk into a flat list of field assignments, then replayed for each record with its values. Anything
+// else (UserData, BinXML or array values, mixed content) returns null and takes the general tree walk in
+// flatten.ts, which defines the behaviour this must reproduce exactly (a test compares the two).
+
+import { parseFragment, type ChunkContext, type Val, type XElem, type XNode } from './binxml.js';
+import type { EvtxRecord } from './record.js';
+import { scalar, VT_ARRAY, VT_BINXML, VT_EVTXML, VT_HEXINT64, VT_NULL } from './values.js';
+import { normalizeIsoText, normalizeKeywords, parseNumber } from './flatten.js';
+
+const enum F {
+  Provider, ProviderGuid, EventSourceName, EventId, Qualifiers, Version, Level, Task, Opcode, Keywords,
+  TimeCreated, RecordId, ActivityId, RelatedActivityId, ProcessId, ThreadId, Channel, Computer, UserSid,
+  /** event_data[key] */
+  Data,
+  /** event_data[paramN] */
+  Unnamed,
+  /** An EventData element starts: event_data_kind, and a new count of unnamed Data. */
+  EventData,
+  /** A BinXML value standing for children of Event (modern events carry EventData this way). */
+  Nested,
+}
+
+/** Where a value comes from: literal text, or substitution `sub`. */
+interface Op {
+  f: F;
+  key: string;
+  lit: string | null;
+  sub: number;
+  opt: boolean;
+  /** The element carrying the value (not an attribute): an optional null value drops it entirely. */
+  elem: boolean;
+  /** The value is the element's literal text, typed as written (Keywords keep their form). */
+  literalText: boolean;
+}
+
+export interface Plan {
+  ops: Op[];
+}
+
+const ATTRS: Record<string, Record<string, F>> = {
+  Provider: { Name: F.Provider, Guid: F.ProviderGuid, EventSourceName: F.EventSourceName },
+  EventID: { Qualifiers: F.Qualifiers },
+  TimeCreated: { SystemTime: F.TimeCreated },
+  Correlation: { ActivityID: F.ActivityId, RelatedActivityID: F.RelatedActivityId },
+  Execution: { ProcessID: F.ProcessId, ThreadID: F.ThreadId },
+  Security: { UserID: F.UserSid },
+};
+const TEXTS: Record<string, F> = {
+  EventID: F.EventId, Version: F.Version, Level: F.Level, Task: F.Task, Opcode: F.Opcode, Keywords: F.Keywords,
+  EventRecordID: F.RecordId, Channel: F.Channel, Computer: F.Computer,
+};
+
+/** A single-part source (one literal or one substitution), or undefined when the content is mixed. */
+function source(parts: XNode[]): { lit: string | null; sub: number; opt: boolean } | undefined {
+  if (parts.length === 0) return { lit: '', sub: -1, opt: false };
+  if (parts.length !== 1) return undefined;
+  const n = parts[0];
+  if (n.t === 0) return { lit: n.v, sub: -1, opt: false };
+  if (n.t === 1) return { lit: null, sub: n.i, opt: n.opt };
+  return undefined;
+}
+
+/** Compiles a record template (root: Event). */
+export function compile(tpl: XNode[]): Plan | null {
+  const roots = tpl.filter((n) => n.t !== 4);
+  if (roots.length !== 1 || roots[0].t !== 2) return null;
+  const ops: Op[] = [];
+  return compileChildren(roots[0].kids, ops) ? { ops } : null;
+}
+
+/** Compiles a template that a BinXML value holds in place of some of Event's children. */
+export function compileNested(tpl: XNode[]): Plan | null {
+  const ops: Op[] = [];
+  return compileChildren(tpl, ops) ? { ops } : null;
+}
+
+function compileChildren(kids: XNode[], ops: Op[]): boolean {
+  for (const part of kids) {
+    if (part.t === 4) continue;
+    if (part.t === 1) {
+      ops.push({ f: F.Nested, key: '', lit: null, sub: part.i, opt: part.opt, elem: false, literalText: false });
+      continue;
+    }
+    if (part.t !== 2) return false;
+    if (part.name === 'System') {
+      if (!compileSystem(part, ops)) return false;
+    } else if (part.name === 'EventData') {
+      if (part.attrs.length > 0) return false;
+      ops.push({ f: F.EventData, key: '', lit: '', sub: -1, opt: false, elem: false, literalText: false });
+      if (!compileEventData(part, ops)) return false;
+    } else if (part.name === 'UserData' || part.name === 'ProcessingErrorData') {
+      return false;
+    }
+  }
+  return true;
+}
+
+function compileSystem(sys: XElem, ops: Op[]): boolean {
+  for (const c of sys.kids) {
+    if (c.t === 4) continue;
+    if (c.t !== 2) return false;
+    const attrMap = ATTRS[c.name];
+    for (const a of c.attrs) {
+      const f = attrMap?.[a.name];
+      if (f === undefined) continue;
+      const s = source(a.parts);
+      if (s === undefined) return false;
+      ops.push({ f, key: '', ...s, elem: false, literalText: false });
+    }
+    const tf = TEXTS[c.name];
+    if (tf !== undefined) {
+      if (c.kids.some((k) => k.t === 2 || k.t === 3)) return false;
+      const s = source(c.kids);
+      if (s === undefined) return false;
+      ops.push({ f: tf, key: '', ...s, elem: c.attrs.length === 0, literalText: s.lit !== null });
+    } else if (c.kids.some((k) => k.t !== 4) && c.name in ATTRS) {
+      return false;
+    }
+  }
+  return true;
+}
+
+function compileEventData(ed: XElem, ops: Op[]): boolean {
+  for (const c of ed.kids) {
+    if (c.t === 4) continue;
+    if (c.t !== 2) return false;
+    if (c.kids.some((k) => k.t === 2 || k.t === 3)) return false;
+    const s = source(c.kids);
+    if (s === undefined) return false;
+    if (c.name === 'Data') {
+      let key: string | null = null;
+      for (const a of c.attrs) {
+        if (a.name !== 'Name') continue;
+        const ks = source(a.parts);
+        if (ks === undefined || ks.lit === null) return false;
+        key = ks.lit;
+      }
+      if (c.attrs.length > (key === null ? 0 : 1)) return false;
+      ops.push({ f: key === null || key === '' ? F.Unnamed : F.Data, key: key ?? '', ...s, elem: c.attrs.length === 0, literalText: false });
+    } else if (c.name === 'Binary') {
+      if (c.attrs.length > 0) return false;
+      ops.push({ f: F.Data, key: 'Binary', ...s, elem: true, literalText: false });
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** The record from a compiled plan, or null when this record's values need the general walk. */
+export function replay(plan: Plan, ctx: ChunkContext, vals: Val[], recordNumber: number, writtenTime: string): EvtxRecord | null {
+  const rec = {
+    record_id: 0,
+    record_number: recordNumber,
+    written_time: writtenTime,
+    timestamp: '',
+    channel: '',
+    provider: '',
+    event_id: 0,
+    computer: '',
+    event_data: {} as Record<string, string>,
+    event_data_kind: 'none',
+  } as EvtxRecord;
+  return replayOps(plan, ctx, vals, rec) ? rec : null;
+}
+
+function replayOps(plan: Plan, ctx: ChunkContext, vals: Val[], rec: EvtxRecord): boolean {
+  const b = ctx.b;
+  const data = rec.event_data;
+  let unnamed = 0;
+  const ops = plan.ops;
+  for (let k = 0; k < ops.length; k++) {
+    const op = ops[k];
+    let v: string;
+    let hex64 = false;
+    if (op.lit !== null) v = op.lit;
+    else {
+      const val = vals[op.sub];
+      if (val === undefined || val.vt === VT_NULL) {
+        // Absent: an attribute is omitted, an optional element is dropped, a plain element is empty.
+        if (!op.elem || op.opt) continue;
+        v = '';
+      } else {
+        const vt = val.vt;
+        if (op.f === F.Nested) {
+          if (vt !== VT_BINXML || !replayNested(ctx, val, rec)) return false;
+          continue;
+        }
+        if (vt & VT_ARRAY || vt === VT_BINXML || vt === VT_EVTXML) return false;
+        v = scalar(b, vt, val.off, val.size);
+        hex64 = vt === VT_HEXINT64;
+      }
+    }
+    switch (op.f) {
+      case F.Data: {
+        if (op.key in data) return false; // repeated names: the general walk numbers them
+        data[op.key] = v;
+        break;
+      }
+      case F.Unnamed: {
+        const key = 'param' + ++unnamed;
+        if (key in data) return false;
+        data[key] = v;
+        break;
+      }
+      case F.EventData:
+        if (rec.event_data_kind === 'none') rec.event_data_kind = 'EventData';
+        unnamed = 0;
+        break;
+      case F.Nested: return false;
+      case F.Provider: rec.provider = v; break;
+      case F.ProviderGuid: rec.provider_guid = v; break;
+      case F.EventSourceName: rec.event_source_name = v; break;
+      case F.EventId: rec.event_id = parseNumber(v) ?? 0; break;
+      case F.Qualifiers: { const n = parseNumber(v); if (n !== undefined) rec.qualifiers = n; break; }
+      case F.Version: { const n = parseNumber(v); if (n !== undefined) rec.version = n; break; }
+      case F.Level: { const n = parseNumber(v); if (n !== undefined) rec.level = n; break; }
+      case F.Task: { const n = parseNumber(v); if (n !== undefined) rec.task = n; break; }
+      case F.Opcode: { const n = parseNumber(v); if (n !== undefined) rec.opcode = n; break; }
+      case F.Keywords:
+        if (v !== '') rec.keywords = op.literalText ? v : hex64 ? padHex64(v) : normalizeKeywords(v);
+        break;
+      case F.TimeCreated: rec.timestamp = normalizeIsoText(v); break;
+      case F.RecordId: rec.record_id = parseNumber(v) ?? 0; break;
+      case F.ActivityId: rec.activity_id = v; break;
+      case F.RelatedActivityId: rec.related_activity_id = v; break;
+      case F.ProcessId: { const n = parseNumber(v); if (n !== undefined) rec.process_id = n; break; }
+      case F.ThreadId: { const n = parseNumber(v); if (n !== undefined) rec.thread_id = n; break; }
+      case F.Channel: rec.channel = v; break;
+      case F.Computer: rec.computer = v; break;
+      case F.UserSid: rec.user_sid = v; break;
+    }
+  }
+  return true;
+}
+
+/** A BinXML value holding one template instance of Event children (usually the EventData). */
+function replayNested(ctx: ChunkContext, val: Val, rec: EvtxRecord): boolean {
+  if (val.size === 0) return true;
+  const nodes = parseFragment(ctx, val.off, val.off + val.size, false);
+  if (nodes.length !== 1 || nodes[0].t !== 3) return false;
+  const inst = nodes[0];
+  let plan = ctx.nestedPlans.get(inst.tpl) as Plan | null | undefined;
+  if (plan === undefined) ctx.nestedPlans.set(inst.tpl, (plan = compileNested(inst.tpl)));
+  return plan !== null && replayOps(plan, ctx, inst.vals, rec);
+}
+
+function padHex64(v: string): string {
+  return v.length === 18 ? v : '0x' + v.slice(2).padStart(16, '0');
+}
