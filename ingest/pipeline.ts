@@ -12,6 +12,9 @@ export type PipelineItem =
   | { kind: 'warning'; source: string; message: string }
   | { kind: 'unreadable'; file: string; error: string };
 
+/** Records read from a file in the learning pass before deciding that its clock is trusted UTC. */
+const PROBE = 200;
+
 export interface PipelineOptions {
   format?: InputFormat;
   tz?: string;
@@ -26,8 +29,14 @@ export async function* normalizeFiles(files: string[], opts: PipelineOptions = {
   for (const f of files) {
     if (isEvtxPath(f, opts.format)) continue;
     try {
+      let seen = 0, trusted = 0;
       for await (const it of readInput(f, opts.format)) {
-        if (it.kind === 'record') knowledge.observe(it.record, sourceName(f, it.prov.entry));
+        if (it.kind !== 'record') continue;
+        knowledge.observe(it.record, sourceName(f, it.prov.entry));
+        // A file whose first records all carry true UTC (Winlogbeat) has no clock to learn: stop early.
+        seen++;
+        if ((it.record.time_kind ?? 'utc') === 'utc') trusted++;
+        if (seen === PROBE && trusted === PROBE) break;
       }
     } catch (e) {
       failed.add(f);
