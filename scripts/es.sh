@@ -132,13 +132,14 @@ do_start() {
     write_node_config
     own_dirs "$ES_HOME" "$NODE_DIR"
     log "starting Elasticsearch $ES_VERSION on $ES_URL (heap $ES_HEAP)"
+    # The lock fd is closed for the node (it would otherwise hold the lock while it runs).
     # -d detaches once the node is up; the logs dir is the cwd so the relative gc.log and hs_err files
     # of the stock jvm.options land there.
     local jh; jh="$(java_home)"
     if ! (cd "$NODE_DIR/logs" && timeout "$START_TIMEOUT" bash -c "$(declare -f as_service_user); \
         SERVICE_USER='$SERVICE_USER' as_service_user HOME='$NODE_DIR' ES_JAVA_HOME='$jh' \
         ES_PATH_CONF='$NODE_DIR/config' ES_TMPDIR='$NODE_DIR/tmp' PATH='$PATH' \
-        '$ES_HOME/bin/elasticsearch' -d -p '$PID_FILE'" >"$NODE_DIR/logs/launcher.out" 2>&1); then
+        '$ES_HOME/bin/elasticsearch' -d -p '$PID_FILE'" >"$NODE_DIR/logs/launcher.out" 2>&1 {LOCK_FD}>&-); then
       log_tail
       pid="$(es_pid)"; [[ -n "$pid" ]] && stop_pid "$pid" 20
       die "Elasticsearch failed to start (see above, and $NODE_DIR/logs)"

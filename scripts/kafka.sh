@@ -155,11 +155,12 @@ do_start() {
     fi
     log "starting Kafka $KAFKA_VERSION on $BOOTSTRAP (controller :$CONTROLLER_PORT, heap $KAFKA_HEAP)"
     : >"$NODE_DIR/logs/server.log"
+    # The lock fd is closed for the broker, else it would hold the lock for its whole life.
     # exec keeps the pid written by the shell equal to the JVM's, so stop signals the broker itself.
     # shellcheck disable=SC2086
     setsid nohup bash -c "$(declare -f as_service_user); SERVICE_USER='$SERVICE_USER' \
       as_service_user HOME='$NODE_DIR' bash -c 'echo \$\$ >\"$PID_FILE\"; exec \"$java\" $jopts -cp \"$cp\" kafka.Kafka \"$NODE_DIR/server.properties\"'" \
-      >"$NODE_DIR/logs/stdout.log" 2>&1 </dev/null &
+      >"$NODE_DIR/logs/stdout.log" 2>&1 </dev/null {LOCK_FD}>&- &
     local i
     for ((i = 0; i < 50; i++)); do [[ -s "$PID_FILE" ]] && break; sleep 0.1; done
   fi

@@ -16,15 +16,11 @@ timed() {
 
 case "${1:-}" in
   up)
-    # Both JVMs start in parallel: on 2 cores that still saves several seconds.
+    # One after the other: on 2 cores starting both JVMs at once measured slower (17-27 s vs ~11 s).
     timed "$HERE/es.sh" install
     timed "$HERE/kafka.sh" install
-    timed "$HERE/es.sh" start & es_job=$!
-    timed "$HERE/kafka.sh" start & kafka_job=$!
-    rc=0
-    wait "$es_job" || rc=1
-    wait "$kafka_job" || rc=1
-    ((rc == 0)) || die "a service failed to start (see above)"
+    timed "$HERE/es.sh" start
+    timed "$HERE/kafka.sh" start
     log "services up: HOPTRAIL_ES_URL=$("$HERE/es.sh" url) HOPTRAIL_KAFKA_BROKERS=$("$HERE/kafka.sh" bootstrap)"
     ;;
   down)
