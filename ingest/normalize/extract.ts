@@ -577,8 +577,14 @@ export const CHANNELS: Readonly<Record<string, string>> = {
 
 /** Channel names in their canonical case (collectors disagree: `Security` and `security` both occur). */
 export function canonicalChannel(c: string): string {
-  return CHANNELS[c.toLowerCase()] ?? c;
+  let v = seen.get(c);
+  if (v === undefined) {
+    v = CHANNELS[c.toLowerCase()] ?? c;
+    if (seen.size < 1024) seen.set(c, v); // few distinct channels: a small memo saves a toLowerCase per event
+  }
+  return v;
 }
+const seen = new Map<string, string>();
 
 /** Fill the source-specific fields of `ev` from the cleaned data. `channel` must be canonical. */
 export function extractFields(ev: Ev, channel: string, id: number, d: Data, kind: string, message: string | undefined): void {
