@@ -196,7 +196,7 @@ export function serializeChunk(items: ChunkItem[], format: SerializeFormat): Chu
   let text = '';
   for (const it of items) {
     if (it.kind !== 'record') errors.push(it);
-    else if (format === 'xml') text += it.xml ?? '';
+    else if (format === 'xml') text += (it.recovered ? '<!-- recovered from chunk slack space -->\n' : '') + (it.xml ?? '');
     else text += recordJson(it) + '\n';
   }
   return { items: errors, text };

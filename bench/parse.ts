@@ -1,0 +1,69 @@
+// bench/parse: `hoptrail dump` (JSON lines) against libevtx's `evtxexport` (Debian libevtx-utils), both
+// timed in this run on the same files, as whole processes writing to /dev/null.
+// Usage: npm run bench:parse [-- --runs N]
+// Prints records/s and MB/s, single-threaded and with --threads 2, peak RSS, and the ratios to libevtx.
+
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(fileURLToPath(import.meta.url), '..', '..', '..');
+const SHARED = process.env.HOPTRAIL_SHARED ?? join(ROOT, '..', 'shared');
+const BIN = join(ROOT, 'bin', 'hoptrail.js');
+const runsArg = process.argv.indexOf('--runs');
+const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 3;
+
+interface Timing { seconds: number; rssMB: number }
+
+/** Wall time and peak RSS of a command, via GNU time; the median of RUNS runs. */
+function timeCommand(cmd: string[]): Timing {
+  const samples: Timing[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const r = spawnSync('/usr/bin/time', ['-f', '%e %M', ...cmd], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26 });
+    const last = r.stderr.trim().split('\n').pop() ?? '';
+    const [sec, kb] = last.split(' ').map(Number);
+    if (r.status !== 0 || !Number.isFinite(sec)) throw new Error(`${cmd.join(' ')} failed: ${r.stderr.slice(-500)}`);
+    samples.push({ seconds: sec, rssMB: kb / 1024 });
+  }
+  samples.sort((a, b) => a.seconds - b.seconds);
+  return samples[Math.floor(samples.length / 2)];
+}
+
+function countRecords(files: string[]): number {
+  const r = spawnSync(process.execPath, [BIN, 'dump', '--no-recover', ...files], { encoding: 'utf8', maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'ignore'] });
+  return r.stdout.split('\n').filter((l) => l !== '').length;
+}
+
+function main(): void {
+  if (!existsSync(join(SHARED, 'corpus'))) {
+    console.log(`bench/parse: shared corpus not found at ${SHARED}; nothing to measure`);
+    return;
+  }
+  const haveLibevtx = spawnSync('evtxexport', ['-V'], { stdio: 'ignore' }).status === 0;
+  const sets: { name: string; files: string[] }[] = [
+    { name: 'large/StolenSzechuan_DC_System.evtx', files: [join(SHARED, 'corpus', 'large', 'StolenSzechuan_DC_System.evtx')] },
+    { name: 'corpus/*.evtx (24 files)', files: readdirSync(join(SHARED, 'corpus')).filter((f) => f.endsWith('.evtx')).sort().map((f) => join(SHARED, 'corpus', f)) },
+  ];
+  console.log(`bench/parse: median of ${RUNS} runs each; whole processes (start-up included), output to /dev/null`);
+  for (const set of sets) {
+    const bytes = set.files.reduce((n, f) => n + statSync(f).size, 0);
+    const records = countRecords(set.files);
+    const row = (label: string, t: Timing) =>
+      console.log(`  ${label.padEnd(30)} ${t.seconds.toFixed(2).padStart(6)} s ${(records / t.seconds).toFixed(0).padStart(9)} records/s ${(bytes / 1048576 / t.seconds).toFixed(1).padStart(7)} MB/s  peak RSS ${t.rssMB.toFixed(0)} MB`);
+    console.log(`\n${set.name}: ${records} records, ${(bytes / 1048576).toFixed(1)} MB`);
+    const one = timeCommand([process.execPath, BIN, 'dump', '--no-recover', ...set.files]);
+    row('hoptrail dump (1 thread)', one);
+    const two = timeCommand([process.execPath, BIN, 'dump', '--no-recover', '--threads', '2', ...set.files]);
+    row('hoptrail dump --threads 2', two);
+    if (haveLibevtx) {
+      const lib = timeCommand(['sh', '-c', 'for f; do evtxexport "$f"; done', 'sh', ...set.files]);
+      row('libevtx evtxexport', lib);
+      console.log(`  ratio to libevtx: ${(lib.seconds / one.seconds).toFixed(1)}x single-threaded, ${(lib.seconds / two.seconds).toFixed(1)}x with 2 threads; 2 threads / 1 thread: ${(one.seconds / two.seconds).toFixed(2)}x`);
+    } else {
+      console.log('  libevtx evtxexport not installed (apt-get install libevtx-utils): no ratio');
+    }
+  }
+}
+
+main();
