@@ -211,7 +211,7 @@ function security(ev: Ev, id: number, d: Data): void {
       setSource(ev, d.IpAddress, d.IpPort);
       const share = cleanTrim(d.ShareName);
       const rel = cleanTrim(d.RelativeTargetName);
-      if (share !== undefined) ev.file = { path: rel !== undefined ? `${share}\\${rel}` : share };
+      if (share !== undefined) ev.file = { path: rel === undefined ? share : share.endsWith('\\') || rel.startsWith('\\') ? share + rel : `${share}\\${rel}` };
       classify(ev, id === 5140 ? 'network-share-object-accessed' : 'network-share-object-access-checked', ['network', 'file'], ['access']);
       return;
     }
@@ -552,7 +552,9 @@ function firewall(ev: Ev, id: number, d: Data): void {
 
 function wmi(ev: Ev, id: number, d: Data): void {
   if (id === 5857) {
-    setProcess(ev, toInt(d.ProcessID), d.HostProcess);
+    // HostProcess is a bare image name, not a path.
+    setProcess(ev, toInt(d.ProcessID), undefined);
+    put(proc(ev), 'name', cleanTrim(d.HostProcess));
     classify(ev, 'wmi-provider-started', ['process'], ['start']);
   } else if (id === 5860 || id === 5861) {
     const a = splitAccount(d.User);

@@ -159,8 +159,8 @@ export class Normalizer {
       const o = rec.audit ?? auditOutcome(rec.keywords);
       if (o !== undefined) ev.event.outcome = o;
     }
-    // The record's own user SID is the user when the data named none.
-    if (rec.user_sid && !ev.user?.id && !ev.user?.name) (ev.user ??= {}).id = rec.user_sid;
+    // The record's own user SID stays in winlog.user only: it is the logging service's account as often
+    // as the actor's (Sysmon logs as SYSTEM), so it is not copied to user.* (as Winlogbeat does not).
 
     if (this.validate === 'fast') {
       const bad = fastCheck(ev);

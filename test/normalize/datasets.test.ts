@@ -150,4 +150,48 @@ test('empire (Winlogbeat 6): 400 ServerRemoteHost on IT001, runspace events on H
   assert.equal(s3.network?.transport, 'tcp');
 });
 
+test('one real example per remaining listed event ID in the datasets', { skip: SKIP_NO_SHARED }, async () => {
+  const { events } = await run();
+  const rec = (host: string, id: number, recordId: number): NormalizedEvent => {
+    const e = by(events, host, id).find((x) => x.winlog.record_id === recordId);
+    assert.ok(e, `${host} ${id} record ${recordId}`);
+    return e;
+  };
+  const e4634 = rec('mordordc', 4634, 444784);
+  assert.deepEqual([e4634.user?.name, e4634.winlog.logon?.id, e4634.winlog.logon?.type_code, e4634.event.action], ['MORDORDC$', '0x1493896', 3, 'logged-out']);
+  const e4689 = rec('workstation6', 4689, 134870);
+  assert.deepEqual(e4689.process, { pid: 7540, executable: 'C:\\Windows\\System32\\taskhostw.exe', name: 'taskhostw.exe' });
+  for (const [id, action, rid] of [[4722, 'enabled-user-account', 7449104], [4724, 'reset-password', 7449105], [4738, 'modified-user-account', 7449106]] as const) {
+    const e = rec('dc01', id, rid);
+    assert.equal(e.event.action, action);
+    assert.deepEqual(e.user?.target, { name: 'PSRemoting', domain: 'MSSENTINEL', id: 'S-1-5-21-1569727641-2518674866-3296776394-1115' });
+    assert.equal(e.winlog.logon?.id, '0x24c771f6', 'done in the first remoting logon');
+  }
+  const e4768 = rec('mordordc', 4768, 444816);
+  assert.deepEqual([e4768.user?.name, e4768.source?.ip, e4768.service?.name, e4768.event.outcome], ['pgustavo', '172.18.39.5', 'krbtgt', 'success']);
+  const e5145 = rec('mordordc', 5145, 444797);
+  assert.equal(e5145.file?.path, '\\\\*\\SYSVOL\\');
+  const e7040 = rec('workstation6', 7040, 582);
+  assert.deepEqual(e7040.service, { name: 'NdisCap', start_type: 'demand start' });
+  assert.deepEqual([8, 15, 16, 31, 33].map((id) => by(events, 'workstation6', id, 'Microsoft-Windows-WinRM/Operational').map((e) => e.winrm?.operation)),
+    [['close_session'], ['close_command', 'close_command'], ['close_shell'], ['create_session_completed'], ['close_session_completed']]);
+  const e4105 = rec('it001', 4105, 2321);
+  assert.deepEqual(e4105.powershell, { file: { script_block_id: 'bc494c07-1f34-4ed1-a315-834993b1c051' }, runspace_id: 'c41c5291-246f-464f-85e7-c94a3ff6e450' });
+  assert.equal(rec('it001', 4106, 2322).event.action, 'stopped-command');
+  assert.equal(rec('hr001', 8194, 104123).powershell?.runspace_id, 'd683f2a4-16ed-4b0c-b433-e2f9b8b1a6a9');
+  assert.equal(rec('hr001', 8195, 104124).event.action, 'open-runspace-pool');
+  assert.equal(rec('hr001', 8196, 104138).event.action, 'modify-runspace-pool');
+  assert.equal(rec('hr001', 8197, 104125).powershell?.engine?.new_state, 'Opening');
+  assert.equal(rec('hr001', 12039, 104139).winlog.activity_id, '{D683F2A4-16ED-4B0C-B433-E2F9B8B1A6A9}');
+  const e403 = rec('workstation6', 403, 1449);
+  assert.deepEqual([e403.powershell?.host?.name, e403.powershell?.engine?.new_state, e403.powershell?.runspace_id], ['ServerRemoteHost', 'Stopped', 'c1c61e0c-fa39-457f-bb50-49692f950904']);
+  assert.deepEqual(rec('workstation5', 600, 1175).powershell?.provider, { name: 'Registry', new_state: 'Started' });
+  const e5857 = rec('hr001', 5857, 1012);
+  assert.deepEqual(e5857.process, { pid: 2036, name: 'wmiprvse.exe' });
+  assert.equal(e5857.winlog.user_data?.ProviderName, 'WmiPerfInst');
+  assert.equal(e5857.winlog.user_data?.xml_name, undefined);
+  assert.equal(rec('workstation6', 5, 478628).process?.entity_id, '{49A15388-281E-5F2C-4205-000000000400}');
+  assert.equal(rec('workstation5', 22, 401000).dns?.question?.name, '_kerberos._tcp.Default-First-Site-Name._sites.dc._msdcs.theshire.local.');
+});
+
 if (!HAVE_SHARED) test('datasets tests need ../shared', { skip: SKIP_NO_SHARED }, () => {});
