@@ -45,9 +45,8 @@ export async function* readEvtxFile(file: string): AsyncGenerator<InputItem> {
       yield prov;
       continue;
     }
-    const sev = (it as { severity: string }).severity;
-    if (sev === 'fatal') throw new Error(it.message);
-    if (sev === 'warning') yield { kind: 'warning', source: file, message: `chunk ${it.loc.chunk} offset ${it.loc.offset}: ${it.message}` };
+    if (it.severity === 'fatal') throw new Error(it.message);
+    if (it.severity === 'warning') yield { kind: 'warning', source: file, message: `chunk ${it.loc.chunk} offset ${it.loc.offset}: ${it.message}` };
     else yield { kind: 'reject', reject: reject(file, `chunk ${it.loc.chunk}, offset ${it.loc.offset}`, it.message, '', 'evtx') };
   }
 }
