@@ -44,12 +44,21 @@ function parseArgs(argv: string[]): Args | string {
 /** Buffered line writer honouring back-pressure. */
 class Lines {
   private buf = '';
-  constructor(private readonly out: NodeJS.WritableStream) {}
+  /** Set when the reader went away (`| head`): stop writing and finish quietly. */
+  closed = false;
+  constructor(private readonly out: NodeJS.WritableStream) {
+    out.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+      this.closed = true;
+      this.out.emit('drain');
+    });
+  }
   async write(line: string): Promise<void> {
     this.buf += line + '\n';
     if (this.buf.length >= 1 << 16) await this.flush();
   }
   async flush(): Promise<void> {
+    if (this.closed) { this.buf = ''; return; }
     if (this.buf.length === 0) return;
     const ok = this.out.write(this.buf);
     this.buf = '';
@@ -89,6 +98,7 @@ export async function run(argv: string[]): Promise<number> {
   };
 
   for await (const it of normalizeFiles(files, { format: args.format, tz: args.tz })) {
+    if (out.closed) break;
     if (it.kind === 'event') { nEvents++; await out.write(JSON.stringify(it.event)); }
     else if (it.kind === 'reject') await writeReject(it.reject);
     else if (it.kind === 'warning') nWarnings++;
@@ -100,7 +110,7 @@ export async function run(argv: string[]): Promise<number> {
     await new Promise<void>((r) => rejectSink.end(() => r()));
   }
   const secs = (Date.now() - started) / 1000;
-  const lines = [`hoptrail normalize: ${files.length} input(s), ${nEvents} event(s), ${nRejects} reject(s), ${nWarnings} warning(s) in ${secs.toFixed(2)} s`];
+  const lines = [`hoptrail normalize: ${files.length} input(s), ${nEvents} event(s), ${nRejects} reject(s), ${nWarnings} warning(s) in ${secs.toFixed(2)} s${out.closed ? ' (stdout closed early: stopped)' : ''}`];
   for (const [k, n] of [...reasons].sort((a, b) => b[1] - a[1])) lines.push(`  reject: ${n} x ${k}`);
   for (const u of unreadable) lines.push(`  unreadable: ${u}`);
   process.stderr.write(lines.join('\n') + '\n');
