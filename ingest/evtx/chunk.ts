@@ -2,9 +2,9 @@
 // Pure: takes the chunk's bytes and where they came from, returns items; never throws.
 
 import { crc32 } from 'node:zlib';
-import { BinXmlError, ChunkContext, parseFragment } from './binxml.js';
+import { BinXmlError, ChunkContext, parseFragment, type XInst } from './binxml.js';
 import { buildRecord, RecordShapeError } from './flatten.js';
-import { compile, replay, type Plan } from './compile.js';
+import { compile, replay, replayJson, type Plan } from './compile.js';
 import type { EvtxItem, EvtxLocation } from './record.js';
 import { ExpansionError, Scope } from './resolve.js';
 import { filetime, u32, ValueError } from './values.js';
@@ -42,9 +42,29 @@ export function isChunk(b: Buffer, off = 0): boolean {
   return b.length >= off + 8 && b.compare(CHUNK_SIG, 0, 8, off, off + 8) === 0;
 }
 
+/** Where a chunk walk puts what it finds: items, and (JSON-lines mode) the records' text. */
+interface ChunkOutput {
+  items: ChunkItem[];
+  text: string | null;
+}
+
 /** Parses the chunk in `b` (up to 64 KiB; shorter when the file is truncated). */
 export function parseChunk(b: Buffer, file: string, chunkIndex: number, fileOffset: number, opts: ChunkOptions = {}): ChunkItem[] {
-  const items: ChunkItem[] = [];
+  const out: ChunkOutput = { items: [], text: null };
+  walkChunk(b, file, chunkIndex, fileOffset, opts, out);
+  return out.items;
+}
+
+/** Parses a chunk into its records as text (JSON lines built straight from compiled templates, or XML). */
+export function parseChunkText(b: Buffer, file: string, chunkIndex: number, fileOffset: number, opts: ChunkOptions, format: SerializeFormat): ChunkBatch {
+  if (format === 'xml') return serializeChunk(parseChunk(b, file, chunkIndex, fileOffset, { ...opts, xml: true }), 'xml');
+  const out: ChunkOutput = { items: [], text: '' };
+  walkChunk(b, file, chunkIndex, fileOffset, opts, out);
+  return { items: out.items, text: out.text ?? '' };
+}
+
+function walkChunk(b: Buffer, file: string, chunkIndex: number, fileOffset: number, opts: ChunkOptions, out: ChunkOutput): void {
+  const items = out.items;
   const at = (off: number): EvtxLocation => ({ file, chunk: chunkIndex, offset: fileOffset + off });
   const problem = (off: number, severity: 'warning' | 'error', message: string) =>
     items.push({ kind: 'error', severity, loc: at(off), message });
@@ -52,7 +72,7 @@ export function parseChunk(b: Buffer, file: string, chunkIndex: number, fileOffs
   const len = Math.min(b.length, CHUNK_SIZE);
   if (len < CHUNK_HEADER_SIZE) {
     problem(0, 'error', `chunk is truncated to ${len} bytes (header needs ${CHUNK_HEADER_SIZE})`);
-    return items;
+    return;
   }
   if (len < CHUNK_SIZE) problem(0, 'warning', `chunk is truncated to ${len} of ${CHUNK_SIZE} bytes; reading what is there`);
 
@@ -90,13 +110,11 @@ export function parseChunk(b: Buffer, file: string, chunkIndex: number, fileOffs
       continue;
     }
     const copy = u32(b, p + size - 4);
+    const err = emitRecord(ctx, p, size, false, at, out, opts);
     if (copy !== size) {
       // Windows may not have written the trailing copy yet (a log that was in use): the record can still
-      // be whole. Keep it if its BinXML parses within the stated size; otherwise resynchronise.
-      const before = items.length;
-      if (parseRecord(ctx, p, size, true, at, items, opts)) {
-        const rec = items[before];
-        if (rec !== undefined && rec.kind === 'record') delete rec.recovered;
+      // be whole. Keep it if its BinXML parsed within the stated size; otherwise resynchronise.
+      if (err === null) {
         problem(p, 'warning', `record size ${size} does not match its trailing copy ${copy}; its data parsed whole and is kept`);
         p += size;
       } else {
@@ -105,12 +123,11 @@ export function parseChunk(b: Buffer, file: string, chunkIndex: number, fileOffs
       }
       continue;
     }
-    parseRecord(ctx, p, size, false, at, items, opts);
+    if (err !== null) problem(p, 'error', err);
     p += size;
   }
 
-  if (opts.recover !== false) recoverSlack(ctx, free, len, at, items, opts);
-  return items;
+  if (opts.recover !== false) recoverSlack(ctx, free, len, at, out, opts);
 }
 
 function nextSignature(b: Buffer, from: number, end: number): number {
@@ -118,58 +135,58 @@ function nextSignature(b: Buffer, from: number, end: number): number {
   return i < 0 || i >= end ? end : i;
 }
 
-function parseRecord(
-  ctx: ChunkContext,
-  p: number,
-  size: number,
-  recovered: boolean,
-  at: (off: number) => EvtxLocation,
-  items: ChunkItem[],
-  opts: ChunkOptions,
-): boolean {
+/** Parses one record into `out`; returns null, or why the record could not be parsed. Never throws. */
+function emitRecord(ctx: ChunkContext, p: number, size: number, recovered: boolean, at: (off: number) => EvtxLocation, out: ChunkOutput, opts: ChunkOptions): string | null {
   const b = ctx.b;
   try {
     const number = u32(b, p + 8) + u32(b, p + 12) * 0x100000000;
-    const wlo = u32(b, p + 16), whi = u32(b, p + 20);
+    const written = filetime(u32(b, p + 16), u32(b, p + 20));
     ctx.work = 0;
     const nodes = parseFragment(ctx, p + RECORD_HEADER, p + size - 4, false);
-    const scope = new Scope(ctx, []);
-    const written = filetime(wlo, whi);
-    let record = null;
+    let plan: Plan | null = null;
     if (!opts.generic && nodes.length === 1 && nodes[0].t === 3) {
-      const inst = nodes[0];
-      let plan = ctx.plans.get(inst.tpl) as Plan | null | undefined;
-      if (plan === undefined) ctx.plans.set(inst.tpl, (plan = compile(inst.tpl)));
-      if (plan !== null) record = replay(plan, ctx, inst.vals, number, written);
+      const tpl = nodes[0].tpl;
+      let cached = ctx.plans.get(tpl) as Plan | null | undefined;
+      if (cached === undefined) ctx.plans.set(tpl, (cached = compile(tpl)));
+      plan = cached;
     }
+    if (out.text !== null && plan !== null) {
+      const line = replayJson(plan, ctx, (nodes[0] as XInst).vals, number, written, recovered, opts.eventIds);
+      if (line !== null) {
+        if (line !== '') out.text += line + '\n';
+        return null;
+      }
+    }
+    let record = plan === null ? null : replay(plan, ctx, (nodes[0] as XInst).vals, number, written);
+    const scope = new Scope(ctx, []);
     if (record === null) record = buildRecord(nodes, scope, number, written);
-    if (opts.eventIds !== undefined && !opts.eventIds.has(record.event_id)) return true;
+    if (opts.eventIds !== undefined && !opts.eventIds.has(record.event_id)) return null;
     const item: ChunkRecordItem = { kind: 'record', record, loc: at(p) };
     if (recovered) item.recovered = true;
-    if (opts.xml) item.xml = renderXml(nodes, scope);
-    items.push(item);
-    return true;
-  } catch (e) {
-    if (recovered) return false;
-    if (e instanceof BinXmlError) {
-      items.push({ kind: 'error', severity: 'error', loc: at(p), message: `record at chunk offset 0x${p.toString(16)}: ${e.message} (at chunk offset 0x${e.offset.toString(16)})` });
-    } else if (e instanceof ValueError || e instanceof RecordShapeError || e instanceof ExpansionError || e instanceof RangeError) {
-      items.push({ kind: 'error', severity: 'error', loc: at(p), message: `record at chunk offset 0x${p.toString(16)}: ${e.message}` });
-    } else {
-      // A bug of ours, not damage in the file: still report it against the record and go on.
-      items.push({ kind: 'error', severity: 'error', loc: at(p), message: `record at chunk offset 0x${p.toString(16)}: internal error: ${(e as Error).stack ?? e}` });
+    if (out.text !== null) {
+      out.text += recordJson(item) + '\n';
+      return null;
     }
-    return false;
+    if (opts.xml) item.xml = renderXml(nodes, scope);
+    out.items.push(item);
+    return null;
+  } catch (e) {
+    const where = `record at chunk offset 0x${p.toString(16)}`;
+    if (e instanceof BinXmlError) return `${where}: ${e.message} (at chunk offset 0x${e.offset.toString(16)})`;
+    if (e instanceof ValueError || e instanceof RecordShapeError || e instanceof ExpansionError || e instanceof RangeError) return `${where}: ${e.message}`;
+    // A bug of ours, not damage in the file: still report it against the record and go on.
+    return `${where}: internal error: ${(e as Error).stack ?? e}`;
   }
 }
 
 /** Records left in the slack after the last live record (deleted or overwritten data), marked recovered. */
-function recoverSlack(ctx: ChunkContext, free: number, len: number, at: (off: number) => EvtxLocation, items: ChunkItem[], opts: ChunkOptions): void {
+function recoverSlack(ctx: ChunkContext, free: number, len: number, at: (off: number) => EvtxLocation, out: ChunkOutput, opts: ChunkOptions): void {
   const b = ctx.b;
   let p = nextSignature(b, free, len);
   while (p + RECORD_MIN <= len) {
     const size = u32(b, p + 4);
-    if (size >= RECORD_MIN && p + size <= len && u32(b, p + size - 4) === size && parseRecord(ctx, p, size, true, at, items, opts)) {
+    // Slack holds fragments of old data: a candidate that does not parse is not a record, and not reported.
+    if (size >= RECORD_MIN && p + size <= len && u32(b, p + size - 4) === size && emitRecord(ctx, p, size, true, at, out, opts) === null) {
       p = nextSignature(b, p + size, len);
     } else {
       p = nextSignature(b, p + 1, len);

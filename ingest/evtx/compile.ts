@@ -36,6 +36,28 @@ interface Op {
 
 export interface Plan {
   ops: Op[];
+  /** The plan adds event data (Data, Binary or unnamed values). */
+  hasData: boolean;
+}
+
+/** A plan whose event-data keys could repeat needs the general walk, which numbers repeats. */
+function finish(ops: Op[]): Plan | null {
+  const keys = new Set<string>();
+  const fields = new Set<F>();
+  let data = false;
+  for (const op of ops) {
+    if (op.f === F.Data) {
+      if (keys.has(op.key) || /^param\d+$/.test(op.key)) return null;
+      keys.add(op.key);
+      data = true;
+    } else if (op.f === F.Unnamed) {
+      data = true;
+    } else if (op.f !== F.Nested && op.f !== F.EventData) {
+      if (fields.has(op.f)) return null;
+      fields.add(op.f);
+    }
+  }
+  return { ops, hasData: data };
 }
 
 const ATTRS: Record<string, Record<string, F>> = {
@@ -66,13 +88,13 @@ export function compile(tpl: XNode[]): Plan | null {
   const roots = tpl.filter((n) => n.t !== 4);
   if (roots.length !== 1 || roots[0].t !== 2) return null;
   const ops: Op[] = [];
-  return compileChildren(roots[0].kids, ops) ? { ops } : null;
+  return compileChildren(roots[0].kids, ops) ? finish(ops) : null;
 }
 
 /** Compiles a template that a BinXML value holds in place of some of Event's children. */
 export function compileNested(tpl: XNode[]): Plan | null {
   const ops: Op[] = [];
-  return compileChildren(tpl, ops) ? { ops } : null;
+  return compileChildren(tpl, ops) ? finish(ops) : null;
 }
 
 function compileChildren(kids: XNode[], ops: Op[]): boolean {
@@ -148,28 +170,31 @@ function compileEventData(ed: XElem, ops: Op[]): boolean {
   return true;
 }
 
-/** The record from a compiled plan, or null when this record's values need the general walk. */
-export function replay(plan: Plan, ctx: ChunkContext, vals: Val[], recordNumber: number, writtenTime: string): EvtxRecord | null {
-  const rec = {
-    record_id: 0,
-    record_number: recordNumber,
-    written_time: writtenTime,
-    timestamp: '',
-    channel: '',
-    provider: '',
-    event_id: 0,
-    computer: '',
-    event_data: {} as Record<string, string>,
-    event_data_kind: 'none',
-  } as EvtxRecord;
-  return replayOps(plan, ctx, vals, rec) ? rec : null;
+// Replay writes into these scratch slots (one record at a time on a thread), then one of two finishers
+// builds either the record object or its JSON line directly, without an object in between.
+const FIELD_COUNT = F.Nested + 1;
+const sys: (string | number | undefined)[] = new Array(FIELD_COUNT).fill(undefined);
+const dataKeys: string[] = [];
+const dataVals: string[] = [];
+let dataPlans = 0;
+let kindEventData = false;
+
+/** Fills the scratch slots; false when this record's values need the general walk. */
+function run(plan: Plan, ctx: ChunkContext, vals: Val[]): boolean {
+  sys.fill(undefined);
+  dataKeys.length = 0;
+  dataVals.length = 0;
+  dataPlans = 0;
+  kindEventData = false;
+  return replayOps(plan, ctx, vals);
 }
 
-function replayOps(plan: Plan, ctx: ChunkContext, vals: Val[], rec: EvtxRecord): boolean {
+function replayOps(plan: Plan, ctx: ChunkContext, vals: Val[]): boolean {
   const b = ctx.b;
-  const data = rec.event_data;
   let unnamed = 0;
   const ops = plan.ops;
+  // Keys are unique within a plan (checked when compiling); two plans adding data could collide.
+  if (plan.hasData && ++dataPlans > 1) return false;
   for (let k = 0; k < ops.length; k++) {
     const op = ops[k];
     let v: string;
@@ -184,7 +209,7 @@ function replayOps(plan: Plan, ctx: ChunkContext, vals: Val[], rec: EvtxRecord):
       } else {
         const vt = val.vt;
         if (op.f === F.Nested) {
-          if (vt !== VT_BINXML || !replayNested(ctx, val, rec)) return false;
+          if (vt !== VT_BINXML || !replayNested(ctx, val)) return false;
           continue;
         }
         if (vt & VT_ARRAY || vt === VT_BINXML || vt === VT_EVTXML) return false;
@@ -193,57 +218,113 @@ function replayOps(plan: Plan, ctx: ChunkContext, vals: Val[], rec: EvtxRecord):
       }
     }
     switch (op.f) {
-      case F.Data: {
-        if (op.key in data) return false; // repeated names: the general walk numbers them
-        data[op.key] = v;
+      case F.Data:
+        dataKeys.push(op.key);
+        dataVals.push(v);
         break;
-      }
-      case F.Unnamed: {
-        const key = 'param' + ++unnamed;
-        if (key in data) return false;
-        data[key] = v;
+      case F.Unnamed:
+        dataKeys.push('param' + ++unnamed);
+        dataVals.push(v);
         break;
-      }
       case F.EventData:
-        if (rec.event_data_kind === 'none') rec.event_data_kind = 'EventData';
+        if (kindEventData) return false;
+        kindEventData = true;
         unnamed = 0;
         break;
-      case F.Nested: return false;
-      case F.Provider: rec.provider = v; break;
-      case F.ProviderGuid: rec.provider_guid = v; break;
-      case F.EventSourceName: rec.event_source_name = v; break;
-      case F.EventId: rec.event_id = parseNumber(v) ?? 0; break;
-      case F.Qualifiers: { const n = parseNumber(v); if (n !== undefined) rec.qualifiers = n; break; }
-      case F.Version: { const n = parseNumber(v); if (n !== undefined) rec.version = n; break; }
-      case F.Level: { const n = parseNumber(v); if (n !== undefined) rec.level = n; break; }
-      case F.Task: { const n = parseNumber(v); if (n !== undefined) rec.task = n; break; }
-      case F.Opcode: { const n = parseNumber(v); if (n !== undefined) rec.opcode = n; break; }
-      case F.Keywords:
-        if (v !== '') rec.keywords = op.literalText ? v : hex64 ? padHex64(v) : normalizeKeywords(v);
+      case F.Nested:
+        return false;
+      case F.EventId:
+      case F.RecordId:
+        sys[op.f] = parseNumber(v) ?? 0;
         break;
-      case F.TimeCreated: rec.timestamp = normalizeIsoText(v); break;
-      case F.RecordId: rec.record_id = parseNumber(v) ?? 0; break;
-      case F.ActivityId: rec.activity_id = v; break;
-      case F.RelatedActivityId: rec.related_activity_id = v; break;
-      case F.ProcessId: { const n = parseNumber(v); if (n !== undefined) rec.process_id = n; break; }
-      case F.ThreadId: { const n = parseNumber(v); if (n !== undefined) rec.thread_id = n; break; }
-      case F.Channel: rec.channel = v; break;
-      case F.Computer: rec.computer = v; break;
-      case F.UserSid: rec.user_sid = v; break;
+      case F.Qualifiers:
+      case F.Version:
+      case F.Level:
+      case F.Task:
+      case F.Opcode:
+      case F.ProcessId:
+      case F.ThreadId: {
+        const n = parseNumber(v);
+        if (n !== undefined) sys[op.f] = n;
+        break;
+      }
+      case F.Keywords:
+        if (v !== '') sys[F.Keywords] = op.literalText ? v : hex64 ? padHex64(v) : normalizeKeywords(v);
+        break;
+      case F.TimeCreated:
+        sys[F.TimeCreated] = normalizeIsoText(v);
+        break;
+      default:
+        sys[op.f] = v;
     }
   }
   return true;
 }
 
 /** A BinXML value holding one template instance of Event children (usually the EventData). */
-function replayNested(ctx: ChunkContext, val: Val, rec: EvtxRecord): boolean {
+function replayNested(ctx: ChunkContext, val: Val): boolean {
   if (val.size === 0) return true;
   const nodes = parseFragment(ctx, val.off, val.off + val.size, false);
   if (nodes.length !== 1 || nodes[0].t !== 3) return false;
   const inst = nodes[0];
   let plan = ctx.nestedPlans.get(inst.tpl) as Plan | null | undefined;
   if (plan === undefined) ctx.nestedPlans.set(inst.tpl, (plan = compileNested(inst.tpl)));
-  return plan !== null && replayOps(plan, ctx, inst.vals, rec);
+  return plan !== null && replayOps(plan, ctx, inst.vals);
+}
+
+/** The record from a compiled plan, or null when this record's values need the general walk. */
+export function replay(plan: Plan, ctx: ChunkContext, vals: Val[], recordNumber: number, writtenTime: string): EvtxRecord | null {
+  if (!run(plan, ctx, vals)) return null;
+  const data: Record<string, string> = {};
+  for (let i = 0; i < dataKeys.length; i++) data[dataKeys[i]] = dataVals[i];
+  const rec = {
+    record_id: sys[F.RecordId] ?? 0,
+    record_number: recordNumber,
+    written_time: writtenTime,
+    timestamp: sys[F.TimeCreated] ?? '',
+    channel: sys[F.Channel] ?? '',
+    provider: sys[F.Provider] ?? '',
+    event_id: sys[F.EventId] ?? 0,
+    computer: sys[F.Computer] ?? '',
+    event_data: data,
+    event_data_kind: kindEventData ? 'EventData' : 'none',
+  } as EvtxRecord;
+  for (let f = 0; f < OPTIONAL.length; f++) {
+    const v = sys[OPTIONAL[f]];
+    if (v !== undefined) (rec as unknown as Record<string, unknown>)[OPTIONAL_NAMES[f]] = v;
+  }
+  return rec;
+}
+
+const OPTIONAL = [F.ProviderGuid, F.EventSourceName, F.Qualifiers, F.Version, F.Level, F.Task, F.Opcode, F.Keywords, F.ActivityId, F.RelatedActivityId, F.ProcessId, F.ThreadId, F.UserSid];
+const OPTIONAL_NAMES = ['provider_guid', 'event_source_name', 'qualifiers', 'version', 'level', 'task', 'opcode', 'keywords', 'activity_id', 'related_activity_id', 'process_id', 'thread_id', 'user_sid'];
+const OPTIONAL_KEYS = OPTIONAL_NAMES.map((n) => `,"${n}":`);
+
+// Strings that JSON.stringify would escape (or that are not well-formed UTF-16) take the slow path.
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/; // eslint-disable-line no-control-regex
+function q(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : '"' + s + '"';
+}
+
+/**
+ * The record's JSON line (with the reference dumps' field names) straight from the plan, or null when the
+ * record needs the general walk. `eventIds`: the pre-filter; a filtered-out record gives ''.
+ */
+export function replayJson(plan: Plan, ctx: ChunkContext, vals: Val[], recordNumber: number, writtenTime: string, recovered: boolean, eventIds: ReadonlySet<number> | undefined): string | null {
+  if (!run(plan, ctx, vals)) return null;
+  const eventId = (sys[F.EventId] as number | undefined) ?? 0;
+  if (eventIds !== undefined && !eventIds.has(eventId)) return '';
+  let s = '{"record_id":' + (sys[F.RecordId] ?? 0) + ',"record_number":' + recordNumber + ',"written_time":"' + writtenTime +
+    '","timestamp":' + q((sys[F.TimeCreated] as string | undefined) ?? '') + ',"channel":' + q((sys[F.Channel] as string | undefined) ?? '') +
+    ',"provider":' + q((sys[F.Provider] as string | undefined) ?? '') + ',"event_id":' + eventId +
+    ',"computer":' + q((sys[F.Computer] as string | undefined) ?? '') + ',"event_data":{';
+  for (let i = 0; i < dataKeys.length; i++) s += (i === 0 ? '' : ',') + q(dataKeys[i]) + ':' + q(dataVals[i]);
+  s += '}';
+  for (let f = 0; f < OPTIONAL.length; f++) {
+    const v = sys[OPTIONAL[f]];
+    if (v !== undefined) s += OPTIONAL_KEYS[f] + (typeof v === 'number' ? v : q(v));
+  }
+  return s + (kindEventData ? ',"event_data_kind":"EventData"' : ',"event_data_kind":"none"') + (recovered ? ',"recovered":true}' : '}');
 }
 
 function padHex64(v: string): string {

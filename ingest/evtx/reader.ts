@@ -5,7 +5,7 @@
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
-import { CHUNK_SIZE, isChunk, parseChunk, serializeChunk, type ChunkBatch, type ChunkItem, type ChunkOptions, type SerializeFormat } from './chunk.js';
+import { CHUNK_SIZE, isChunk, parseChunk, parseChunkText, type ChunkBatch, type ChunkItem, type ChunkOptions, type SerializeFormat } from './chunk.js';
 import type { EvtxErrorItem } from './record.js';
 import { u16, u32 } from './values.js';
 import { WorkerPool } from './pool.js';
@@ -173,8 +173,7 @@ export async function* readEvtxChunks(source: string | Readable, opts: ReadOptio
   const chunkOpts: ChunkOptions = { xml: opts.xml || opts.serialize === 'xml', recover: opts.recover, eventIds: opts.eventIds, generic: opts.generic };
   const parse = (block: Buffer, index: number, offset: number): Promise<ChunkBatch> => {
     if (pool) return pool.parse(block, file, index, offset, chunkOpts, opts.serialize);
-    const items = parseChunk(block, file, index, offset, chunkOpts);
-    return Promise.resolve(opts.serialize ? serializeChunk(items, opts.serialize) : { items });
+    return Promise.resolve(opts.serialize ? parseChunkText(block, file, index, offset, chunkOpts, opts.serialize) : { items: parseChunk(block, file, index, offset, chunkOpts) });
   };
   try {
     let header: Buffer;

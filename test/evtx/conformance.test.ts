@@ -138,3 +138,16 @@ test('the compiled fast path and the general tree walk give identical records', 
   }
   assert.ok(n > 10000);
 });
+
+test('JSON lines written straight from compiled templates parse to the same records', { skip: SKIP_NO_SHARED }, async () => {
+  const { readEvtxChunks } = await import('../../ingest/evtx/index.js');
+  const paths = [...corpusFiles().map((f) => sharedPath('corpus', f)), sharedPath('corpus', 'large', 'StolenSzechuan_DC_Security.evtx')];
+  for (const path of paths) {
+    const objects = [];
+    for await (const it of readEvtx(path)) if (it.kind === 'record') objects.push(it.recovered ? { ...it.record, recovered: true } : it.record);
+    let text = '';
+    for await (const batch of readEvtxChunks(path, { serialize: 'jsonl' })) text += batch.text ?? '';
+    const lines = text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l));
+    assert.deepEqual(lines, objects, path);
+  }
+});
