@@ -31,6 +31,12 @@ export class ChunkContext {
   depth = 0;
   /** Elements visited while rendering the current record: hostile nesting cannot make it explode. */
   work = 0;
+  /**
+   * Carving remnants from slack space: names are stored inline as hash, count, characters, NUL (the form
+   * of forwarded events' BinXML buffers), and parsing stops where the root element ends (`carveEnd`).
+   */
+  carving = false;
+  carveEnd = 0;
   constructor(readonly b: Buffer, readonly end: number) {}
 }
 
@@ -46,6 +52,12 @@ function fail(msg: string, off: number): never {
 /** Reads the name referenced at `p` (a u32 chunk offset); returns the name and the position after the reference. */
 function readName(ctx: ChunkContext, p: number, limit: number): [string, number] {
   const b = ctx.b;
+  if (ctx.carving) {
+    if (p + 4 > limit) fail('inline name runs past the data', p);
+    const n = u16(b, p + 2);
+    if (p + 6 + 2 * n > limit) fail('inline name runs past the data', p);
+    return [utf16(b, p + 4, 2 * n), p + 6 + 2 * n];
+  }
   if (p + 4 > limit) fail('name offset runs past the data', p);
   const off = u32(b, p);
   p += 4;
@@ -139,14 +151,14 @@ function parseTokens(ctx: ChunkContext, p: number, limit: number, inTemplate: bo
         attr = null;
         break;
       case 0x03: // close empty element
-        attr = null;
-        if (stack.length === 0) fail('close of an element that is not open', tokPos);
-        stack.pop();
-        break;
       case 0x04: // end element
         attr = null;
         if (stack.length === 0) fail('end of an element that is not open', tokPos);
         stack.pop();
+        if (ctx.carving && stack.length === 0) {
+          ctx.carveEnd = p;
+          return root;
+        }
         break;
       case 0x05: {
         // value

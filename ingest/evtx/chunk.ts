@@ -182,15 +182,58 @@ function emitRecord(ctx: ChunkContext, p: number, size: number, recovered: boole
 /** Records left in the slack after the last live record (deleted or overwritten data), marked recovered. */
 function recoverSlack(ctx: ChunkContext, free: number, len: number, at: (off: number) => EvtxLocation, out: ChunkOutput, opts: ChunkOptions): void {
   const b = ctx.b;
+  // Whole records (signature, size, trailing size) first; what they cover is not carved again.
+  const covered: [number, number][] = [];
   let p = nextSignature(b, free, len);
   while (p + RECORD_MIN <= len) {
     const size = u32(b, p + 4);
     // Slack holds fragments of old data: a candidate that does not parse is not a record, and not reported.
     if (size >= RECORD_MIN && p + size <= len && u32(b, p + size - 4) === size && emitRecord(ctx, p, size, true, at, out, opts) === null) {
+      covered.push([p, p + size]);
       p = nextSignature(b, p + size, len);
     } else {
       p = nextSignature(b, p + 1, len);
     }
+  }
+  carveFragments(ctx, free, len, covered, at, out, opts);
+}
+
+const FRAGMENT_SIG = Buffer.from([0x0f, 0x01, 0x01, 0x00]);
+
+/**
+ * Event remnants without a record header: BinXML fragments with inline names (as forwarded events are
+ * buffered), left in slack by deleted or overwritten data. Kept only when they render as a whole event.
+ */
+function carveFragments(ctx: ChunkContext, from: number, len: number, covered: [number, number][], at: (off: number) => EvtxLocation, out: ChunkOutput, opts: ChunkOptions): void {
+  const b = ctx.b;
+  let p = b.indexOf(FRAGMENT_SIG, from);
+  while (p >= 0 && p + 16 <= len) {
+    const inside = covered.some(([s, e]) => p >= s && p < e);
+    const tok = b[p + 4];
+    let next = p + 1;
+    if (!inside && (tok === 0x01 || tok === 0x41)) {
+      ctx.carving = true;
+      ctx.work = 0;
+      ctx.carveEnd = 0;
+      try {
+        const nodes = parseFragment(ctx, p, len, false);
+        const record = buildRecord(nodes, new Scope(ctx, []), 0, undefined);
+        if (record.provider !== '' && record.timestamp !== '' && (opts.eventIds === undefined || opts.eventIds.has(record.event_id))) {
+          const item: ChunkRecordItem = { kind: 'record', record, loc: at(p), recovered: true };
+          if (out.text !== null) out.text += recordJson(item) + '\n';
+          else {
+            if (opts.xml) item.xml = renderXml(nodes, new Scope(ctx, []));
+            out.items.push(item);
+          }
+          next = Math.max(p + 1, ctx.carveEnd);
+        }
+      } catch {
+        // Not an event: slack is mostly noise.
+      } finally {
+        ctx.carving = false;
+      }
+    }
+    p = b.indexOf(FRAGMENT_SIG, next);
   }
 }
 

@@ -17,7 +17,8 @@ export function rootElement(nodes: XNode[], scope: Scope): [XElem, Scope] {
   return found;
 }
 
-export function buildRecord(nodes: XNode[], scope: Scope, recordNumber: number, writtenTime: string): EvtxRecord {
+/** `recordNumber` 0 and no `writtenTime`: a remnant carved from slack, whose record header is lost. */
+export function buildRecord(nodes: XNode[], scope: Scope, recordNumber: number, writtenTime: string | undefined): EvtxRecord {
   const [event, sc] = rootElement(nodes, scope);
   const rec = {
     record_id: 0,
@@ -31,6 +32,7 @@ export function buildRecord(nodes: XNode[], scope: Scope, recordNumber: number, 
     event_data: {} as Record<string, string>,
     event_data_kind: 'none' as EventDataKind,
   } as EvtxRecord;
+  if (writtenTime === undefined) delete rec.written_time;
   eachElement(event.kids, sc, (el, s) => {
     switch (el.name) {
       case 'System':

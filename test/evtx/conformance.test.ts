@@ -77,6 +77,20 @@ test('records recovered from slack space are marked and well formed', { skip: SK
   }
 });
 
+test('event remnants without a record header are carved from slack and marked recovered', { skip: SKIP_NO_SHARED }, async () => {
+  // X1 (forwarded events) holds deleted WinRM remnants in its chunk slack, as BinXML with inline names.
+  const { records, recovered } = await parse(sharedPath('corpus', 'X1_ID1149-RDP_success_logins_to_multiple_hosts.evtx'));
+  assert.equal(records.length, 11);
+  const winrm = recovered.filter((r) => r.channel === 'Microsoft-Windows-WinRM/Operational');
+  assert.ok(winrm.length >= 5, `WinRM remnants: ${winrm.length}`);
+  for (const r of recovered) {
+    assert.equal(r.record_number, 0, 'the record header is lost');
+    assert.equal(r.written_time, undefined);
+    assert.match(r.timestamp, /^2021-12-16T\d\d:\d\d:\d\d\.\d{7}Z$/);
+    assert.ok(r.record_id > 0 && r.computer !== '');
+  }
+});
+
 test('damaged and unusual files give at least their expected good records', { skip: SKIP_NO_SHARED }, async (t) => {
   const rows = readTsv(sharedPath('corpus', 'robustness', 'EXPECTED.tsv'));
   assert.equal(rows.length, 20);
