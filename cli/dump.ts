@@ -1,14 +1,16 @@
 // `hoptrail dump`: EVTX records as JSON lines (the reference dumps' field names) or XML, on stdout;
 // problems as one-line JSON on stderr.
 
+import type { Readable } from 'node:stream';
 import { readEvtxChunks, WorkerPool, type EvtxReadItem } from '../ingest/evtx/index.js';
 import { parseArgs, UsageError } from './args.js';
 import { expandInputs } from './inputs.js';
 import { StdoutWriter } from './stdout.js';
 
-const HELP = `usage: hoptrail dump <files|dirs...> [--format jsonl|xml] [--threads N] [--event-id N,...] [--no-recover]
+const HELP = `usage: hoptrail dump <files|dirs|-...> [--format jsonl|xml] [--threads N] [--event-id N,...] [--no-recover]
 
-Parses EVTX files (directories are searched recursively for *.evtx) and prints one record per line.
+Parses EVTX files (directories are searched recursively for *.evtx; - reads standard input) and prints
+one record per line.
   --format jsonl   one JSON object per record, with the field names of the reference dumps (default)
   --format xml     the record rendered as XML
   --threads N      parse chunks on N worker threads (order is kept)
@@ -71,21 +73,36 @@ async function dump(inputs: string[], o: DumpOptions): Promise<number> {
 
 async function dumpAll(inputs: string[], o: DumpOptions, out: StdoutWriter, pool: WorkerPool | undefined): Promise<number> {
   let status = 0;
-  for await (const input of expandInputs(inputs, ['.evtx'])) {
+  for await (const input of expandInputs(inputs.filter((i) => i !== '-'), ['.evtx'])) {
     if (input.error) {
       process.stderr.write(JSON.stringify({ level: 'fatal', file: input.path, message: input.error }) + '\n');
       status = 1;
       continue;
     }
-    for await (const batch of readEvtxChunks(input.path, { pool, serialize: o.format, eventIds: o.eventIds, recover: o.recover })) {
-      for (const item of batch.items) {
-        if (item.kind !== 'error') continue;
-        if (item.severity === 'fatal') status = 1;
-        process.stderr.write(errorLine(item) + '\n');
-      }
-      if (batch.text && !(await out.write(batch.text))) return status;
-    }
+    const r = await dumpOne(input.path, o, out, pool);
+    if (r === 'closed') return status;
+    status = Math.max(status, r);
+  }
+  // `-` reads an EVTX stream from standard input (after the named files).
+  if (inputs.includes('-')) {
+    const r = await dumpOne(process.stdin, o, out, pool);
+    if (r === 'closed') return status;
+    status = Math.max(status, r);
   }
   await out.end();
+  return status;
+}
+
+/** Dumps one input; the exit status it calls for, or 'closed' when the reader of stdout went away. */
+async function dumpOne(source: string | Readable, o: DumpOptions, out: StdoutWriter, pool: WorkerPool | undefined): Promise<number | 'closed'> {
+  let status = 0;
+  for await (const batch of readEvtxChunks(source, { name: 'stdin', pool, serialize: o.format, eventIds: o.eventIds, recover: o.recover })) {
+    for (const item of batch.items) {
+      if (item.kind !== 'error') continue;
+      if (item.severity === 'fatal') status = 1;
+      process.stderr.write(errorLine(item) + '\n');
+    }
+    if (batch.text && !(await out.write(batch.text))) return 'closed';
+  }
   return status;
 }

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { referenceRecords } from '../support/corpus.js';
 import { REPO_ROOT, SKIP_NO_SHARED, sharedPath } from '../support/shared.js';
@@ -73,6 +74,13 @@ test('an unreadable or non-EVTX input exits 1, after dumping the readable ones',
   const errors = r.stderr.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l));
   assert.ok(errors.some((e) => e.level === 'fatal' && /package\.json$/.test(e.file) && /not an EVTX file/.test(e.message)));
   assert.ok(errors.some((e) => e.level === 'fatal' && e.file === '/nonexistent/x.evtx'));
+});
+
+test('dump - reads an EVTX stream from standard input', { skip: SKIP_NO_SHARED }, () => {
+  const bytes = readFileSync(sharedPath('corpus', 'P2_ID800_-_SPN_discovery_PowerShell.evtx'));
+  const r = spawnSync(process.execPath, [BIN, 'dump', '--no-recover', '-'], { input: bytes, encoding: 'utf8' });
+  assert.equal(r.status, 0);
+  assert.deepEqual(r.stdout.trim().split('\n').map((l) => JSON.parse(l)), referenceRecords('P2_ID800_-_SPN_discovery_PowerShell.evtx'));
 });
 
 test('usage errors exit 2', () => {
