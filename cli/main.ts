@@ -2,6 +2,7 @@
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
   dump: { summary: 'parse EVTX files and print one record per line (jsonl or xml)', load: () => import('./dump.js') },
+  hunt: { summary: 'rebuild PowerShell-remoting sessions, pair them across hosts, write sessions/hops/timeline', load: () => import('./hunt.js') },
   normalize: { summary: 'normalize EVTX and collector JSON to one event shape (JSON lines)', load: () => import('./normalize.js') },
 };
 

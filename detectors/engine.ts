@@ -1,0 +1,187 @@
+// The hunt engine: normalized events in (any order within the lateness bound, from any number of files or
+// partitions), sessions, hops, chains and fan-outs out. push() and drain() as events arrive, flush() at
+// the end. File hunts and Kafka consumers drive the same object; it never does I/O.
+import type { NormalizedEvent } from '../schemas/event.js';
+import type { Hop, HuntOutput } from './session.js';
+import { EventTimeBuffer, type StreamOptions } from './stream.js';
+import { ScriptBlockAssembler } from './scriptblocks.js';
+import { HalfSessions, type Half } from './halves.js';
+import { HostDirectory } from './hosts.js';
+import { pairHalves } from './pairing.js';
+import { analyzeHops, hopOf, type HopOptions } from './hops.js';
+
+export interface EngineOptions extends StreamOptions, HopOptions {
+  /** A half-session closes after this much event time without activity. Default 10 min. */
+  idleMs?: number;
+  /** 4104 parts still missing after this long are emitted as partial. Default 5 min. */
+  scriptTimeoutMs?: number;
+}
+
+export interface EngineStats {
+  events: number;
+  relevant: number;
+  late: number;
+  forced: number;
+  sessions: number;
+  buffered: number;
+}
+
+const SECURITY = new Set([4624, 4634, 4647, 4648, 4672, 4688, 4769, 5156, 4720, 4722, 4724, 4725, 4726, 4728, 4732, 4738, 4756, 4697, 4698]);
+const SYSMON = new Set([1, 3, 22]);
+const PS_CLASSIC = new Set([400, 403, 600, 800]);
+const PS_OPERATIONAL = new Set([4103, 4104, 4105, 4106, 8193, 8194, 8195, 8196, 8197, 12039, 40961, 40962, 53504]);
+
+/** Whether an event can matter to a remoting session; everything else is dropped before buffering. */
+export function isRelevant(e: NormalizedEvent): boolean {
+  const id = e.winlog.event_id;
+  switch (e.winlog.channel.toLowerCase()) {
+    case 'security':
+      if (id === 5156) return isRemotingFlow(e);
+      if (id === 4624) return e.winlog.logon?.type_code === 3;
+      return SECURITY.has(id);
+    case 'microsoft-windows-sysmon/operational':
+      if (id === 3) return isRemotingFlow(e);
+      return SYSMON.has(id);
+    case 'microsoft-windows-winrm/operational': return true;
+    case 'windows powershell': return PS_CLASSIC.has(id);
+    case 'microsoft-windows-powershell/operational': return PS_OPERATIONAL.has(id);
+    default: return false;
+  }
+}
+
+function isRemotingFlow(e: NormalizedEvent): boolean {
+  const s = e.source?.port, d = e.destination?.port;
+  return s === 5985 || s === 5986 || d === 5985 || d === 5986;
+}
+
+/** Stable order among events of the same millisecond: never the file they came from. */
+export function tiebreak(e: NormalizedEvent): string {
+  return `${e.host.name}|${e.winlog.channel.toLowerCase()}|${String(e.winlog.record_id ?? 0).padStart(12, '0')}|${String(e.winlog.event_id).padStart(5, '0')}|${e.powershell?.sequence ?? 0}`;
+}
+
+export class HuntEngine {
+  readonly hosts = new HostDirectory();
+  private readonly buffer: EventTimeBuffer<NormalizedEvent>;
+  private readonly halves: HalfSessions;
+  private readonly scripts: ScriptBlockAssembler;
+  private readonly pool: Half[] = [];
+  private readonly closedAt = new Map<Half, number>();
+  private readonly used = new Set<Half>();
+  private readonly hops: Hop[] = [];
+  private readonly waitMs: number;
+  private readonly skewMs: number;
+  private now = -Infinity;
+  private nextCheck = -Infinity;
+  private nEvents = 0;
+  private nRelevant = 0;
+  private nSessions = 0;
+  private readonly seenEvents = new Set<string>();
+
+  constructor(private readonly opts: EngineOptions = {}) {
+    this.buffer = new EventTimeBuffer(opts);
+    this.skewMs = this.buffer.skewMs;
+    this.halves = new HalfSessions(this.hosts, { idleMs: opts.idleMs });
+    this.scripts = new ScriptBlockAssembler(opts.scriptTimeoutMs);
+    // A closed half waits for its other half, which may be logged up to twice the skew later.
+    this.waitMs = 2 * this.skewMs + 30_000;
+  }
+
+  /** Declares an input (file, Kafka partition) that holds the watermark back until it is closed. */
+  openPartition(p: string): void {
+    this.buffer.open(p);
+  }
+
+  closePartition(p: string): void {
+    this.buffer.close(p);
+  }
+
+  /** Takes one normalized event; returns what became final. */
+  push(e: NormalizedEvent, partition?: string): HuntOutput[] {
+    this.nEvents++;
+    if (!isRelevant(e)) return [];
+    const t = Date.parse(e['@timestamp']);
+    if (!Number.isFinite(t)) return [];
+    this.nRelevant++;
+    this.buffer.push(t, tiebreak(e), e, partition);
+    // Draining is cheap only in batches: every 1024 relevant events.
+    return (this.nRelevant & 1023) === 0 ? this.drain() : [];
+  }
+
+  /** Processes everything the watermark has passed. */
+  drain(): HuntOutput[] {
+    const out: HuntOutput[] = [];
+    for (const e of this.buffer.drain()) this.process(e, out);
+    return out;
+  }
+
+  /** End of input: everything is released, closed and paired. */
+  flush(): HuntOutput[] {
+    const out: HuntOutput[] = [];
+    for (const e of this.buffer.flush()) this.process(e, out);
+    for (const b of this.scripts.flush()) this.halves.add(b.event, Date.parse(b.event['@timestamp']), b);
+    for (const h of this.halves.closeAll()) this.retire(h, Infinity);
+    this.pair(Infinity, out);
+    const { chains, fanouts } = analyzeHops(this.hops, this.opts);
+    for (const c of chains) out.push({ kind: 'chain', chain: c });
+    for (const f of fanouts) out.push({ kind: 'fanout', fanout: f });
+    return out;
+  }
+
+  stats(): EngineStats {
+    return { events: this.nEvents, relevant: this.nRelevant, late: this.buffer.late, forced: this.buffer.forced, sessions: this.nSessions, buffered: this.buffer.size };
+  }
+
+  private process(e: NormalizedEvent, out: HuntOutput[]): void {
+    // The same record read twice (overlapping files, a replayed partition) counts once.
+    const id = `${e.host.name}|${e.winlog.channel.toLowerCase()}|${e.winlog.record_id ?? ''}|${e.winlog.event_id}|${e['@timestamp']}`;
+    if (e.winlog.record_id !== undefined) {
+      if (this.seenEvents.has(id)) return;
+      this.seenEvents.add(id);
+      if (this.seenEvents.size > 2_000_000) this.seenEvents.clear();
+    }
+    const t = Date.parse(e['@timestamp']);
+    if (t > this.now) this.now = t;
+    if (this.now >= this.nextCheck) {
+      this.nextCheck = this.now + 5_000;
+      for (const b of this.scripts.expire(this.now)) this.halves.add(b.event, Date.parse(b.event['@timestamp']), b);
+      for (const h of this.halves.closeIdle(this.now)) this.retire(h, this.now);
+      this.pair(this.now, out);
+    }
+    if (e.winlog.event_id === 4104 && e.winlog.channel.toLowerCase() === 'microsoft-windows-powershell/operational') {
+      for (const b of this.scripts.add(e)) this.halves.add(b.event, Date.parse(b.event['@timestamp']), b);
+      return;
+    }
+    this.halves.add(e, t);
+  }
+
+  private retire(h: Half, now: number): void {
+    this.pool.push(h);
+    this.closedAt.set(h, now === Infinity ? h.last : now);
+  }
+
+  private pair(now: number, out: HuntOutput[]): void {
+    const due = this.pool.filter((h) => now === Infinity || (this.closedAt.get(h) ?? 0) + this.waitMs < now);
+    if (due.length === 0) return;
+    const candidates = [...this.pool, ...this.halves.liveHalves()];
+    for (const r of pairHalves(due, candidates, this.hosts, this.skewMs, this.used)) {
+      this.nSessions++;
+      out.push({ kind: 'session', session: r.session });
+      const hop = hopOf(r.session);
+      if (hop && r.session.paired) {
+        if (this.hops.length >= 100_000) this.hops.shift();
+        this.hops.push(hop);
+        out.push({ kind: 'hop', hop });
+      }
+    }
+    // Due halves leave the pool; so do destinations already taken. Sources taken stay until due, so
+    // one client process can pair with several destinations (fan-out).
+    const dueSet = new Set(due);
+    for (let i = this.pool.length - 1; i >= 0; i--) {
+      const h = this.pool[i];
+      if (dueSet.has(h) && (this.used.has(h) || now === Infinity)) { this.pool.splice(i, 1); this.closedAt.delete(h); }
+      else if (h.side === 'destination' && this.used.has(h)) { this.pool.splice(i, 1); this.closedAt.delete(h); }
+    }
+    // Used marks are only needed while a half can still be met.
+    for (const h of [...this.used]) if (!this.pool.includes(h) && h.closed) this.used.delete(h);
+  }
+}
