@@ -4,7 +4,7 @@
 import { crc32 } from 'node:zlib';
 import { BinXmlError, ChunkContext, parseFragment, type XInst } from './binxml.js';
 import { buildRecord, RecordShapeError } from './flatten.js';
-import { compile, replay, replayJson, type Plan } from './compile.js';
+import { compile, FILTERED, replay, replayJson, type Plan } from './compile.js';
 import type { EvtxItem, EvtxLocation } from './record.js';
 import { ExpansionError, Scope } from './resolve.js';
 import { filetime, u32, ValueError } from './values.js';
@@ -157,7 +157,8 @@ function emitRecord(ctx: ChunkContext, p: number, size: number, recovered: boole
         return null;
       }
     }
-    let record = plan === null ? null : replay(plan, ctx, (nodes[0] as XInst).vals, number, written);
+    let record = plan === null ? null : replay(plan, ctx, (nodes[0] as XInst).vals, number, written, opts.eventIds);
+    if (record === FILTERED) return null;
     const scope = new Scope(ctx, []);
     if (record === null) record = buildRecord(nodes, scope, number, written);
     if (opts.eventIds !== undefined && !opts.eventIds.has(record.event_id)) return null;

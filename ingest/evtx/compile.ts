@@ -178,16 +178,24 @@ const dataKeys: string[] = [];
 const dataVals: string[] = [];
 let dataPlans = 0;
 let kindEventData = false;
+/** The event-ID pre-filter of this replay, and whether it dropped the record before its data was decoded. */
+let keepIds: ReadonlySet<number> | undefined;
+let filteredOut = false;
 
-/** Fills the scratch slots; false when this record's values need the general walk. */
-function run(plan: Plan, ctx: ChunkContext, vals: Val[]): boolean {
+/** Fills the scratch slots; false when this record's values need the general walk (or it was filtered out). */
+function run(plan: Plan, ctx: ChunkContext, vals: Val[], eventIds: ReadonlySet<number> | undefined): boolean {
   sys.fill(undefined);
   dataKeys.length = 0;
   dataVals.length = 0;
   dataPlans = 0;
   kindEventData = false;
+  keepIds = eventIds;
+  filteredOut = false;
   return replayOps(plan, ctx, vals);
 }
+
+/** What replay gives for a record the event-ID pre-filter dropped. */
+export const FILTERED = 'filtered';
 
 function replayOps(plan: Plan, ctx: ChunkContext, vals: Val[]): boolean {
   const b = ctx.b;
@@ -233,7 +241,16 @@ function replayOps(plan: Plan, ctx: ChunkContext, vals: Val[]): boolean {
         break;
       case F.Nested:
         return false;
-      case F.EventId:
+      case F.EventId: {
+        const id = parseNumber(v) ?? 0;
+        // The cheap pre-filter: stop before the event data is decoded.
+        if (keepIds !== undefined && !keepIds.has(id)) {
+          filteredOut = true;
+          return false;
+        }
+        sys[F.EventId] = id;
+        break;
+      }
       case F.RecordId:
         sys[op.f] = parseNumber(v) ?? 0;
         break;
@@ -273,8 +290,8 @@ function replayNested(ctx: ChunkContext, val: Val): boolean {
 }
 
 /** The record from a compiled plan, or null when this record's values need the general walk. */
-export function replay(plan: Plan, ctx: ChunkContext, vals: Val[], recordNumber: number, writtenTime: string): EvtxRecord | null {
-  if (!run(plan, ctx, vals)) return null;
+export function replay(plan: Plan, ctx: ChunkContext, vals: Val[], recordNumber: number, writtenTime: string, eventIds?: ReadonlySet<number>): EvtxRecord | typeof FILTERED | null {
+  if (!run(plan, ctx, vals, eventIds)) return filteredOut ? FILTERED : null;
   const data: Record<string, string> = {};
   for (let i = 0; i < dataKeys.length; i++) data[dataKeys[i]] = dataVals[i];
   const rec = {
@@ -311,8 +328,9 @@ function q(s: string): string {
  * record needs the general walk. `eventIds`: the pre-filter; a filtered-out record gives ''.
  */
 export function replayJson(plan: Plan, ctx: ChunkContext, vals: Val[], recordNumber: number, writtenTime: string, recovered: boolean, eventIds: ReadonlySet<number> | undefined): string | null {
-  if (!run(plan, ctx, vals)) return null;
+  if (!run(plan, ctx, vals, eventIds)) return filteredOut ? '' : null;
   const eventId = (sys[F.EventId] as number | undefined) ?? 0;
+  // A template without an EventID element: the filter still applies (to 0).
   if (eventIds !== undefined && !eventIds.has(eventId)) return '';
   let s = '{"record_id":' + (sys[F.RecordId] ?? 0) + ',"record_number":' + recordNumber + ',"written_time":"' + writtenTime +
     '","timestamp":' + q((sys[F.TimeCreated] as string | undefined) ?? '') + ',"channel":' + q((sys[F.Channel] as string | undefined) ?? '') +

@@ -165,3 +165,17 @@ test('JSON lines written straight from compiled templates parse to the same reco
     assert.deepEqual(lines, objects, path);
   }
 });
+
+test('the event-ID pre-filter keeps exactly the records a full parse would select', { skip: SKIP_NO_SHARED }, async () => {
+  const { readEvtxChunks } = await import('../../ingest/evtx/index.js');
+  const path = sharedPath('corpus', 'large', 'StolenSzechuan_DC_Security.evtx');
+  const keep = new Set([4624, 4672, 4769]);
+  const all = (await parse(path)).records.filter((r) => keep.has(r.event_id));
+  const filtered = [];
+  for await (const it of readEvtx(path, { eventIds: keep, recover: false })) if (it.kind === 'record') filtered.push(it.record);
+  assert.ok(all.length > 1000);
+  assert.deepEqual(filtered, all);
+  let text = '';
+  for await (const b of readEvtxChunks(path, { eventIds: keep, recover: false, serialize: 'jsonl' })) text += b.text ?? '';
+  assert.deepEqual(text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l)), all);
+});
