@@ -109,9 +109,9 @@ export async function run(argv: string[]): Promise<number> {
   await timeline.write(timelineHeader());
 
   const started = Date.now();
-  const engine = new HuntEngine({ latenessMs: lateness, skewMs: skew });
-  // Every file holds the watermark back until it has been read: files are read one after another, and a
-  // later file may hold older events of another host.
+  // Batch: files are read one after another, a later file may hold older events of another host, and a
+  // collector's file need not be in time order; the engine holds the relevant events (bounded) to the end.
+  const engine = new HuntEngine({ latenessMs: lateness, skewMs: skew, batch: true });
   for (const f of files) engine.openPartition(f);
   const progress = new Progress(process.stderr.isTTY === true, totalBytes, files.length);
   const sessions: Session[] = [];

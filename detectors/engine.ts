@@ -15,6 +15,11 @@ export interface EngineOptions extends StreamOptions, HopOptions {
   idleMs?: number;
   /** 4104 parts still missing after this long are emitted as partial. Default 5 min. */
   scriptTimeoutMs?: number;
+  /**
+   * Hold everything until flush() (up to the buffer cap): for file hunts, where a file read later may hold
+   * older events of another host and files need not be in time order inside.
+   */
+  batch?: boolean;
 }
 
 export interface EngineStats {
@@ -110,7 +115,7 @@ export class HuntEngine {
   /** Processes everything the watermark has passed. */
   drain(): HuntOutput[] {
     const out: HuntOutput[] = [];
-    for (const e of this.buffer.drain()) this.process(e, out);
+    for (const e of this.opts.batch ? this.buffer.drainOverflow() : this.buffer.drain()) this.process(e, out);
     return out;
   }
 

@@ -357,11 +357,11 @@ export class HalfSessions {
   }
 
   private joinInbound(h: Half, f: Inbound): void {
-    if (h.flows.has(f.flow)) return;
+    // 5156 and Sysmon 3 record the same connection: one flow, two pieces of evidence.
     h.flows.add(f.flow);
     h.remoteIps.add(f.clientIp);
     h.localIps.add(f.serverIp);
-    if (h.evidence.length < MAX_EVIDENCE) h.evidence.push(f.ev);
+    if (h.evidence.length < MAX_EVIDENCE && !h.evidence.includes(f.ev)) h.evidence.push(f.ev);
   }
 
   private flow(e: NormalizedEvent, t: number): void {

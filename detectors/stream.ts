@@ -91,6 +91,17 @@ export class EventTimeBuffer<T> {
     return out.map((e) => e.item);
   }
 
+  /** Releases only what exceeds the buffer cap (oldest first): batch mode, where flush() does the rest. */
+  drainOverflow(): T[] {
+    if (this.buf.length <= this.maxBuffered) return [];
+    this.buf.sort(cmp);
+    this.forced++;
+    const out = this.buf.splice(0, this.buf.length - this.maxBuffered);
+    const last = out[out.length - 1].t;
+    if (last > this.released) this.released = last;
+    return out.map((e) => e.item);
+  }
+
   /** Releases everything, in order. */
   flush(): T[] {
     const out = this.buf.sort(cmp);

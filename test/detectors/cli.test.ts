@@ -1,0 +1,51 @@
+// `hoptrail hunt` end to end on the datasets: the four output files and the exit code.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SKIP_NO_SHARED, sharedPath } from '../support/shared.js';
+import { run } from '../../cli/hunt.js';
+
+test('hunt writes events, sessions, hops and a neutralized timeline', { skip: SKIP_NO_SHARED }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hoptrail-hunt-'));
+  try {
+    const write = process.stdout.write.bind(process.stdout);
+    let said = '';
+    process.stdout.write = ((s: string) => { said += s; return true; }) as typeof process.stdout.write;
+    let code: number;
+    try { code = await run([sharedPath('datasets'), '--out', dir]); } finally { process.stdout.write = write; }
+    assert.equal(code, 0);
+    assert.match(said, /3 session\(s\): 3 paired, 0 half; 3 hop\(s\)/);
+    const lines = (f: string) => readFileSync(join(dir, f), 'utf8').trim().split('\n');
+    assert.equal(lines('events.ndjson').length, 10957);
+    const sessions = lines('sessions.ndjson').map((l) => JSON.parse(l) as { session_id: string; evidence: unknown[] });
+    assert.equal(sessions.length, 3);
+    const hops = lines('hops.ndjson').map((l) => JSON.parse(l) as { type: string });
+    assert.deepEqual(hops.map((h) => h.type), ['hop', 'hop', 'hop']);
+    const csv = readFileSync(join(dir, 'timeline.csv'), 'utf8').split('\r\n').filter((l) => l);
+    assert.equal(csv[0], 'time,session_id,kind,paired,side,host,channel,event_id,record_id,source_host,destination_host,user,auth,file,detail');
+    assert.equal(csv.length - 1, sessions.reduce((n, s) => n + s.evidence.length, 0));
+    // The stager's command line starts with a quote, conhost's with a backslash; "-ForceV1" style cells never lead.
+    assert.ok(!csv.some((l) => /,[=+@-][^,]*/.test(l.split(',').slice(0, 14).join(','))));
+    // Same input, same session IDs (stable across runs).
+    const again = mkdtempSync(join(tmpdir(), 'hoptrail-hunt-'));
+    process.stdout.write = (() => true) as typeof process.stdout.write;
+    try { await run([sharedPath('datasets'), `--out=${again}`]); } finally { process.stdout.write = write; }
+    const ids2 = readFileSync(join(again, 'sessions.ndjson'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { session_id: string }).session_id);
+    assert.deepEqual(ids2.sort(), sessions.map((s) => s.session_id).sort());
+    rmSync(again, { recursive: true, force: true });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('hunt: usage errors exit 2', async () => {
+  const err = process.stderr.write.bind(process.stderr);
+  process.stderr.write = (() => true) as typeof process.stderr.write;
+  try {
+    assert.equal(await run([]), 2);
+    assert.equal(await run(['x', '--bogus']), 2);
+    assert.equal(await run(['x', '--skew', 'abc']), 2);
+  } finally { process.stderr.write = err; }
+});
