@@ -5,7 +5,7 @@
 
 import { parseFragment, type ChunkContext, type Val, type XElem, type XNode } from './binxml.js';
 import type { EvtxRecord } from './record.js';
-import { scalar, VT_ARRAY, VT_BINXML, VT_EVTXML, VT_HEXINT64, VT_NULL } from './values.js';
+import { scalar, VT_ANSI, VT_ARRAY, VT_BINXML, VT_EVTXML, VT_HEXINT64, VT_NULL, VT_STRING } from './values.js';
 import { normalizeIsoText, normalizeKeywords, parseNumber } from './flatten.js';
 
 const enum F {
@@ -25,6 +25,8 @@ const enum F {
 interface Op {
   f: F;
   key: string;
+  /** `key` as JSON text with its colon. */
+  keyJson: string;
   lit: string | null;
   sub: number;
   opt: boolean;
@@ -101,7 +103,7 @@ function compileChildren(kids: XNode[], ops: Op[]): boolean {
   for (const part of kids) {
     if (part.t === 4) continue;
     if (part.t === 1) {
-      ops.push({ f: F.Nested, key: '', lit: null, sub: part.i, opt: part.opt, elem: false, literalText: false });
+      ops.push({ f: F.Nested, key: '', keyJson: '', lit: null, sub: part.i, opt: part.opt, elem: false, literalText: false });
       continue;
     }
     if (part.t !== 2) return false;
@@ -109,7 +111,7 @@ function compileChildren(kids: XNode[], ops: Op[]): boolean {
       if (!compileSystem(part, ops)) return false;
     } else if (part.name === 'EventData') {
       if (part.attrs.length > 0) return false;
-      ops.push({ f: F.EventData, key: '', lit: '', sub: -1, opt: false, elem: false, literalText: false });
+      ops.push({ f: F.EventData, key: '', keyJson: '', lit: '', sub: -1, opt: false, elem: false, literalText: false });
       if (!compileEventData(part, ops)) return false;
     } else if (part.name === 'UserData' || part.name === 'ProcessingErrorData') {
       return false;
@@ -128,14 +130,14 @@ function compileSystem(sys: XElem, ops: Op[]): boolean {
       if (f === undefined) continue;
       const s = source(a.parts);
       if (s === undefined) return false;
-      ops.push({ f, key: '', ...s, elem: false, literalText: false });
+      ops.push({ f, key: '', keyJson: '', ...s, elem: false, literalText: false });
     }
     const tf = TEXTS[c.name];
     if (tf !== undefined) {
       if (c.kids.some((k) => k.t === 2 || k.t === 3)) return false;
       const s = source(c.kids);
       if (s === undefined) return false;
-      ops.push({ f: tf, key: '', ...s, elem: c.attrs.length === 0, literalText: s.lit !== null });
+      ops.push({ f: tf, key: '', keyJson: '', ...s, elem: c.attrs.length === 0, literalText: s.lit !== null });
     } else if (c.kids.some((k) => k.t !== 4) && c.name in ATTRS) {
       return false;
     }
@@ -159,10 +161,10 @@ function compileEventData(ed: XElem, ops: Op[]): boolean {
         key = ks.lit;
       }
       if (c.attrs.length > (key === null ? 0 : 1)) return false;
-      ops.push({ f: key === null || key === '' ? F.Unnamed : F.Data, key: key ?? '', ...s, elem: c.attrs.length === 0, literalText: false });
+      ops.push({ f: key === null || key === '' ? F.Unnamed : F.Data, key: key ?? '', keyJson: JSON.stringify(key ?? '') + ':', ...s, elem: c.attrs.length === 0, literalText: false });
     } else if (c.name === 'Binary') {
       if (c.attrs.length > 0) return false;
-      ops.push({ f: F.Data, key: 'Binary', ...s, elem: true, literalText: false });
+      ops.push({ f: F.Data, key: 'Binary', keyJson: '"Binary":', ...s, elem: true, literalText: false });
     } else {
       return false;
     }
@@ -175,7 +177,11 @@ function compileEventData(ed: XElem, ops: Op[]): boolean {
 const FIELD_COUNT = F.Nested + 1;
 const sys: (string | number | undefined)[] = new Array(FIELD_COUNT).fill(undefined);
 const dataKeys: string[] = [];
+/** Each key as JSON text with its colon, made once per plan (or from the parameter number). */
+const dataKeyJson: string[] = [];
 const dataVals: string[] = [];
+/** The value is JSON-safe as it is (a number, GUID, SID, time or hex rendering): no escape check needed. */
+const dataSafe: boolean[] = [];
 let dataPlans = 0;
 let kindEventData = false;
 /** The event-ID pre-filter of this replay, and whether it dropped the record before its data was decoded. */
@@ -186,7 +192,9 @@ let filteredOut = false;
 function run(plan: Plan, ctx: ChunkContext, vals: Val[], eventIds: ReadonlySet<number> | undefined): boolean {
   sys.fill(undefined);
   dataKeys.length = 0;
+  dataKeyJson.length = 0;
   dataVals.length = 0;
+  dataSafe.length = 0;
   dataPlans = 0;
   kindEventData = false;
   keepIds = eventIds;
@@ -207,6 +215,7 @@ function replayOps(plan: Plan, ctx: ChunkContext, vals: Val[]): boolean {
     const op = ops[k];
     let v: string;
     let hex64 = false;
+    let safe = false;
     if (op.lit !== null) v = op.lit;
     else {
       const val = vals[op.sub];
@@ -223,17 +232,24 @@ function replayOps(plan: Plan, ctx: ChunkContext, vals: Val[]): boolean {
         if (vt & VT_ARRAY || vt === VT_BINXML || vt === VT_EVTXML) return false;
         v = scalar(b, vt, val.off, val.size);
         hex64 = vt === VT_HEXINT64;
+        safe = vt !== VT_STRING && vt !== VT_ANSI && vt <= VT_HEXINT64;
       }
     }
     switch (op.f) {
       case F.Data:
         dataKeys.push(op.key);
+        dataKeyJson.push(op.keyJson);
         dataVals.push(v);
+        dataSafe.push(safe);
         break;
-      case F.Unnamed:
-        dataKeys.push('param' + ++unnamed);
+      case F.Unnamed: {
+        const key = 'param' + ++unnamed;
+        dataKeys.push(key);
+        dataKeyJson.push('"' + key + '":');
         dataVals.push(v);
+        dataSafe.push(safe);
         break;
+      }
       case F.EventData:
         if (kindEventData) return false;
         kindEventData = true;
@@ -336,7 +352,9 @@ export function replayJson(plan: Plan, ctx: ChunkContext, vals: Val[], recordNum
     '","timestamp":' + q((sys[F.TimeCreated] as string | undefined) ?? '') + ',"channel":' + q((sys[F.Channel] as string | undefined) ?? '') +
     ',"provider":' + q((sys[F.Provider] as string | undefined) ?? '') + ',"event_id":' + eventId +
     ',"computer":' + q((sys[F.Computer] as string | undefined) ?? '') + ',"event_data":{';
-  for (let i = 0; i < dataKeys.length; i++) s += (i === 0 ? '' : ',') + q(dataKeys[i]) + ':' + q(dataVals[i]);
+  for (let i = 0; i < dataKeys.length; i++) {
+    s += (i === 0 ? dataKeyJson[i] : ',' + dataKeyJson[i]) + (dataSafe[i] ? '"' + dataVals[i] + '"' : q(dataVals[i]));
+  }
   s += '}';
   for (let f = 0; f < OPTIONAL.length; f++) {
     const v = sys[OPTIONAL[f]];
