@@ -18,12 +18,13 @@ const RUNS = Number(process.argv[2] ?? 3);
 
 const mb = (kb: number): string => (kb / 1024).toFixed(0);
 
-async function endToEnd(): Promise<{ secs: number; events: number; sessions: number }> {
+async function endToEnd(): Promise<{ secs: number; cpu: number; events: number; sessions: number }> {
   const out = mkdtempSync(join(tmpdir(), 'hoptrail-bench-'));
   const write = process.stdout.write.bind(process.stdout);
   let said = '';
   process.stdout.write = ((s: string) => { said += s; return true; }) as typeof process.stdout.write;
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   try {
     await run([SHARED, '--out', out]);
   } finally {
@@ -31,9 +32,11 @@ async function endToEnd(): Promise<{ secs: number; events: number; sessions: num
     rmSync(out, { recursive: true, force: true });
   }
   const secs = (performance.now() - t0) / 1000;
+  const c = process.cpuUsage(c0);
+  const cpu = (c.user + c.system) / 1e6;
   const events = Number(/(\d+) event\(s\)/.exec(said)?.[1] ?? 0);
   const sessions = Number(/(\d+) session\(s\)/.exec(said)?.[1] ?? 0);
-  return { secs, events, sessions };
+  return { secs, cpu, events, sessions };
 }
 
 async function main(): Promise<void> {
@@ -41,7 +44,7 @@ async function main(): Promise<void> {
   let best = Infinity, events = 0, sessions = 0;
   for (let r = 0; r < RUNS; r++) {
     const x = await endToEnd();
-    rows.push(`  run ${r + 1}: ${x.secs.toFixed(2)} s, ${(x.events / x.secs).toFixed(0)} events/s`);
+    rows.push(`  run ${r + 1}: wall ${x.secs.toFixed(2)} s (${(x.events / x.secs).toFixed(0)} events/s), CPU ${x.cpu.toFixed(2)} s (${(x.events / x.cpu).toFixed(0)} events per CPU-second)`);
     best = Math.min(best, x.secs);
     events = x.events;
     sessions = x.sessions;
@@ -50,7 +53,9 @@ async function main(): Promise<void> {
 
   // The engine alone, on events already normalized and held in memory.
   const evs: NormalizedEvent[] = [];
+  const n0 = performance.now();
   for await (const it of normalizeFiles(await expandPaths([SHARED]))) if (it.kind === 'event') evs.push(it.event);
+  const normSecs = (performance.now() - n0) / 1000;
   let engineBest = Infinity;
   for (let r = 0; r < RUNS; r++) {
     const t0 = performance.now();
@@ -64,6 +69,7 @@ async function main(): Promise<void> {
     `bench/hunt over ${SHARED}: ${events} events, ${sessions} sessions`,
     ...rows,
     `end to end (best of ${RUNS}): wall ${best.toFixed(2)} s, ${(events / best).toFixed(0)} events/s, peak RSS ${mb(rssEnd)} MB`,
+    `parse + normalize alone (no detectors, no output): ${normSecs.toFixed(2)} s, ${(evs.length / normSecs).toFixed(0)} events/s`,
     `detector engine alone (events in memory): ${engineBest.toFixed(3)} s, ${(evs.length / engineBest).toFixed(0)} events/s`,
     `peak RSS including the in-memory copy: ${mb(process.resourceUsage().maxRSS)} MB`,
   ].join('\n') + '\n');
