@@ -16,6 +16,8 @@ interface Pending { first: number; total: number; parts: Map<number, NormalizedE
 
 export class ScriptBlockAssembler {
   private readonly pending = new Map<string, Pending>();
+  /** Blocks already emitted: the same block is sometimes logged twice, and a late copy is no new block. */
+  private readonly done = new Set<string>();
   private bytes = 0;
   constructor(private readonly timeoutMs = 5 * 60_000, private readonly maxBlocks = 10_000, private readonly maxBytes = 64 << 20) {}
 
@@ -37,6 +39,7 @@ export class ScriptBlockAssembler {
       return [{ event: e, parts: [e], text: e.powershell?.file?.script_block_text ?? '', partial: false }];
     }
     const k = ScriptBlockAssembler.key(e);
+    if (this.done.has(k)) return [];
     const t = Date.parse(e['@timestamp']);
     let p = this.pending.get(k);
     if (!p) { p = { first: t, total, parts: new Map(), bytes: 0 }; this.pending.set(k, p); }
@@ -46,6 +49,7 @@ export class ScriptBlockAssembler {
     if (p.parts.size >= p.total) {
       this.pending.delete(k);
       this.bytes -= p.bytes;
+      this.finished(k);
       out.push(ScriptBlockAssembler.build(p, false));
     }
     // Bounded memory: the oldest pending blocks go out as partial.
@@ -58,6 +62,14 @@ export class ScriptBlockAssembler {
     return out;
   }
 
+  private finished(k: string): void {
+    this.done.add(k);
+    if (this.done.size > this.maxBlocks) {
+      const first = this.done.values().next().value;
+      if (first !== undefined) this.done.delete(first);
+    }
+  }
+
   /** Blocks whose first part is older than the timeout at `now`, flagged partial. */
   expire(now: number): ScriptBlock[] {
     const out: ScriptBlock[] = [];
@@ -65,6 +77,7 @@ export class ScriptBlockAssembler {
       if (p.first + this.timeoutMs < now) {
         this.pending.delete(k);
         this.bytes -= p.bytes;
+        this.finished(k);
         out.push(ScriptBlockAssembler.build(p, true));
       }
     }
