@@ -81,19 +81,28 @@ async function plainBulk(client: Client, docs: BulkDoc[]): Promise<void> {
   await Promise.all(Array.from({ length: CONC }, worker));
 }
 
+let indexerRetries = 0;
+
 async function indexer(client: Client, docs: BulkDoc[]): Promise<void> {
   const ix = new BulkIndexer({ client, concurrency: CONC, flushDocs: BATCH, flushBytes: 64 * 1024 * 1024 });
   for (const d of docs) await ix.push(d);
   await ix.close();
   const s = ix.stats();
   if (s.indexed !== docs.length) throw new Error(`indexer indexed ${s.indexed} of ${docs.length}`);
+  indexerRetries += s.retries;
 }
+
+/** Client CPU per document (µs), summed per side: robust to load elsewhere, unlike the wall-clock rate. */
+const cpuUs = { plain: 0, indexer: 0 };
 
 async function timed(client: Client, index: string, docs: BulkDoc[], fn: (c: Client, d: BulkDoc[]) => Promise<void>): Promise<number> {
   await resetIndex(client, index);
+  const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   await fn(client, docs);
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  const c = process.cpuUsage(c0);
+  cpuUs[fn === plainBulk ? 'plain' : 'indexer'] += c.user + c.system;
   return docs.length / s;
 }
 
@@ -120,6 +129,7 @@ async function main(): Promise<void> {
   await timed(client, idxSink, docsSink.slice(0, 20_000), indexer);
   const plain: number[] = [];
   const sink: number[] = [];
+  cpuUs.plain = cpuUs.indexer = 0;
   const ratios: number[] = [];
   for (let r = 0; r < RUNS; r++) {
     // Pairs in alternating order, and the ratio taken per pair: load from elsewhere on this small machine
@@ -138,6 +148,9 @@ async function main(): Promise<void> {
   const s = median(sink);
   console.log(`plain _bulk: ${Math.round(p)} docs/s (median of ${RUNS})`);
   console.log(`indexer:     ${Math.round(s)} docs/s (median of ${RUNS})`);
+  const perDoc = (us: number): string => (us / (RUNS * DOCS)).toFixed(2);
+  console.log(`client CPU per document: plain ${perDoc(cpuUs.plain)} µs, indexer ${perDoc(cpuUs.indexer)} µs`);
+  console.log(`indexer retries (429/5xx/connection): ${indexerRetries}`);
   console.log(`ratio indexer/plain: ${median(ratios).toFixed(3)} (median of per-run ratios; target >= 0.8)`);
   await client.indices.delete({ index: `${PREFIX}-*`, ignore_unavailable: true });
   await conn.close();
