@@ -3,12 +3,11 @@
 // SMB on a host with no WinRM is not this rule's business.
 import type { NormalizedEvent } from '../../schemas/event.js';
 import { shortHost } from './hosts.js';
-import type { EvidenceRef } from './session-shape.js';
-import { evidenceOf, type FindingDraft } from './types.js';
+import { evidenceOf, EvidenceKeeper, type FindingDraft } from './types.js';
 
 const MAX_TIMES = 200_000;
 
-interface HostFailures { host: string; times: number[]; winrmTimes: number[]; evidence: EvidenceRef[]; winrm: number; logon: number; users: Set<string>; sources: Set<string> }
+interface HostFailures { host: string; times: number[]; winrmTimes: number[]; evidence: EvidenceKeeper; winrm: number; logon: number; users: Set<string>; sources: Set<string> }
 
 export class FailureBursts {
   private readonly byHost = new Map<string, HostFailures>();
@@ -26,11 +25,11 @@ export class FailureBursts {
     const logonFail = ch === 'security' && id === 4625 && e.winlog.logon?.type_code === 3;
     if (!winrmFail && !logonFail) return;
     let h = this.byHost.get(host);
-    if (!h) { h = { host: e.host.name, times: [], winrmTimes: [], evidence: [], winrm: 0, logon: 0, users: new Set(), sources: new Set() }; this.byHost.set(host, h); }
+    if (!h) { h = { host: e.host.name, times: [], winrmTimes: [], evidence: new EvidenceKeeper(), winrm: 0, logon: 0, users: new Set(), sources: new Set() }; this.byHost.set(host, h); }
     if (h.times.length >= MAX_TIMES) return;
     h.times.push(Date.parse(e['@timestamp']));
     if (winrmFail) h.winrmTimes.push(Date.parse(e['@timestamp']));
-    if (h.evidence.length < 100) h.evidence.push(evidenceOf(e));
+    h.evidence.add(evidenceOf(e));
     if (winrmFail) h.winrm++; else h.logon++;
     const u = e.user?.name ?? e.winrm?.user;
     if (u && h.users.size < 50) h.users.add(u);
@@ -53,8 +52,8 @@ export class FailureBursts {
       out.push({
         rule: 'auth.winrm-failures', key: `${key}|${new Date(bestStart).toISOString()}`,
         title: `Burst of WinRM authentication failures on ${h.host}`, severity: 'medium', category: 'credential-access', attack: ['T1110'],
-        summary: `${best} failed authentications within ${windowS} s on ${h.host}, a WinRM host (${h.winrm} WinRM failure event(s), ${h.logon} failed network logon(s) in all), from ${[...h.sources].slice(0, 10).join(', ') || 'unknown sources'} for ${[...h.users].slice(0, 10).join(', ') || 'unknown users'}: password guessing or spraying against remoting.`,
-        hosts: [h.host], evidence: h.evidence,
+        summary: `${best} failed authentications within ${windowS} s on ${h.host}, a WinRM host (${h.winrm} WinRM failure event(s), ${h.logon} failed network logon(s) in all), from ${[...h.sources].sort().slice(0, 10).join(', ') || 'unknown sources'} for ${[...h.users].sort().slice(0, 10).join(', ') || 'unknown users'}: password guessing or spraying against remoting.`,
+        hosts: [h.host], evidence: h.evidence.kept, dropped: h.evidence.dropped,
       });
     }
     return out;

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { contextOf, groupKey } from './command-context.js';
 import type { RemoteProcesses } from './scope.js';
 import { maskSecrets } from './secrets.js';
-import type { SessionLike } from './session-shape.js';
+import type { EvidenceRef, SessionLike } from './session-shape.js';
 import type { Sighting } from './sightings.js';
 import { clip, type FindingCategory, type FindingDraft, type Severity } from './types.js';
 
@@ -41,7 +41,8 @@ export function obfuscationDrafts(sightings: readonly Sighting[], sessions: read
         const m = maskSecrets(d);
         if (!g.decoded.includes(m) && g.decoded.length < 4) g.decoded.push(m);
       }
-      (g.draft.evidence as Sighting['evidence']).push(...s.evidence);
+      (g.draft.evidence as EvidenceRef[]).push(...s.evidence.kept);
+      g.draft.dropped = (g.draft.dropped ?? 0) + s.evidence.dropped;
     }
   }
   return [...groups.values()].map((g) => {

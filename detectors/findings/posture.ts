@@ -8,7 +8,7 @@ import { isIp, isLoopback } from './hosts.js';
 import { maskSecrets } from './secrets.js';
 import { sessionUser, type EvidenceRef, type SessionLike } from './session-shape.js';
 import type { Sighting } from './sightings.js';
-import { clip, evidenceOf, type FindingDraft, type Severity } from './types.js';
+import { clip, evidenceOf, EvidenceKeeper, type FindingDraft, type Severity } from './types.js';
 
 interface PostureRule { title: string; severity: Severity; strong: Severity; attack: string[]; explain: string }
 
@@ -71,7 +71,7 @@ export function postureOfEvent(e: NormalizedEvent): PostureHit[] {
   return out;
 }
 
-interface Group { rule: string; key: string; strong: boolean; whys: Set<string>; hosts: Set<string>; sessions: Set<string>; evidence: EvidenceRef[] }
+interface Group { rule: string; key: string; strong: boolean; whys: Set<string>; hosts: Set<string>; sessions: Set<string>; evidence: EvidenceKeeper }
 
 /** Collects posture hits from events, sightings and sessions, one finding per rule and key. */
 export class PostureFindings {
@@ -82,14 +82,14 @@ export class PostureFindings {
     let g = this.groups.get(k);
     if (!g) {
       if (this.groups.size >= 50_000) return;
-      g = { rule, key, strong: false, whys: new Set(), hosts: new Set(), sessions: new Set(), evidence: [] };
+      g = { rule, key, strong: false, whys: new Set(), hosts: new Set(), sessions: new Set(), evidence: new EvidenceKeeper(200) };
       this.groups.set(k, g);
     }
     g.strong ||= strong;
     if (g.whys.size < 8) g.whys.add(why);
     g.hosts.add(host);
     if (session) g.sessions.add(session);
-    if (g.evidence.length < 200) g.evidence.push(...evidence);
+    g.evidence.addAll(evidence);
   }
 
   observe(e: NormalizedEvent): void {
@@ -104,7 +104,7 @@ export class PostureFindings {
       for (const h of s.analysis.hits) {
         if (!POSTURE_RULES[h.rule]) continue;
         const th = createHash('sha256').update(s.text).digest('hex').slice(0, 16);
-        this.add(h.rule, `${s.host}|text|${th}`, h.strong ?? false, `${h.why}: ${clip(maskSecrets(s.text).replace(/\s+/g, ' '), 300)}`, s.host, s.evidence);
+        this.add(h.rule, `${s.host}|text|${th}`, h.strong ?? false, `${h.why}: ${clip(maskSecrets(s.text).replace(/\s+/g, ' '), 300)}`, s.host, s.evidence.kept);
       }
     }
   }
@@ -129,7 +129,7 @@ export class PostureFindings {
       const hosts = [...g.hosts].sort();
       return {
         rule: g.rule, key: g.key, title: `${r.title} on ${hosts.join(', ')}`, severity: g.strong ? r.strong : r.severity,
-        category: 'posture', attack: r.attack, summary: `${r.explain} ${[...g.whys].join('; ')}.`, hosts, session_ids: [...g.sessions], evidence: g.evidence,
+        category: 'posture', attack: r.attack, summary: `${r.explain} ${[...g.whys].sort().join('; ')}.`, hosts, session_ids: [...g.sessions], evidence: g.evidence.kept, dropped: g.evidence.dropped,
       };
     });
   }

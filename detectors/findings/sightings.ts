@@ -4,8 +4,7 @@
 import type { NormalizedEvent } from '../../schemas/event.js';
 import { analyzeText, type TextAnalysis } from './patterns.js';
 import { directlyRemote } from './scope.js';
-import type { EvidenceRef } from './session-shape.js';
-import { evidenceOf, MAX_EVIDENCE } from './types.js';
+import { evidenceOf, EvidenceKeeper } from './types.js';
 
 export interface Sighting {
   host: string;
@@ -13,8 +12,7 @@ export interface Sighting {
   analysis: TextAnalysis;
   first: string;
   last: string;
-  evidence: EvidenceRef[];
-  dropped: number;
+  evidence: EvidenceKeeper;
   /** Logged by the WinRM plug-in host or a direct child of it. */
   direct: boolean;
   /** Process IDs of the logging events, to test against processes started by the plug-in host. */
@@ -70,16 +68,16 @@ export class Sightings {
       let s = this.byKey.get(key);
       if (!s) {
         if (this.byKey.size >= MAX_SIGHTINGS) { this.overflow++; continue; }
-        s = { host: e.host.name, text, analysis: a, first: e['@timestamp'], last: e['@timestamp'], evidence: [], dropped: 0, direct: false, pids: new Set(), users: new Set() };
+        s = { host: e.host.name, text, analysis: a, first: e['@timestamp'], last: e['@timestamp'], evidence: new EvidenceKeeper(), direct: false, pids: new Set(), users: new Set() };
         this.byKey.set(key, s);
       }
       const t = e['@timestamp'];
       if (t < s.first) s.first = t;
       if (t > s.last) s.last = t;
-      if (s.evidence.length < MAX_EVIDENCE) s.evidence.push(evidenceOf(e)); else s.dropped++;
+      s.evidence.add(evidenceOf(e));
       if (directlyRemote(e)) s.direct = true;
       const pid = e.process?.pid ?? e.winlog.process?.pid;
-      if (pid !== undefined && s.pids.size < 64) s.pids.add(pid);
+      if (pid !== undefined && s.pids.size < 1024) s.pids.add(pid);
       const user = e.user?.name ? (e.user.domain ? `${e.user.domain}\\${e.user.name}` : e.user.name) : e.powershell?.connected_user ?? e.powershell?.user;
       if (user && s.users.size < 16) s.users.add(user);
     }

@@ -96,6 +96,8 @@ export interface FindingDraft {
   session_ids?: Iterable<string>;
   hops?: FindingHop[];
   evidence: Iterable<EvidenceRef>;
+  /** Records already left out upstream (beyond a keeper's cap). */
+  dropped?: number;
   decoded?: string;
   /** Used when there is no evidence to take times from. */
   start?: string;
@@ -120,7 +122,7 @@ export function makeFinding(d: FindingDraft): Finding {
     hops: d.hops ?? [],
     evidence,
   };
-  if (dropped > 0) f.evidence_dropped = dropped;
+  if (dropped + (d.dropped ?? 0) > 0) f.evidence_dropped = dropped + (d.dropped ?? 0);
   if (d.decoded !== undefined) f.decoded = d.decoded;
   return f;
 }
@@ -128,4 +130,33 @@ export function makeFinding(d: FindingDraft): Finding {
 /** Cuts text for a summary, marking the cut. */
 export function clip(s: string, max: number): string {
   return s.length <= max ? s : `${s.slice(0, max)}... [${s.length - max} more characters]`;
+}
+
+const evidenceOrder = (a: EvidenceRef, b: EvidenceRef): number => (a.time < b.time ? -1 : a.time > b.time ? 1 : recordKey(a).localeCompare(recordKey(b)));
+
+/** Keeps the earliest records (by time, then record identity) whatever order they arrive in, and counts
+ * the rest: findings must not depend on the order files were read. */
+export class EvidenceKeeper {
+  private list: EvidenceRef[] = [];
+  private total = 0;
+  constructor(private readonly max = MAX_EVIDENCE) {}
+
+  add(e: EvidenceRef): void {
+    this.total++;
+    this.list.push(e);
+    if (this.list.length >= 2 * this.max) this.list = this.list.sort(evidenceOrder).slice(0, this.max);
+  }
+
+  addAll(list: Iterable<EvidenceRef>): void {
+    for (const e of list) this.add(e);
+  }
+
+  get kept(): EvidenceRef[] {
+    this.list = this.list.sort(evidenceOrder).slice(0, this.max);
+    return this.list;
+  }
+
+  get dropped(): number {
+    return Math.max(0, this.total - this.kept.length);
+  }
 }
