@@ -16,7 +16,9 @@
 #     auto-creates a data stream, but without the _data_stream API it can never be deleted (and its
 #     template is then locked). The sink therefore uses daily indices unless it detects the API.
 #   Do not add settings of absent modules to elasticsearch.yml: the node refuses unknown settings.
-#   Measured here (2 cores): install cold ~5 s (mvn, ~100 MB zip) / 0.01 s warm; start ~9 s; stop ~2 s.
+#   Measured here (2 cores, shared): install cold 7-8 s (empty ~/.m2, ~100 MB zip) / 0.01 s when done;
+#   start 8-17 s (load-dependent); start when running 0.03 s; stop ~2 s. Several nodes can run side by side
+#   (different HOPTRAIL_ES_PORT).
 # Security is disabled (xpack.security.enabled=false): plain http, no auth. Test server only.
 #
 # Environment (all optional):

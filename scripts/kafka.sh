@@ -7,7 +7,8 @@
 # Start formats KRaft storage once (StorageTool) and runs one combined broker+controller,
 # `java -cp libs/* kafka.Kafka server.properties`, on 127.0.0.1, as the non-root user 'hoptrail' when
 # invoked as root. Topics are auto-created (3 partitions, replication factor 1).
-# Measured here (2 cores): install cold ~15 s (mvn, ~70 jars) / 0.01 s warm; start ~5 s; stop ~2 s.
+# Measured here (2 cores, shared): install cold 3.5-6 s (empty ~/.m2, 57 jars) / 0.01 s when done;
+# start 2-7 s (first start also formats storage); stop ~2 s.
 #
 # Environment (all optional):
 #   HOPTRAIL_KAFKA_VERSION  3.9.2     newest 3.9 patch on Maven Central on 2026-11-24
