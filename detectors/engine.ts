@@ -81,9 +81,11 @@ export class HuntEngine {
   private nRelevant = 0;
   private nSessions = 0;
   private readonly seenEvents = new Set<string>();
+  private readonly reported = new Set<string>();
 
   constructor(private readonly opts: EngineOptions = {}) {
-    this.buffer = new EventTimeBuffer(opts);
+    // Batch holds the relevant events to the end: a smaller cap keeps that within memory.
+    this.buffer = new EventTimeBuffer({ maxBuffered: opts.batch ? 250_000 : undefined, ...opts });
     this.skewMs = this.buffer.skewMs;
     this.halves = new HalfSessions(this.hosts, { idleMs: opts.idleMs });
     this.scripts = new ScriptBlockAssembler(opts.scriptTimeoutMs);
@@ -107,7 +109,8 @@ export class HuntEngine {
     const t = Date.parse(e['@timestamp']);
     if (!Number.isFinite(t)) return [];
     this.nRelevant++;
-    this.buffer.push(t, tiebreak(e), e, partition);
+    // Buffered events are held for minutes (or, in batch, to the end): the message text is not needed.
+    this.buffer.push(t, tiebreak(e), e.message === undefined ? e : { ...e, message: undefined }, partition);
     // Draining is cheap only in batches: every 1024 relevant events.
     return (this.nRelevant & 1023) === 0 ? this.drain() : [];
   }
@@ -126,10 +129,25 @@ export class HuntEngine {
     for (const b of this.scripts.flush()) this.halves.add(b.event, Date.parse(b.event['@timestamp']), b);
     for (const h of this.halves.closeAll()) this.retire(h, Infinity);
     this.pair(Infinity, out);
-    const { chains, fanouts } = analyzeHops(this.hops, this.opts);
-    for (const c of chains) out.push({ kind: 'chain', chain: c });
-    for (const f of fanouts) out.push({ kind: 'fanout', fanout: f });
+    this.patterns(out);
     return out;
+  }
+
+  /**
+   * Chains and fan-outs over the hops kept so far, each reported once. A stream reports them as soon as
+   * they appear (a longer chain later is reported again, as itself); a batch reports only at the end, so
+   * only maximal chains.
+   */
+  private patterns(out: HuntOutput[]): void {
+    const { chains, fanouts } = analyzeHops(this.hops, this.opts);
+    for (const c of chains) {
+      const k = `c|${c.session_ids.join(',')}`;
+      if (!this.reported.has(k)) { this.reported.add(k); out.push({ kind: 'chain', chain: c }); }
+    }
+    for (const f of fanouts) {
+      const k = `f|${f.session_ids.join(',')}`;
+      if (!this.reported.has(k)) { this.reported.add(k); out.push({ kind: 'fanout', fanout: f }); }
+    }
   }
 
   stats(): EngineStats {
@@ -159,6 +177,13 @@ export class HuntEngine {
     this.halves.add(e, t);
   }
 
+  /** Hops are kept (bounded) for a day of event time behind the newest: longer than any chain window. */
+  private keepHop(hop: Hop): void {
+    this.hops.push(hop);
+    const horizon = Date.parse(hop.time) - 24 * 3600_000;
+    while (this.hops.length > 100_000 || (this.hops.length > 0 && Date.parse(this.hops[0].time) < horizon)) this.hops.shift();
+  }
+
   private retire(h: Half, now: number): void {
     this.pool.push(h);
     this.closedAt.set(h, now === Infinity ? h.last : now);
@@ -168,16 +193,18 @@ export class HuntEngine {
     const due = this.pool.filter((h) => now === Infinity || (this.closedAt.get(h) ?? 0) + this.waitMs < now);
     if (due.length === 0) return;
     const candidates = [...this.pool, ...this.halves.liveHalves()];
+    let newHops = false;
     for (const r of pairHalves(due, candidates, this.hosts, this.skewMs, this.used)) {
       this.nSessions++;
       out.push({ kind: 'session', session: r.session });
       const hop = hopOf(r.session);
       if (hop && r.session.paired) {
-        if (this.hops.length >= 100_000) this.hops.shift();
-        this.hops.push(hop);
+        this.keepHop(hop);
         out.push({ kind: 'hop', hop });
+        newHops = true;
       }
     }
+    if (newHops && !this.opts.batch) this.patterns(out);
     // Due halves leave the pool; so do destinations already taken. Sources taken stay until due, so
     // one client process can pair with several destinations (fan-out).
     const dueSet = new Set(due);

@@ -22,13 +22,51 @@ function cmp<T>(a: Entry<T>, b: Entry<T>): number {
   return a.t - b.t || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 }
 
+/** A binary min-heap of entries: O(log n) per item however large the buffered window grows. */
+class Heap<T> {
+  readonly a: Entry<T>[] = [];
+  get size(): number { return this.a.length; }
+  peek(): Entry<T> | undefined { return this.a[0]; }
+  push(e: Entry<T>): void {
+    const a = this.a;
+    a.push(e);
+    let i = a.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (cmp(a[i], a[p]) >= 0) break;
+      [a[i], a[p]] = [a[p], a[i]];
+      i = p;
+    }
+  }
+  pop(): Entry<T> | undefined {
+    const a = this.a;
+    const top = a[0];
+    const last = a.pop();
+    if (a.length > 0 && last) {
+      a[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1, r = l + 1;
+        let m = i;
+        if (l < a.length && cmp(a[l], a[m]) < 0) m = l;
+        if (r < a.length && cmp(a[r], a[m]) < 0) m = r;
+        if (m === i) break;
+        [a[i], a[m]] = [a[m], a[i]];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
 export class EventTimeBuffer<T> {
   readonly latenessMs: number;
   readonly skewMs: number;
   private readonly maxBuffered: number;
-  private buf: Entry<T>[] = [];
+  private readonly heap = new Heap<T>();
   private readonly progress = new Map<string, number>();
   private released = -Infinity;
+  private maxSeen = -Infinity;
   /** Items that arrived behind what was already released (beyond the bound). */
   late = 0;
   /** Times the buffer cap forced a release ahead of the watermark. */
@@ -51,10 +89,10 @@ export class EventTimeBuffer<T> {
   }
 
   get size(): number {
-    return this.buf.length;
+    return this.heap.size;
   }
 
-  /** The time up to which everything has been (or may now be) released. */
+  /** The time up to which everything may be released: the least partition progress, less lateness and skew. */
   watermark(): number {
     if (this.progress.size === 0) return this.maxSeen - this.latenessMs - this.skewMs;
     let min = Infinity;
@@ -62,52 +100,57 @@ export class EventTimeBuffer<T> {
     return min - this.latenessMs - this.skewMs;
   }
 
-  private maxSeen = -Infinity;
-
   push(t: number, key: string, item: T, partition = 'default'): void {
     if (t < this.released) this.late++;
     const p = this.progress.get(partition);
     if (p === undefined || t > p) this.progress.set(partition, Math.max(t, p ?? -Infinity));
     if (t > this.maxSeen) this.maxSeen = t;
-    this.buf.push({ t, key, item });
+    this.heap.push({ t, key, item });
+  }
+
+  private popUntil(wm: number, out: T[]): void {
+    for (let e = this.heap.peek(); e && e.t <= wm; e = this.heap.peek()) {
+      this.heap.pop();
+      out.push(e.item);
+      if (e.t > this.released) this.released = e.t;
+    }
   }
 
   /** Releases, in order, everything at or before the watermark (and the oldest beyond the cap). */
   drain(): T[] {
-    let wm = this.watermark();
-    if (this.buf.length > this.maxBuffered) {
-      this.buf.sort(cmp);
-      const cut = this.buf[this.buf.length - this.maxBuffered].t;
-      if (cut > wm) { wm = cut; this.forced++; }
-    }
-    if (this.buf.length === 0 || wm === -Infinity) return [];
-    const out: Entry<T>[] = [];
-    const keep: Entry<T>[] = [];
-    for (const e of this.buf) (e.t <= wm ? out : keep).push(e);
-    if (out.length === 0) return [];
-    this.buf = keep;
-    out.sort(cmp);
+    const out: T[] = [];
+    const wm = this.watermark();
     if (wm > this.released) this.released = wm;
-    return out.map((e) => e.item);
+    this.popUntil(wm, out);
+    this.drainCap(out);
+    return out;
   }
 
   /** Releases only what exceeds the buffer cap (oldest first): batch mode, where flush() does the rest. */
   drainOverflow(): T[] {
-    if (this.buf.length <= this.maxBuffered) return [];
-    this.buf.sort(cmp);
+    const out: T[] = [];
+    this.drainCap(out);
+    return out;
+  }
+
+  private drainCap(out: T[]): void {
+    if (this.heap.size <= this.maxBuffered) return;
     this.forced++;
-    const out = this.buf.splice(0, this.buf.length - this.maxBuffered);
-    const last = out[out.length - 1].t;
-    if (last > this.released) this.released = last;
-    return out.map((e) => e.item);
+    // Down to 90% of the cap, so the cap is not hit again on the very next item.
+    const keep = Math.floor(this.maxBuffered * 0.9);
+    while (this.heap.size > keep) {
+      const e = this.heap.pop();
+      if (!e) break;
+      out.push(e.item);
+      if (e.t > this.released) this.released = e.t;
+    }
   }
 
   /** Releases everything, in order. */
   flush(): T[] {
-    const out = this.buf.sort(cmp);
-    this.buf = [];
-    if (out.length > 0) this.released = Math.max(this.released, out[out.length - 1].t);
-    return out.map((e) => e.item);
+    const out: T[] = [];
+    this.popUntil(Infinity, out);
+    return out;
   }
 }
 

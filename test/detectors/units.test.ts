@@ -38,12 +38,22 @@ test('buffer: an open partition without events holds the watermark; closing rele
   assert.equal(b.late, 0);
 });
 
-test('buffer: the cap forces the oldest out', () => {
-  const b = new EventTimeBuffer<number>({ latenessMs: 1e9, maxBuffered: 2 });
-  for (const t of [5, 3, 4, 1]) b.push(t, '', t);
-  assert.deepEqual(b.drainOverflow(), [1, 3]);
+test('buffer: the cap forces the oldest out, down to 90% of it', () => {
+  const b = new EventTimeBuffer<number>({ latenessMs: 1e9, maxBuffered: 10 });
+  for (const t of [15, 3, 4, 1, 9, 8, 7, 6, 5, 2, 14, 13, 12, 11, 10]) b.push(t, '', t);
+  assert.deepEqual(b.drainOverflow(), [1, 2, 3, 4, 5, 6]);
   assert.equal(b.forced, 1);
-  assert.deepEqual(b.flush(), [4, 5]);
+  assert.deepEqual(b.drainOverflow(), []);
+  b.push(0, '', 0);
+  assert.equal(b.late, 1);
+  assert.deepEqual(b.flush(), [0, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
+});
+
+test('buffer: a large shuffled window comes out sorted (heap)', () => {
+  const b = new EventTimeBuffer<number>({ latenessMs: 0, skewMs: 0 });
+  const xs = Array.from({ length: 5000 }, (_, i) => (i * 7919) % 5000);
+  for (const x of xs) b.push(x, String(x).padStart(5, '0'), x);
+  assert.deepEqual(b.flush(), Array.from({ length: 5000 }, (_, i) => i));
 });
 
 test('ttl map: entries expire a TTL after their last touch; size is bounded', () => {
