@@ -31,8 +31,8 @@ export interface EngineStats {
   buffered: number;
 }
 
-const SECURITY = new Set([4624, 4634, 4647, 4648, 4672, 4688, 4769, 5156, 4720, 4722, 4724, 4725, 4726, 4728, 4732, 4738, 4756, 4697, 4698]);
-const SYSMON = new Set([1, 3, 22]);
+const SECURITY = new Set([4624, 4634, 4647, 4648, 4672, 4688, 4689, 4769, 5156, 4720, 4722, 4724, 4725, 4726, 4728, 4732, 4738, 4756, 4697, 4698]);
+const SYSMON = new Set([1, 3, 5, 22]);
 const PS_CLASSIC = new Set([400, 403, 600, 800]);
 const PS_OPERATIONAL = new Set([4103, 4104, 4105, 4106, 8193, 8194, 8195, 8196, 8197, 12039, 40961, 40962, 53504]);
 

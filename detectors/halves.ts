@@ -124,6 +124,7 @@ export class HalfSessions {
   private readonly recentLogons = new Map<string, Logon[]>();
   private readonly recentInbound = new Map<string, Inbound[]>();
   private readonly wsmanClient = new Map<string, Half>();
+  private readonly exited = new Map<string, { h: Half; t: number }>();
   private readonly idleMs: number;
   private seq = 0;
 
@@ -221,6 +222,7 @@ export class HalfSessions {
     if (ch === 'security') this.security(e, t, id);
     else if (ch === 'microsoft-windows-sysmon/operational') {
       if (id === 1) this.processStart(e, t, false);
+      else if (id === 5) this.processExit(e, t);
       else if (id === 3) this.flow(e, t);
       else if (id === 22) this.dns(e);
     } else if (ch === 'microsoft-windows-winrm/operational') {
@@ -234,6 +236,7 @@ export class HalfSessions {
     switch (id) {
       case 4624: return this.logon(e, t);
       case 4688: return this.processStart(e, t, true);
+      case 4689: return this.processExit(e, t);
       case 4648: return this.explicitCreds(e, t);
       case 4769: return this.ticket(e, t);
       case 5156: return this.flow(e, t);
@@ -302,7 +305,8 @@ export class HalfSessions {
       this.touch(h, e, t, 'destination');
       return;
     }
-    let parent = ppid !== undefined ? this.procs.get(`${host}|${ppid}`) : undefined;
+    const pguid = e.process?.parent?.entity_id;
+    let parent = (pguid ? this.procs.get(`${host}|g:${pguid}`) : undefined) ?? (ppid !== undefined ? this.procs.get(`${host}|${ppid}`) : undefined);
     if (parent?.closed) parent = undefined;
     if (!parent && ppid !== undefined && SERVICE_KIND[pname]) {
       // The service process started before the log begins (or was not logged): its child still proves it.
@@ -311,11 +315,31 @@ export class HalfSessions {
     if (!parent && newLogon && !SYSTEM_LOGONS.has(newLogon)) parent = this.get(`${host}|logon:${newLogon}`);
     if (!parent || pid === undefined) return;
     this.procs.set(`${host}|${pid}`, parent, t);
+    if (e.process?.entity_id) this.procs.set(`${host}|g:${e.process.entity_id}`, parent, t);
     const cl = e.process?.command_line ?? e.process?.executable ?? name;
     // 4688 and Sysmon 1 record the same start: one command.
     const dup = parent.commands.some((c) => c.type === 'process' && c.host === host && c.text === cl && Math.abs(Date.parse(c.time) - t) <= 2000);
     if (!dup) this.addCommand(parent, { time: e['@timestamp'], host, side: 'destination', type: 'process', text: cl });
     this.touch(parent, e, t, 'destination');
+  }
+
+  /** A session process ended: evidence and end time; its PID may now be reused by anything. */
+  private processExit(e: NormalizedEvent, t: number): void {
+    const host = e.host.name;
+    const pid = e.process?.pid;
+    const g = e.process?.entity_id;
+    const pk = pid !== undefined ? `${host}|${pid}` : undefined;
+    // 4689 and Sysmon 5 record the same exit: the second finds the first's entry among the exited.
+    const gone = pk ? this.exited.get(pk) : undefined;
+    const h = (g ? this.procs.get(`${host}|g:${g}`) : undefined) ?? (pk ? this.procs.get(pk) : undefined) ?? (gone && t - gone.t <= 5000 ? gone.h : undefined);
+    if (!h || h.closed) return;
+    this.touch(h, e, t, 'destination');
+    if (pk && this.procs.get(pk) === h) {
+      this.procs.delete(pk);
+      this.exited.set(pk, { h, t });
+      if (this.exited.size > 1024) for (const [k, v] of this.exited) if (t - v.t > 5000 || this.exited.size > 1024) this.exited.delete(k);
+    }
+    if (g) this.procs.delete(`${host}|g:${g}`);
   }
 
   private serviceHalf(e: NormalizedEvent, t: number, pid: number, logonId: string, kind: SessionKind, user: Half['user']): Half {
@@ -333,6 +357,7 @@ export class HalfSessions {
     h.processName ??= lc(e.process?.name) || undefined;
     if (user?.name && !h.user?.name) h.user = user;
     this.procs.set(`${host}|${pid}`, h, t);
+    if (e.process?.entity_id && SERVICE_KIND[lc(e.process.name)]) this.procs.set(`${host}|g:${e.process.entity_id}`, h, t);
     if (lid) {
       const L = this.logons.get(`${host}|${lid}`);
       if (L) {

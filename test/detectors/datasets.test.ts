@@ -55,7 +55,7 @@ test('covenant: WORKSTATION5 -> WORKSTATION6, Invoke-Command { get-process } and
   assert.ok(!s.commands.some((c) => c.type === 'process'), 'no child process');
   const ids = (side: string) => [...new Set(s.evidence.filter((e) => e.side === side).map((e) => e.event_id))].sort((a, b) => a - b);
   assert.deepEqual(ids('source'), [3, 800, 4648]);
-  assert.deepEqual(ids('destination'), [1, 3, 400, 403, 600, 800, 4103, 4624, 4634, 4672, 4688, 5156, 53504]);
+  assert.deepEqual(ids('destination'), [1, 3, 5, 400, 403, 600, 800, 4103, 4624, 4634, 4672, 4688, 4689, 5156, 53504]);
   assert.equal(s.evidence.filter((e) => e.event_id === 4648).length, 5);
   assert.equal(s.evidence.filter((e) => e.side === 'destination' && e.event_id === 4624).length, 5, 'each WinRM connection logs on');
 });
