@@ -74,6 +74,7 @@ export class HuntEngine {
   private readonly used = new Set<Half>();
   private readonly hops: Hop[] = [];
   private readonly waitMs: number;
+  private readonly idleMs: number;
   private readonly skewMs: number;
   private now = -Infinity;
   private nextCheck = -Infinity;
@@ -87,7 +88,8 @@ export class HuntEngine {
     // Batch holds the relevant events to the end: a smaller cap keeps that within memory.
     this.buffer = new EventTimeBuffer({ maxBuffered: opts.batch ? 250_000 : undefined, ...opts });
     this.skewMs = this.buffer.skewMs;
-    this.halves = new HalfSessions(this.hosts, { idleMs: opts.idleMs });
+    this.idleMs = opts.idleMs ?? 10 * 60_000;
+    this.halves = new HalfSessions(this.hosts, { idleMs: this.idleMs });
     this.scripts = new ScriptBlockAssembler(opts.scriptTimeoutMs);
     // A closed half waits for its other half, which may be logged up to twice the skew later.
     this.waitMs = 2 * this.skewMs + 30_000;
@@ -119,6 +121,11 @@ export class HuntEngine {
   drain(): HuntOutput[] {
     const out: HuntOutput[] = [];
     for (const e of this.opts.batch ? this.buffer.drainOverflow() : this.buffer.drain()) this.process(e, out);
+    // Nothing older than the watermark can still arrive: timers (idle close, pairing wait) fire on it.
+    if (!this.opts.batch) {
+      const wm = this.buffer.watermark();
+      if (Number.isFinite(wm) && wm > this.now) this.advance(wm, out);
+    }
     return out;
   }
 
@@ -127,7 +134,7 @@ export class HuntEngine {
     const out: HuntOutput[] = [];
     for (const e of this.buffer.flush()) this.process(e, out);
     for (const b of this.scripts.flush()) this.halves.add(b.event, Date.parse(b.event['@timestamp']), b);
-    for (const h of this.halves.closeAll()) this.retire(h, Infinity);
+    for (const h of this.halves.closeAll()) this.retire(h);
     this.pair(Infinity, out);
     this.patterns(out);
     return out;
@@ -163,13 +170,7 @@ export class HuntEngine {
       if (this.seenEvents.size > 2_000_000) this.seenEvents.clear();
     }
     const t = Date.parse(e['@timestamp']);
-    if (t > this.now) this.now = t;
-    if (this.now >= this.nextCheck) {
-      this.nextCheck = this.now + 5_000;
-      for (const b of this.scripts.expire(this.now)) this.halves.add(b.event, Date.parse(b.event['@timestamp']), b);
-      for (const h of this.halves.closeIdle(this.now)) this.retire(h, this.now);
-      this.pair(this.now, out);
-    }
+    this.advance(t, out);
     if (e.winlog.event_id === 4104 && e.winlog.channel.toLowerCase() === 'microsoft-windows-powershell/operational') {
       for (const b of this.scripts.add(e)) this.halves.add(b.event, Date.parse(b.event['@timestamp']), b);
       return;
@@ -184,9 +185,20 @@ export class HuntEngine {
     while (this.hops.length > 100_000 || (this.hops.length > 0 && Date.parse(this.hops[0].time) < horizon)) this.hops.shift();
   }
 
-  private retire(h: Half, now: number): void {
+  /** Moves event time forward; every 5 s of it, expires script blocks, closes idle halves and pairs. */
+  private advance(t: number, out: HuntOutput[]): void {
+    if (t > this.now) this.now = t;
+    if (this.now < this.nextCheck) return;
+    this.nextCheck = this.now + 5_000;
+    for (const b of this.scripts.expire(this.now)) this.halves.add(b.event, Date.parse(b.event['@timestamp']), b);
+    for (const h of this.halves.closeIdle(this.now)) this.retire(h);
+    this.pair(this.now, out);
+  }
+
+  private retire(h: Half): void {
     this.pool.push(h);
-    this.closedAt.set(h, now === Infinity ? h.last : now);
+    // When it closed in event time (not when that was noticed): the same for any arrival pattern.
+    this.closedAt.set(h, h.last + this.idleMs);
   }
 
   private pair(now: number, out: HuntOutput[]): void {

@@ -10,7 +10,7 @@ const corpus = (prefix: string): string[] =>
   HAVE_SHARED ? readdirSync(sharedPath('corpus')).filter((f) => f.startsWith(prefix) && f.endsWith('.evtx')).sort() : [];
 
 async function one(file: string) {
-  return sessionsOf(hunt(await loadEvents(sharedPath('corpus', file))));
+  return sessionsOf(hunt(await loadEvents(sharedPath('corpus', file)), { batch: true }));
 }
 
 test('R1: WinRM 169 -> half-session on iewin7, user iewin7\\ieuser, NTLM', { skip: SKIP_NO_SHARED }, async () => {

@@ -9,7 +9,7 @@ import { Session } from '../../detectors/session.js';
 import type { Session as SessionT } from '../../detectors/session.js';
 
 async function sessions(): Promise<SessionT[]> {
-  return sessionsOf(hunt(await loadEvents(sharedPath('datasets'))));
+  return sessionsOf(hunt(await loadEvents(sharedPath('datasets')), { batch: true }));
 }
 
 const find = (ss: SessionT[], dst: string) => {

@@ -71,3 +71,18 @@ test('beyond the bound, a real stream counts late events instead of hiding them'
   engine.flush();
   assert.ok(engine.stats().late > 0);
 });
+
+test('a stream emits sessions once the watermark has passed them, before the end', { skip: SKIP_NO_SHARED }, async () => {
+  const events = byTime(await loadEvents(sharedPath('datasets')));
+  const { HuntEngine } = await import('../../detectors/engine.js');
+  const engine = new HuntEngine();
+  const early: string[] = [];
+  for (const e of events) for (const o of engine.push(e)) if (o.kind === 'session') early.push(o.session.destination.host ?? '');
+  for (const o of engine.drain()) if (o.kind === 'session') early.push(o.session.destination.host ?? '');
+  // The 2019 and 2020 sessions are final long before the 2022 events end the input.
+  assert.deepEqual(early.sort(), ['it001.shire.com', 'workstation6.theshire.local']);
+  const rest = engine.flush().filter((o) => o.kind === 'session');
+  assert.equal(rest.length, 1);
+  assert.equal(engine.stats().late, 0);
+  assert.ok(engine.stats().relevant < engine.stats().events / 2, 'irrelevant events are dropped before buffering');
+});
