@@ -42,6 +42,11 @@ export class FindingsCollector {
     if (isWefFlow(e) && e.destination?.ip && this.wefIps.size < 1000) this.wefIps.add(e.destination.ip);
   }
 
+  /** Command texts not examined because the collector's memory caps were reached (say so to the user). */
+  stats(): { sightings_overflow: number } {
+    return { sightings_overflow: this.sightings.overflow };
+  }
+
   finish(input: FindingsInput): Finding[] {
     const cfg = this.cfg;
     const collectors = { hosts: cfg.allow.wef_collectors, ips: this.wefIps };

@@ -8,6 +8,8 @@ const MAX_B64 = 256 * 1024;
 /** Decompressed payloads are cut at this size. */
 const MAX_INFLATED = 256 * 1024;
 const MAX_DEPTH = 3;
+/** Each decoded layer kept is cut at this size (the whole layer is still searched for the next one). */
+const MAX_KEPT = 64 * 1024;
 
 // Any prefix of -EncodedCommand from -e up; PowerShell accepts them all, also with / and en dash.
 const ENC_ARG = /(?:^|[\s"'])(?:-|\/|\u2013)e(?:c|n(?:c(?:o(?:d(?:e(?:d(?:c(?:o(?:m(?:m(?:a(?:n(?:d)?)?)?)?)?)?)?)?)?)?)?)?)?\s+["']?([A-Za-z0-9+/]{12,}={0,2})/gi;
@@ -62,12 +64,12 @@ export function decodeLayers(text: string): Decoded {
     if (depth >= MAX_DEPTH || out.texts.length >= 8) return;
     for (const m of t.matchAll(ENC_ARG)) {
       const d = decodeUtf16Base64(m[1]);
-      if (d) { out.layers.push('EncodedCommand (base64, UTF-16LE)'); out.texts.push(d); walk(d, depth + 1); }
+      if (d) { out.layers.push('EncodedCommand (base64, UTF-16LE)'); out.texts.push(d.slice(0, MAX_KEPT)); walk(d, depth + 1); }
     }
     const compressed = COMPRESSED.test(t);
     for (const m of t.matchAll(FROM_B64)) {
       const d = decodeBlob(m[1], compressed);
-      if (d) { out.layers.push(compressed ? 'FromBase64String + deflate/gzip' : 'FromBase64String'); out.texts.push(d); walk(d, depth + 1); }
+      if (d) { out.layers.push(compressed ? 'FromBase64String + deflate/gzip' : 'FromBase64String'); out.texts.push(d.slice(0, MAX_KEPT)); walk(d, depth + 1); }
     }
   };
   walk(text, 0);

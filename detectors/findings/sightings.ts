@@ -1,6 +1,7 @@
 // Command text seen in events, gathered per host and distinct text: the same stager logged by 4688,
 // Sysmon 1, 400, 600, 800 and 4103 is one sighting with six pieces of evidence. Only texts that some rule
 // cares about are kept, and the analysis of each distinct text is cached, so repeated texts cost one lookup.
+import { createHash } from 'node:crypto';
 import type { NormalizedEvent } from '../../schemas/event.js';
 import { analyzeText, type TextAnalysis } from './patterns.js';
 import { directlyRemote } from './scope.js';
@@ -22,7 +23,11 @@ export interface Sighting {
 
 const MAX_TEXT = 64 * 1024;
 const MAX_SIGHTINGS = 20_000;
+/** Text held by sightings in all: a hostile log full of distinct huge script blocks stays bounded. */
+const MAX_SIGHTING_CHARS = 32 * 1024 * 1024;
 const MAX_CACHE = 20_000;
+/** Longer texts are cached under their hash, so the cache does not hold the text itself. */
+const CACHE_BY_HASH = 256;
 
 /** Every piece of command text an event carries. */
 export function commandTexts(e: NormalizedEvent): string[] {
@@ -44,16 +49,18 @@ export function commandTexts(e: NormalizedEvent): string[] {
 export class Sightings {
   private readonly byKey = new Map<string, Sighting>();
   private readonly cache = new Map<string, TextAnalysis | null>();
-  /** Sightings not kept because the cap was reached. */
+  private chars = 0;
+  /** Sightings not kept because a cap was reached. */
   overflow = 0;
 
   private analyze(text: string): TextAnalysis | null {
-    let a = this.cache.get(text);
+    const key = text.length > CACHE_BY_HASH ? createHash('sha1').update(text).digest('base64') : text;
+    let a = this.cache.get(key);
     if (a === undefined) {
       const r = analyzeText(text);
       a = r.hits.length > 0 || r.secrets.length > 0 ? r : null;
       if (this.cache.size >= MAX_CACHE) this.cache.clear();
-      this.cache.set(text, a);
+      this.cache.set(key, a);
     }
     return a;
   }
@@ -67,7 +74,8 @@ export class Sightings {
       const key = `${e.host.name}\u0000${text}`;
       let s = this.byKey.get(key);
       if (!s) {
-        if (this.byKey.size >= MAX_SIGHTINGS) { this.overflow++; continue; }
+        if (this.byKey.size >= MAX_SIGHTINGS || this.chars + text.length > MAX_SIGHTING_CHARS) { this.overflow++; continue; }
+        this.chars += text.length;
         s = { host: e.host.name, text, analysis: a, first: e['@timestamp'], last: e['@timestamp'], evidence: new EvidenceKeeper(), direct: false, pids: new Set(), users: new Set() };
         this.byKey.set(key, s);
       }
