@@ -17,15 +17,19 @@ export function canonicalAuth(a: string | undefined): Session['auth'] {
 const iso = (t: number): string => new Date(t).toISOString();
 
 /** How strongly a source half belongs to a destination half (0: not at all). */
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', '.']);
+
 export function pairScore(s: Half, d: Half, hosts: HostDirectory, skewMs: number): number {
-  if (s.hostname === d.hostname) return 0;
+  // A host remoting into itself (localhost, its own name) pairs only on that target.
+  const loop = s.hostname === d.hostname;
+  if (loop && ![...s.targets].some((t) => LOOPBACK.has(t.toLowerCase()) || hosts.resolve(t) === d.hostname)) return 0;
   if (s.start > d.end + skewMs || d.start > s.end + skewMs) return 0;
   let score = 0;
   for (const f of s.flows) if (d.flows.has(f)) { score += 10; break; }
   const dIps = new Set([...d.localIps, ...hosts.ipsOf(d.hostname)]);
   for (const t of s.targets) {
     const r = hosts.resolve(t);
-    if (r === d.hostname || dIps.has(shortName(t))) { score += 5; break; }
+    if (r === d.hostname || dIps.has(shortName(t)) || (loop && LOOPBACK.has(t.toLowerCase()))) { score += 5; break; }
   }
   if (score < 5) for (const ip of s.remoteIps) if (dIps.has(ip)) { score += 5; break; }
   // Kerberos: the source's ticket (4648 TargetLogonGuid) was for this host, or the destination's logon

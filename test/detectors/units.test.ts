@@ -4,11 +4,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventTimeBuffer, TtlMap } from '../../detectors/stream.js';
 import { ScriptBlockAssembler } from '../../detectors/scriptblocks.js';
-import { flowKey, remotingTargets, kindFromResourceUri } from '../../detectors/halves.js';
+import { flowKey, remotingTargets, kindFromResourceUri, type Half } from '../../detectors/halves.js';
 import { HostDirectory, shortName, cleanIp } from '../../detectors/hosts.js';
 import { analyzeHops } from '../../detectors/hops.js';
 import { csvCell } from '../../detectors/timeline.js';
-import { canonicalAuth } from '../../detectors/pairing.js';
+import { canonicalAuth, pairScore } from '../../detectors/pairing.js';
 import type { Hop } from '../../detectors/session.js';
 import type { NormalizedEvent } from '../../schemas/event.js';
 
@@ -161,4 +161,25 @@ test('csv: formula-looking cells are neutralized, quotes doubled', () => {
   assert.equal(csvCell('a,"b"'), '"a,""b"""');
   assert.equal(csvCell('\rx'), `"'\rx"`);
   assert.equal(csvCell(5985), '5985');
+});
+
+function half(side: 'source' | 'destination', host: string, extra: Partial<Half> = {}): Half {
+  return {
+    id: `${side}-${host}`, side, host, hostname: host.split('.')[0], start: 1000, last: 2000, end: 2000, strong: true, logonIds: [],
+    guids: new Set(), targets: new Set(), remoteIps: new Set(), localIps: new Set(), flows: new Set(), commands: [], evidence: [],
+    closed: true, dropped: 0, ...extra,
+  };
+}
+
+test('pair score: flow beats target; same host only through a loopback target; time must overlap', () => {
+  const d = new HostDirectory();
+  const dst = half('destination', 'b.corp', { flows: new Set(['10.0.0.1:50000|10.0.0.2:5985']), user: { name: 'u' } });
+  assert.equal(pairScore(half('source', 'a.corp', { flows: new Set(['10.0.0.1:50000|10.0.0.2:5985']), user: { name: 'U' } }), dst, d, 0), 11);
+  assert.equal(pairScore(half('source', 'a.corp', { targets: new Set(['B']) }), dst, d, 0), 5);
+  assert.equal(pairScore(half('source', 'a.corp', { targets: new Set(['c']) }), dst, d, 0), 0);
+  assert.equal(pairScore(half('source', 'a.corp', { targets: new Set(['B']), start: 5000, end: 6000 }), dst, d, 1000), 0);
+  assert.equal(pairScore(half('source', 'a.corp', { targets: new Set(['B']), start: 2500, end: 6000 }), dst, d, 1000), 5);
+  // Same host: nothing unless the source named itself or localhost.
+  assert.equal(pairScore(half('source', 'b.corp', { flows: dst.flows }), dst, d, 0), 0);
+  assert.equal(pairScore(half('source', 'b.corp', { targets: new Set(['localhost']) }), dst, d, 0), 5);
 });
