@@ -438,7 +438,7 @@ export class HalfSessions {
     const guid = e.winlog.logon?.guid ?? e.winlog.event_data?.LogonGuid;
     const service = e.winlog.event_data?.ServiceName;
     if (!guid || guid === ZERO_GUID || !service || lc(service) === 'krbtgt') return;
-    this.hosts.addTicket(guid, { service: shortName(service), clientIp: cleanIp(e.source?.ip), user: e.user?.name, time: t });
+    this.hosts.addTicket(guid, { service: shortName(service), clientIp: cleanIp(e.source?.ip), user: e.user?.name, time: t, ev: evidenceOf(e, 'dc') });
   }
 
   // ---- source side -------------------------------------------------------------------------------

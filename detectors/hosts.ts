@@ -21,7 +21,10 @@ export function cleanIp(ip: string | undefined): string | undefined {
   return v;
 }
 
-export interface TicketInfo { service: string; clientIp?: string; user?: string; time: number }
+import type { Evidence } from './session.js';
+
+/** A 4769 on a DC: which service host the ticket was for, to which address; `ev` points at the record. */
+export interface TicketInfo { service: string; clientIp?: string; user?: string; time: number; ev?: Evidence }
 
 export class HostDirectory {
   /** ip -> short host name -> times seen */

@@ -99,7 +99,14 @@ export function buildSession(d: Half | undefined, ss: Half[], hosts: HostDirecto
     dstHost = t ? t.toLowerCase() : dstIp ? hosts.hostOf(dstIp) : undefined;
   }
   const commands = uniqSorted(halves.flatMap((h) => h.commands), cmdKey);
-  const evidence = uniqSorted(halves.flatMap((h) => h.evidence), evKey);
+  // The DC's 4769 for this destination, when a Kerberos ticket ties the halves (or the destination) to it.
+  const dcEvidence: Evidence[] = [];
+  const dShort = d?.hostname ?? (dstHost ? shortName(dstHost) : undefined);
+  for (const g of new Set(halves.flatMap((h) => [...h.guids]))) {
+    const tk = hosts.ticket(g);
+    if (tk?.ev && tk.service === dShort) dcEvidence.push(tk.ev);
+  }
+  const evidence = uniqSorted([...halves.flatMap((h) => h.evidence), ...dcEvidence], evKey);
   const logonId = d?.logonIds[0];
   const startIso = iso(start);
   const idSrc = [kind, srcHost ?? '', dstHost ?? '', (user?.name ?? '').toLowerCase(), logonId ?? '', startIso, d ? 'd' : 's'].join('|');

@@ -39,7 +39,11 @@ test('datasets: exactly three sessions, each paired, schema-valid, none for even
   }
   // Event forwarding: no evidence from svchost flows to a collector, no WEC host anywhere.
   const hosts = new Set(ss.flatMap((s) => s.evidence.map((e) => e.host.split('.')[0])));
-  assert.deepEqual([...hosts].sort(), ['dc01', 'hr001', 'it001', 'workstation5', 'workstation6']);
+  assert.deepEqual([...hosts].sort(), ['dc01', 'hfdc01', 'hr001', 'it001', 'mordordc', 'workstation5', 'workstation6']);
+  // The DCs appear only through the 4769 that ties the halves together.
+  assert.deepEqual(ss.flatMap((s) => s.evidence.filter((e) => e.side === 'dc').map((e) => `${e.host} ${e.event_id}`)).sort(), [
+    'hfdc01.shire.com 4769', 'mordordc.theshire.local 4769',
+  ]);
 });
 
 test('covenant: WORKSTATION5 -> WORKSTATION6, Invoke-Command { get-process } and 4103 Get-Process', { skip: SKIP_NO_SHARED }, async () => {
