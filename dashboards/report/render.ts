@@ -41,7 +41,7 @@ pre,code{font:12px/1.4 ui-monospace,Consolas,monospace;white-space:pre-wrap;word
 .sev-critical{background:#7b1fa2}.sev-high{background:#c62828}.sev-medium{background:#ef6c00}.sev-low{background:#1565c0}.sev-info{background:#607d8b}
 .finding,.session{background:#fff;border:1px solid #ddd;border-radius:6px;padding:10px 14px;margin:12px 0}
 .muted{color:#666}.cut{color:#b3261e;font-style:italic}
-.elabel{font:11px sans-serif;fill:#5d1a16}.nlabel{font:13px sans-serif;font-weight:600;fill:#1f2d3d}
+.elabel{font:11px sans-serif;fill:#5d1a16;paint-order:stroke;stroke:#fafafa;stroke-width:4px;stroke-linejoin:round}.nlabel{font:13px sans-serif;font-weight:600;fill:#1f2d3d}
 .grid{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px}
 `;
 

@@ -35,8 +35,8 @@ export function obfuscationDrafts(sightings: readonly Sighting[], sessions: read
         groups.set(key, g);
       }
       g.whys.add(hit.why);
-      const shown = clip(maskSecrets(s.text).replace(/\s+/g, ' '), 300);
-      if (!g.texts.includes(shown) && g.texts.length < 5) g.texts.push(shown);
+      const shown = clip(maskSecrets(s.text).replace(/\s+/g, ' '), 160);
+      if (!g.texts.includes(shown) && g.texts.length < 3) g.texts.push(shown);
       for (const d of s.analysis.decoded?.texts ?? []) {
         const m = maskSecrets(d);
         if (!g.decoded.includes(m) && g.decoded.length < 4) g.decoded.push(m);
