@@ -46,13 +46,15 @@ function layout(hosts: string[], edges: [string, string][]): { pos: Map<string, 
     const byLayer = new Map<number, string[]>();
     for (const h of g.sort()) { const l = layer.get(h) ?? 0; const list = byLayer.get(l); if (list) list.push(h); else byLayer.set(l, [h]); }
     const rows = Math.max(...[...byLayer.values()].map((l) => l.length));
+    // A wide fan-out packs its rows closer so that the picture stays a picture.
+    const rowH = Math.max(70, Math.min(ROW_H, 1400 / rows));
     const gl = Math.max(...byLayer.keys());
     // A band narrower than the widest one is centred.
     const offset = (W - 2 * MARGIN_X - gl * colW) / 2;
     for (const [l, list] of byLayer) {
-      list.forEach((h, i) => pos.set(h, { x: MARGIN_X + offset + l * colW, y: y0 + (i + (rows - list.length) / 2) * ROW_H + ROW_H / 2 }));
+      list.forEach((h, i) => pos.set(h, { x: MARGIN_X + offset + l * colW, y: y0 + (i + (rows - list.length) / 2) * rowH + rowH / 2 }));
     }
-    y0 += rows * ROW_H + BAND_GAP;
+    y0 += rows * rowH + BAND_GAP;
   }
   return { pos, height: y0 - BAND_GAP + MARGIN_Y };
 }

@@ -56,3 +56,17 @@ test('rendering is pure and bounded: same data, same bytes; huge commands are cu
   assert.match(html, /300 more command\(s\) not shown/);
   assert.match(html, /\[6001 more characters\]/);
 });
+
+test('graph layout: cycles end, hosts get distinct places, disconnected groups stacked', () => {
+  const hop = (a: string, b: string, m: number) => ({ source: a, destination: b, user: 'u', time: `2024-03-01T10:${String(m).padStart(2, '0')}:00.000Z` });
+  const svg = renderGraph([hop('a', 'b', 1), hop('b', 'c', 2), hop('c', 'a', 3), hop('x', 'y', 4), hop('a', 'b', 5)]);
+  const circles = [...svg.matchAll(/<circle cx="([\d.-]+)" cy="([\d.-]+)"/g)].map((m) => `${m[1]},${m[2]}`);
+  assert.equal(circles.length, 5);
+  assert.equal(new Set(circles).size, 5, 'no two hosts on the same spot');
+  assert.equal((svg.match(/marker-end=/g) ?? []).length, 5);
+  assert.ok(!/NaN|Infinity/.test(svg));
+  // Many hosts: still bounded and finite.
+  const many = Array.from({ length: 60 }, (_, i) => hop('hub', `h${i}`, i % 60));
+  const big = renderGraph(many);
+  assert.ok(!/NaN|Infinity/.test(big) && (big.match(/<circle/g) ?? []).length === 61);
+});
