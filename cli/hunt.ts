@@ -13,7 +13,8 @@ import { timelineHeader, timelineRows } from '../detectors/timeline.js';
 
 const USAGE = `usage: hoptrail hunt <paths...> [--out DIR] [--lateness SEC] [--skew SEC]
   paths          EVTX files, JSON / JSON-lines files, .zip/.tar.gz archives, or directories (recursive)
-  --out DIR      output directory (default ./hoptrail-out): events.ndjson, sessions.ndjson, hops.ndjson, timeline.csv
+  --out DIR      output directory (default ./hoptrail-out): events.ndjson, sessions.ndjson, hops.ndjson,
+                 timeline.csv, and rejects.ndjson (inputs that could not be normalized, with the reason)
   --lateness SEC out-of-order arrival tolerated (default 300)
   --skew SEC     clock skew tolerated between hosts (default 120)
 exit: 0 ok, 1 an input could not be read, 2 usage`;
@@ -106,6 +107,8 @@ export async function run(argv: string[]): Promise<number> {
   const sessionsOut = new Out(join(outDir, 'sessions.ndjson'));
   const hopsOut = new Out(join(outDir, 'hops.ndjson'));
   const timeline = new Out(join(outDir, 'timeline.csv'));
+  // Nothing is dropped silently: what could not be normalized is kept with its source, position and reason.
+  const rejectsOut = new Out(join(outDir, 'rejects.ndjson'));
   await timeline.write(timelineHeader());
 
   const started = Date.now();
@@ -146,14 +149,17 @@ export async function run(argv: string[]): Promise<number> {
       await events.write(JSON.stringify(it.event) + '\n');
       await handle(engine.push(it.event, f));
       if ((nEvents & 4095) === 0) progress.tick(filesDone, nEvents, bytesDone);
-    } else if (it.kind === 'reject') nRejects++;
+    } else if (it.kind === 'reject') {
+      nRejects++;
+      await rejectsOut.write(JSON.stringify(it.reject) + '\n');
+    }
     else if (it.kind === 'unreadable') unreadable.push(`${it.file}: ${it.error}`);
   }
   await finishFile(current);
   await handle(engine.flush());
   progress.tick(files.length, nEvents, totalBytes, true);
   progress.done();
-  await Promise.all([events.end(), sessionsOut.end(), hopsOut.end(), timeline.end()]);
+  await Promise.all([events.end(), sessionsOut.end(), hopsOut.end(), timeline.end(), rejectsOut.end()]);
 
   const took = (Date.now() - started) / 1000;
   const paired = sessions.filter((s) => s.paired).length;
@@ -161,7 +167,7 @@ export async function run(argv: string[]): Promise<number> {
     `hoptrail hunt: ${files.length} input(s), ${nEvents} event(s), ${nRejects} reject(s) in ${took.toFixed(2)} s`,
     `${sessions.length} session(s): ${paired} paired, ${sessions.length - paired} half; ${nHops} hop(s), ${nChains} chain(s), ${nFanouts} fan-out(s)`,
     ...[...sessions].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0)).map(sessionLine),
-    `written to ${outDir}/ (events.ndjson, sessions.ndjson, hops.ndjson, timeline.csv)`,
+    `written to ${outDir}/ (events.ndjson, sessions.ndjson, hops.ndjson, timeline.csv${nRejects > 0 ? ', rejects.ndjson' : ''})`,
   ];
   for (const u of unreadable) lines.push(`  unreadable: ${u}`);
   process.stdout.write(lines.join('\n') + '\n');

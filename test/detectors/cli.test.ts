@@ -19,6 +19,7 @@ test('hunt writes events, sessions, hops and a neutralized timeline', { skip: SK
     assert.match(said, /3 session\(s\): 3 paired, 0 half; 3 hop\(s\)/);
     const lines = (f: string) => readFileSync(join(dir, f), 'utf8').trim().split('\n');
     assert.equal(lines('events.ndjson').length, 10957);
+    assert.equal(readFileSync(join(dir, 'rejects.ndjson'), 'utf8'), '', 'every dataset event normalizes');
     const sessions = lines('sessions.ndjson').map((l) => JSON.parse(l) as { session_id: string; evidence: unknown[] });
     assert.equal(sessions.length, 3);
     const hops = lines('hops.ndjson').map((l) => JSON.parse(l) as { type: string });
