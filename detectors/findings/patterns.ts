@@ -63,8 +63,7 @@ export function analyzeText(text: string): TextAnalysis {
     decoded = decodeLayers(text);
     if (decoded.texts.length === 0) decoded = undefined;
   }
-  if (decoded && hasEncodedCommand(text)) hits.push({ rule: 'command.encoded', why: decoded.layers.join(' > ') });
-  else if (decoded) hits.push({ rule: 'command.encoded', why: decoded.layers.join(' > ') });
+  if (decoded) hits.push({ rule: 'command.encoded', why: decoded.layers.join(' > ') });
   const layers = [text, ...(decoded?.texts ?? [])];
   const all = layers.join('\n');
   const obf = obfuscationReasons(all);
@@ -77,6 +76,7 @@ export function analyzeText(text: string): TextAnalysis {
     const m = p.re.exec(text);
     if (m && !hits.some((h) => h.rule === p.rule)) hits.push({ rule: p.rule, why: p.why, strong: p.strong?.test(text) ?? false });
   }
-  const secrets = layers.flatMap((l) => findSecrets(l).map((s) => ({ ...s })));
-  return { hits, secrets: layers.length > 1 ? secrets.filter((_, i) => i < 16) : secrets, decoded, remoting };
+  // Positions are per layer; the rules only need the kinds, masking re-finds them in each text.
+  const secrets = layers.flatMap((l) => findSecrets(l));
+  return { hits, secrets: secrets.slice(0, 16), decoded, remoting };
 }
