@@ -48,14 +48,4 @@ export function sessionsOf(out: HuntOutput[]): Session[] {
   return out.flatMap((o) => (o.kind === 'session' ? [o.session] : [])).sort((a, b) => a.session_id.localeCompare(b.session_id));
 }
 
-/** A small deterministic PRNG (mulberry32) so a failing order can be replayed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng } from '../support/rng.js';

@@ -1,17 +1,7 @@
 // Deterministic mutations of EVTX bytes for fuzzing: bit flips, truncation, zeroed and random ranges, and
 // inflated sizes and offsets written over the fields a parser trusts.
 
-export function rng(seed: number): () => number {
-  // mulberry32
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from './rng.js';
 
 const BIG = [0xffffffff, 0x7fffffff, 0x80000000, 0x10000, 0xffff, 0x1000, 0x200, 0, 1];
 
