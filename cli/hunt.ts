@@ -2,22 +2,27 @@
 // write DIR/events.ndjson, DIR/sessions.ndjson, DIR/hops.ndjson and DIR/timeline.csv, with a short summary
 // on stdout. The work is detectors/engine.ts; this module only reads, writes and reports progress.
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs, UsageError } from './args.js';
 import { expandPaths } from '../ingest/sources.js';
 import { normalizeFiles } from '../ingest/pipeline.js';
 import { HuntEngine } from '../detectors/engine.js';
-import type { HuntOutput, Session } from '../detectors/session.js';
+import type { Chain, FanOut, Hop, HuntOutput, Session } from '../detectors/session.js';
+import { DEFAULT_CONFIG, exitCodeFor, FindingsCollector, parseRulesConfig, parseSeverity, RulesConfigError, type RulesConfig } from '../detectors/findings/index.js';
+import { renderReport } from '../dashboards/report/index.js';
 import { timelineHeader, timelineRows } from '../detectors/timeline.js';
 
-const USAGE = `usage: hoptrail hunt <paths...> [--out DIR] [--lateness SEC] [--skew SEC]
+const USAGE = `usage: hoptrail hunt <paths...> [--out DIR] [--lateness SEC] [--skew SEC] [--rules FILE] [--fail-on SEVERITY]
   paths          EVTX files, JSON / JSON-lines files, .zip/.tar.gz archives, or directories (recursive)
   --out DIR      output directory (default ./hoptrail-out): events.ndjson, sessions.ndjson, hops.ndjson,
-                 timeline.csv, and rejects.ndjson (inputs that could not be normalized, with the reason)
+                 timeline.csv, findings.ndjson, report.html (one self-contained page that opens offline),
+                 and rejects.ndjson (inputs that could not be normalized, with the reason)
   --lateness SEC out-of-order arrival tolerated (default 300)
   --skew SEC     clock skew tolerated between hosts (default 120)
-exit: 0 ok, 1 an input could not be read, 2 usage`;
+  --rules FILE   JSON rules file: per-rule severity/enabled, allow-lists (detectors/findings/README.md)
+  --fail-on SEV  exit 3 when a finding is at or above SEV (info, low, medium, high, critical)
+exit: 0 ok, 1 an input could not be read, 2 usage, 3 a finding at or above --fail-on`;
 
 /** A file written in 64 KiB batches, honouring back-pressure. */
 class Out {
@@ -64,6 +69,14 @@ class Progress {
   }
 }
 
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+/** Control characters (terminal escape sequences among them) shown as \xNN. */
+export function terminalSafe(s: string): string {
+  return s.replace(CONTROL, (c) => '\\x' + c.charCodeAt(0).toString(16).padStart(2, '0'));
+}
+
 function sessionLine(s: Session): string {
   const who = s.user.name ? `${s.user.domain ? s.user.domain + '\\' : ''}${s.user.name}` : '?';
   const pair = s.paired ? 'paired' : `half (${s.unpaired_reason ?? ''})`;
@@ -73,7 +86,7 @@ function sessionLine(s: Session): string {
 export async function run(argv: string[]): Promise<number> {
   let args;
   try {
-    args = parseArgs(argv, { out: 'string', lateness: 'string', skew: 'string', help: 'boolean' });
+    args = parseArgs(argv, { out: 'string', lateness: 'string', skew: 'string', rules: 'string', 'fail-on': 'string', help: 'boolean' });
   } catch (e) {
     if (e instanceof UsageError) { process.stderr.write(`hoptrail hunt: ${e.message}\n${USAGE}\n`); return 2; }
     throw e;
@@ -92,6 +105,18 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const outDir = typeof args.flags.out === 'string' ? args.flags.out : './hoptrail-out';
+  const failOnFlag = args.flags['fail-on'];
+  const failOn = typeof failOnFlag === 'string' ? parseSeverity(failOnFlag) : undefined;
+  if (typeof failOnFlag === 'string' && !failOn) { process.stderr.write(`hoptrail hunt: --fail-on needs info, low, medium, high or critical\n${USAGE}\n`); return 2; }
+  let rules: RulesConfig = DEFAULT_CONFIG;
+  if (typeof args.flags.rules === 'string') {
+    try {
+      rules = parseRulesConfig(await readFile(args.flags.rules, 'utf8'));
+    } catch (e) {
+      process.stderr.write(`hoptrail hunt: ${e instanceof RulesConfigError ? e.message : `cannot read ${args.flags.rules}: ${(e as Error).message}`}\n`);
+      return 2;
+    }
+  }
 
   let files: string[];
   try {
@@ -118,6 +143,8 @@ export async function run(argv: string[]): Promise<number> {
   for (const f of files) engine.openPartition(f);
   const progress = new Progress(process.stderr.isTTY === true, totalBytes, files.length);
   const sessions: Session[] = [];
+  const hops: Hop[] = [], chains: Chain[] = [], fanouts: FanOut[] = [];
+  const findings = new FindingsCollector(rules);
   let nHops = 0, nChains = 0, nFanouts = 0, nRejects = 0, nEvents = 0, filesDone = 0, bytesDone = 0;
   const unreadable: string[] = [];
   const sizes = new Map<string, number>();
@@ -128,9 +155,9 @@ export async function run(argv: string[]): Promise<number> {
         sessions.push(o.session);
         await sessionsOut.write(JSON.stringify(o.session) + '\n');
         for (const row of timelineRows(o.session)) await timeline.write(row);
-      } else if (o.kind === 'hop') { nHops++; await hopsOut.write(JSON.stringify(o.hop) + '\n'); }
-      else if (o.kind === 'chain') { nChains++; await hopsOut.write(JSON.stringify(o.chain) + '\n'); }
-      else { nFanouts++; await hopsOut.write(JSON.stringify(o.fanout) + '\n'); }
+      } else if (o.kind === 'hop') { nHops++; hops.push(o.hop); await hopsOut.write(JSON.stringify(o.hop) + '\n'); }
+      else if (o.kind === 'chain') { nChains++; chains.push(o.chain); await hopsOut.write(JSON.stringify(o.chain) + '\n'); }
+      else { nFanouts++; fanouts.push(o.fanout); await hopsOut.write(JSON.stringify(o.fanout) + '\n'); }
     }
   };
   let current: string | undefined;
@@ -147,6 +174,7 @@ export async function run(argv: string[]): Promise<number> {
       const f = it.event.hoptrail.provenance.file;
       if (f !== current) { await finishFile(current); current = f; }
       await events.write(JSON.stringify(it.event) + '\n');
+      findings.push(it.event);
       await handle(engine.push(it.event, f));
       if ((nEvents & 4095) === 0) progress.tick(filesDone, nEvents, bytesDone);
     } else if (it.kind === 'reject') {
@@ -160,6 +188,9 @@ export async function run(argv: string[]): Promise<number> {
   progress.tick(files.length, nEvents, totalBytes, true);
   progress.done();
   await Promise.all([events.end(), sessionsOut.end(), hopsOut.end(), timeline.end(), rejectsOut.end()]);
+  const found = findings.finish({ sessions, hops, chains, fanouts });
+  await writeFile(join(outDir, 'findings.ndjson'), found.map((f) => JSON.stringify(f) + '\n').join(''));
+  await writeFile(join(outDir, 'report.html'), renderReport({ generated: new Date().toISOString(), inputs: args.positional, sessions, hops, findings: found, events: nEvents }));
 
   const took = (Date.now() - started) / 1000;
   const paired = sessions.filter((s) => s.paired).length;
@@ -167,9 +198,15 @@ export async function run(argv: string[]): Promise<number> {
     `hoptrail hunt: ${files.length} input(s), ${nEvents} event(s), ${nRejects} reject(s) in ${took.toFixed(2)} s`,
     `${sessions.length} session(s): ${paired} paired, ${sessions.length - paired} half; ${nHops} hop(s), ${nChains} chain(s), ${nFanouts} fan-out(s)`,
     ...[...sessions].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0)).map(sessionLine),
-    `written to ${outDir}/ (events.ndjson, sessions.ndjson, hops.ndjson, timeline.csv${nRejects > 0 ? ', rejects.ndjson' : ''})`,
+    `${found.length} finding(s): ${['critical', 'high', 'medium', 'low', 'info'].map((s) => `${found.filter((f) => f.severity === s).length} ${s}`).join(', ')}`,
+    ...found.slice(0, 20).map((f) => `  [${f.severity}] ${f.title}`),
+    ...(found.length > 20 ? [`  ... and ${found.length - 20} more in findings.ndjson`] : []),
+    `written to ${outDir}/ (events.ndjson, sessions.ndjson, hops.ndjson, timeline.csv, findings.ndjson, report.html${nRejects > 0 ? ', rejects.ndjson' : ''})`,
   ];
+  if (findings.stats().sightings_overflow > 0) lines.push(`  note: ${findings.stats().sightings_overflow} command text(s) not examined (memory cap)`);
   for (const u of unreadable) lines.push(`  unreadable: ${u}`);
-  process.stdout.write(lines.join('\n') + '\n');
-  return unreadable.length > 0 ? 1 : 0;
+  // Host, user and finding titles are attacker-controlled: no control character reaches the terminal.
+  process.stdout.write(lines.map(terminalSafe).join('\n') + '\n');
+  if (unreadable.length > 0) return 1;
+  return failOn ? exitCodeFor(found, failOn) : 0;
 }

@@ -29,10 +29,22 @@ test('hunt writes events, sessions, hops and a neutralized timeline', { skip: SK
     assert.equal(csv.length - 1, sessions.reduce((n, s) => n + s.evidence.length, 0));
     // The stager's command line starts with a quote, conhost's with a backslash; "-ForceV1" style cells never lead.
     assert.ok(!csv.some((l) => /,[=+@-][^,]*/.test(l.split(',').slice(0, 14).join(','))));
-    // Same input, same session IDs (stable across runs).
+    // Findings and the report come with every hunt; the plaintext password is masked in both.
+    const findings = lines('findings.ndjson').map((l) => JSON.parse(l) as { rule: string; severity: string; finding_id: string });
+    assert.equal(findings.filter((f) => f.rule.startsWith('remote-exec')).length, 3, JSON.stringify(findings.map((f) => f.rule)));
+    assert.match(said, /9 finding\(s\): 2 critical, 7 high/);
+    const report = readFileSync(join(dir, 'report.html'), 'utf8');
+    assert.match(report, /^<!DOCTYPE html>/i);
+    assert.ok(!/<script/i.test(report));
+    for (const text of [readFileSync(join(dir, 'findings.ndjson'), 'utf8'), report]) assert.ok(!text.includes('W1n1!2019') && !text.includes('Fall2022'));
+    // Same input, same session and finding IDs (stable across runs); --fail-on turns a finding into exit 3.
     const again = mkdtempSync(join(tmpdir(), 'hoptrail-hunt-'));
     process.stdout.write = (() => true) as typeof process.stdout.write;
-    try { await run([sharedPath('datasets'), `--out=${again}`]); } finally { process.stdout.write = write; }
+    let failCode: number;
+    try { failCode = await run([sharedPath('datasets'), `--out=${again}`, '--fail-on', 'critical']); } finally { process.stdout.write = write; }
+    assert.equal(failCode, 3);
+    const findings2 = readFileSync(join(again, 'findings.ndjson'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { finding_id: string }).finding_id);
+    assert.deepEqual(findings2.sort(), findings.map((f) => f.finding_id).sort());
     const ids2 = readFileSync(join(again, 'sessions.ndjson'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { session_id: string }).session_id);
     assert.deepEqual(ids2.sort(), sessions.map((s) => s.session_id).sort());
     rmSync(again, { recursive: true, force: true });
@@ -48,5 +60,6 @@ test('hunt: usage errors exit 2', async () => {
     assert.equal(await run([]), 2);
     assert.equal(await run(['x', '--bogus']), 2);
     assert.equal(await run(['x', '--skew', 'abc']), 2);
+    assert.equal(await run(['x', '--fail-on', 'severe']), 2);
   } finally { process.stderr.write = err; }
 });
