@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { NormalizedEvent } from '../../schemas/event.js';
 import type { EvidenceRef } from './session-shape.js';
+import { evidenceOf as sessionEvidenceOf } from '../halves.js';
 
 export const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -56,18 +57,10 @@ export function stableId(...parts: string[]): string {
   return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32);
 }
 
+/** A record as evidence: the session builder's reference, without the session side. */
 export function evidenceOf(e: NormalizedEvent): EvidenceRef {
-  const p = e.hoptrail.provenance;
-  const ev: EvidenceRef = { host: e.host.name, channel: e.winlog.channel, event_id: e.winlog.event_id, time: e['@timestamp'] };
-  if (e.winlog.record_id !== undefined) ev.record_id = e.winlog.record_id;
-  if (p.kafka) ev.kafka = { ...p.kafka };
-  else {
-    if (p.file) ev.file = p.file;
-    if (p.entry) ev.entry = p.entry;
-    if (p.line !== undefined) ev.line = p.line;
-    else if (p.offset !== undefined) ev.offset = p.offset;
-  }
-  return ev;
+  const { side: _side, ...ref } = sessionEvidenceOf(e, 'destination');
+  return ref.kafka ? { ...ref, kafka: { ...ref.kafka } } : ref;
 }
 
 /** The identity of a record that does not depend on where the file was read from. */
