@@ -28,7 +28,7 @@ export class WorkerPool {
   constructor(readonly size: number) {
     for (let i = 0; i < size; i++) {
       // Small heaps: a worker holds one chunk's records at a time, and every worker's heap counts in RSS.
-      const w = new Worker(new URL('./worker.js', import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 } });
+      const w = new Worker(new URL('./worker.js', import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 64 } });
       w.on('message', (m: { id: number; batch: ChunkBatch }) => {
         const p = this.pending.get(m.id);
         if (!p) return;
