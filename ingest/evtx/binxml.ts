@@ -2,7 +2,7 @@
 // chunk offset; a record becomes a template instance: the cached tree plus the positions of its values,
 // which are decoded only when rendered. All offsets are relative to the chunk buffer `b`.
 
-import { conventionalText, scalar, u16, u32, utf16, ValueError, VT_ANSI, VT_STRING } from './values.js';
+import { conventionalText, scalar, u16, u32, utf16, VT_ANSI, VT_STRING } from './values.js';
 
 export interface XText { t: 0; v: string }
 export interface XSub { t: 1; i: number; vt: number; opt: boolean }
@@ -304,4 +304,3 @@ export function templateAt(ctx: ChunkContext, off: number, from: number): XNode[
   }
 }
 
-export { ValueError };

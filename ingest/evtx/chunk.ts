@@ -5,7 +5,7 @@ import { crc32 } from 'node:zlib';
 import { BinXmlError, ChunkContext, parseFragment, type XInst } from './binxml.js';
 import { buildRecord, RecordShapeError } from './flatten.js';
 import { compile, FILTERED, replay, replayJson, type Plan } from './compile.js';
-import type { EvtxItem, EvtxLocation } from './record.js';
+import type { EvtxItem, EvtxLocation, EvtxRecordItem } from './record.js';
 import { ExpansionError, Scope } from './resolve.js';
 import { filetime, u32, ValueError } from './values.js';
 import { renderXml } from './xml.js';
@@ -28,15 +28,9 @@ export interface ChunkOptions {
   generic?: boolean;
 }
 
-export interface ChunkRecordItem {
-  kind: 'record';
-  record: import('./record.js').EvtxRecord;
-  loc: EvtxLocation;
-  recovered?: boolean;
-  xml?: string;
-}
-
-export type ChunkItem = ChunkRecordItem | Exclude<EvtxItem, { kind: 'record' }>;
+/** Items of a chunk: the reader's items. */
+export type ChunkRecordItem = EvtxRecordItem;
+export type ChunkItem = EvtxItem;
 
 export function isChunk(b: Buffer, off = 0): boolean {
   return b.length >= off + 8 && b.compare(CHUNK_SIG, 0, 8, off, off + 8) === 0;

@@ -50,6 +50,8 @@ export interface EvtxRecordItem {
   loc: EvtxLocation;
   /** Found in chunk slack space after the last live record (deleted or overwritten remnants). */
   recovered?: boolean;
+  /** The record as XML, when asked for (`xml` option). */
+  xml?: string;
 }
 
 export interface EvtxErrorItem {
