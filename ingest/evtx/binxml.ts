@@ -103,6 +103,11 @@ export function parseFragment(ctx: ChunkContext, p: number, limit: number, inTem
     fail('BinXML nests too deeply (template or value cycle?)', p);
   }
   try {
+    // The common shape of a record or a BinXML value: fragment header, one template instance, end.
+    if (!inTemplate && !ctx.carving && p + 5 <= limit && ctx.b[p] === 0x0f && ctx.b[p + 4] === 0x0c) {
+      const [inst, end] = readTemplateInstance(ctx, p + 5, Math.min(limit, ctx.end));
+      if (end < limit && ctx.b[end] === 0x00) return [inst];
+    }
     return parseTokens(ctx, p, limit, inTemplate);
   } finally {
     ctx.depth--;
