@@ -8,6 +8,8 @@ export * from './connection.js';
 export * from './features.js';
 export * from './ids.js';
 export * from './indexer.js';
+export * from './mappings.js';
+export * from './hoptrail.js';
 export * from './rejects.js';
 export * from './templates.js';
 
