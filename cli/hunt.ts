@@ -12,8 +12,9 @@ import type { Chain, FanOut, Hop, HuntOutput, Session } from '../detectors/sessi
 import { DEFAULT_CONFIG, exitCodeFor, FindingsCollector, parseRulesConfig, parseSeverity, RulesConfigError, type RulesConfig } from '../detectors/findings/index.js';
 import { renderReport } from '../dashboards/report/index.js';
 import { timelineHeader, timelineRows } from '../detectors/timeline.js';
+import { ES_FLAGS, ES_USAGE, esSummary, openEsOutput } from './es-output.js';
 
-const USAGE = `usage: hoptrail hunt <paths...> [--out DIR] [--lateness SEC] [--skew SEC] [--rules FILE] [--fail-on SEVERITY]
+const USAGE = `usage: hoptrail hunt <paths...> [--out DIR] [--lateness SEC] [--skew SEC] [--rules FILE] [--fail-on SEVERITY] [--es URL]
   paths          EVTX files, JSON / JSON-lines files, .zip/.tar.gz archives, or directories (recursive)
   --out DIR      output directory (default ./hoptrail-out): events.ndjson, sessions.ndjson, hops.ndjson,
                  timeline.csv, findings.ndjson, report.html (one self-contained page that opens offline),
@@ -22,6 +23,7 @@ const USAGE = `usage: hoptrail hunt <paths...> [--out DIR] [--lateness SEC] [--s
   --skew SEC     clock skew tolerated between hosts (default 120)
   --rules FILE   JSON rules file: per-rule severity/enabled, allow-lists (detectors/findings/README.md)
   --fail-on SEV  exit 3 when a finding is at or above SEV (info, low, medium, high, critical)
+${ES_USAGE}
 exit: 0 ok, 1 an input could not be read, 2 usage, 3 a finding at or above --fail-on`;
 
 /** A file written in 64 KiB batches, honouring back-pressure. */
@@ -86,7 +88,7 @@ function sessionLine(s: Session): string {
 export async function run(argv: string[]): Promise<number> {
   let args;
   try {
-    args = parseArgs(argv, { out: 'string', lateness: 'string', skew: 'string', rules: 'string', 'fail-on': 'string', help: 'boolean' });
+    args = parseArgs(argv, { out: 'string', lateness: 'string', skew: 'string', rules: 'string', 'fail-on': 'string', help: 'boolean', ...ES_FLAGS });
   } catch (e) {
     if (e instanceof UsageError) { process.stderr.write(`hoptrail hunt: ${e.message}\n${USAGE}\n`); return 2; }
     throw e;
@@ -128,6 +130,9 @@ export async function run(argv: string[]): Promise<number> {
   let totalBytes = 0;
   for (const f of files) totalBytes += (await stat(f).catch(() => ({ size: 0 }))).size;
   await mkdir(outDir, { recursive: true });
+  // --es: the same records also go to Elasticsearch.
+  const es = await openEsOutput(args.flags, outDir);
+  if (typeof es === 'string') { process.stderr.write(`hoptrail hunt: ${es}\n`); return 1; }
   const events = new Out(join(outDir, 'events.ndjson'));
   const sessionsOut = new Out(join(outDir, 'sessions.ndjson'));
   const hopsOut = new Out(join(outDir, 'hops.ndjson'));
@@ -153,11 +158,12 @@ export async function run(argv: string[]): Promise<number> {
     for (const o of outs) {
       if (o.kind === 'session') {
         sessions.push(o.session);
+        await es?.session(o.session);
         await sessionsOut.write(JSON.stringify(o.session) + '\n');
         for (const row of timelineRows(o.session)) await timeline.write(row);
-      } else if (o.kind === 'hop') { nHops++; hops.push(o.hop); await hopsOut.write(JSON.stringify(o.hop) + '\n'); }
-      else if (o.kind === 'chain') { nChains++; chains.push(o.chain); await hopsOut.write(JSON.stringify(o.chain) + '\n'); }
-      else { nFanouts++; fanouts.push(o.fanout); await hopsOut.write(JSON.stringify(o.fanout) + '\n'); }
+      } else if (o.kind === 'hop') { nHops++; hops.push(o.hop); await es?.hop(o.hop); await hopsOut.write(JSON.stringify(o.hop) + '\n'); }
+      else if (o.kind === 'chain') { nChains++; chains.push(o.chain); await es?.hop(o.chain); await hopsOut.write(JSON.stringify(o.chain) + '\n'); }
+      else { nFanouts++; fanouts.push(o.fanout); await es?.hop(o.fanout); await hopsOut.write(JSON.stringify(o.fanout) + '\n'); }
     }
   };
   let current: string | undefined;
@@ -175,6 +181,7 @@ export async function run(argv: string[]): Promise<number> {
       if (f !== current) { await finishFile(current); current = f; }
       await events.write(JSON.stringify(it.event) + '\n');
       findings.push(it.event);
+      await es?.event(it.event);
       await handle(engine.push(it.event, f));
       if ((nEvents & 4095) === 0) progress.tick(filesDone, nEvents, bytesDone);
     } else if (it.kind === 'reject') {
@@ -189,6 +196,8 @@ export async function run(argv: string[]): Promise<number> {
   progress.done();
   await Promise.all([events.end(), sessionsOut.end(), hopsOut.end(), timeline.end(), rejectsOut.end()]);
   const found = findings.finish({ sessions, hops, chains, fanouts });
+  for (const f of found) await es?.finding(f);
+  const esStats = await es?.close();
   await writeFile(join(outDir, 'findings.ndjson'), found.map((f) => JSON.stringify(f) + '\n').join(''));
   await writeFile(join(outDir, 'report.html'), renderReport({ generated: new Date().toISOString(), inputs: args.positional, sessions, hops, findings: found, events: nEvents }));
 
@@ -203,6 +212,7 @@ export async function run(argv: string[]): Promise<number> {
     ...(found.length > 20 ? [`  ... and ${found.length - 20} more in findings.ndjson`] : []),
     `written to ${outDir}/ (events.ndjson, sessions.ndjson, hops.ndjson, timeline.csv, findings.ndjson, report.html${nRejects > 0 ? ', rejects.ndjson' : ''})`,
   ];
+  if (esStats) lines.push(esSummary(esStats, outDir));
   if (findings.stats().sightings_overflow > 0) lines.push(`  note: ${findings.stats().sightings_overflow} command text(s) not examined (memory cap)`);
   for (const u of unreadable) lines.push(`  unreadable: ${u}`);
   // Host, user and finding titles are attacker-controlled: no control character reaches the terminal.

@@ -1,0 +1,59 @@
+// The `--es` options shared by commands that index into Elasticsearch (hunt, later stream): flag kinds,
+// usage text, opening the sink from flags, and the summary line. Secrets come from the environment only.
+import { join } from 'node:path';
+import { HoptrailEsSink, type SinkStats } from '../sinks/elasticsearch/hoptrail.js';
+import { redact } from '../sinks/elasticsearch/connection.js';
+import type { FlagKinds, ParsedArgs } from './args.js';
+
+export const ES_FLAGS: FlagKinds = { es: 'string', 'es-api-key-env': 'string', 'es-prefix': 'string', 'es-replicas': 'string' };
+
+export const ES_USAGE = `  --es URL       also index events, sessions, hops and findings into Elasticsearch (idempotent: a re-run
+                 adds no document); refused documents go to DIR/es-rejects.ndjson with the reason.
+                 Auth from the environment: HOPTRAIL_ES_API_KEY, or HOPTRAIL_ES_USERNAME/HOPTRAIL_ES_PASSWORD;
+                 TLS: HOPTRAIL_ES_CA_FILE, HOPTRAIL_ES_TLS_VERIFY (on by default)
+  --es-api-key-env NAME  read the API key from env NAME instead
+  --es-prefix P  index name prefix (default hoptrail; the Kibana dashboards expect it)
+  --es-replicas N  replicas of new indices (0 on a single-node cluster)`;
+
+/** The sink for these flags, opened; undefined without --es; a message (safe to print) on failure. */
+export async function openEsOutput(flags: ParsedArgs['flags'], outDir: string, env: NodeJS.ProcessEnv = process.env): Promise<HoptrailEsSink | string | undefined> {
+  const url = flags.es;
+  if (typeof url !== 'string') return undefined;
+  const keyEnv = flags['es-api-key-env'];
+  let apiKey: string | undefined;
+  if (typeof keyEnv === 'string') {
+    apiKey = env[keyEnv];
+    if (!apiKey) return `--es-api-key-env: environment variable ${keyEnv} is empty or unset`;
+  }
+  const replicas = flags['es-replicas'] === undefined ? undefined : Number(flags['es-replicas']);
+  if (replicas !== undefined && !(Number.isInteger(replicas) && replicas >= 0)) return '--es-replicas needs a whole number';
+  const sink = new HoptrailEsSink({
+    connection: { url, apiKey },
+    env,
+    prefix: typeof flags['es-prefix'] === 'string' ? flags['es-prefix'] : undefined,
+    replicas,
+    rejectFile: join(outDir, 'es-rejects.ndjson'),
+  });
+  try {
+    const info = await sink.open();
+    process.stderr.write(`hoptrail: indexing into ${info.description}${info.features.dataStreams ? ' (data streams)' : ' (daily indices)'}\n`);
+    return sink;
+  } catch (e) {
+    // The URL may carry user:password; the message must not.
+    const secrets = [apiKey ?? '', env.HOPTRAIL_ES_API_KEY ?? '', env.HOPTRAIL_ES_PASSWORD ?? ''];
+    try {
+      const u = new URL(url);
+      if (u.password) secrets.push(u.password, decodeURIComponent(u.password));
+    } catch {
+      // resolveConnection already refused it with a safe message.
+    }
+    return `Elasticsearch: ${redact(e instanceof Error ? e.message : String(e), secrets)}`;
+  }
+}
+
+/** One line for the hunt summary. */
+export function esSummary(s: SinkStats, outDir: string): string {
+  const sent = `${s.events.sent} event(s), ${s.sessions.sent} session(s), ${s.hops.sent} hop record(s), ${s.findings.sent} finding(s)`;
+  const rej = s.indexer.rejected > 0 ? `, ${s.indexer.rejected} rejected (see ${join(outDir, 'es-rejects.ndjson')})` : ', 0 rejected';
+  return `elasticsearch: ${sent} sent; ${s.indexer.indexed} indexed, ${s.indexer.duplicates} already there${rej}`;
+}
