@@ -1,9 +1,11 @@
 // hoptrail's command line: a thin dispatcher; each command lives in its own module under cli/.
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
+  dashboards: { summary: 'export Kibana saved objects (data views, dashboards) as NDJSON', load: () => import('./dashboards.js') },
   dump: { summary: 'parse EVTX files and print one record per line (jsonl or xml)', load: () => import('./dump.js') },
   hunt: { summary: 'rebuild PowerShell-remoting sessions, pair them across hosts, write sessions/hops/timeline', load: () => import('./hunt.js') },
   normalize: { summary: 'normalize EVTX and collector JSON to one event shape (JSON lines)', load: () => import('./normalize.js') },
+  stream: { summary: 'live SOC mode: consume collector JSON from Kafka, detect, produce alerts (sessions, findings)', load: () => import('./stream.js') },
 };
 
 function usage(): string {
