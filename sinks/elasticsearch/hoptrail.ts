@@ -109,6 +109,9 @@ const defaultLogger: IndexerLogger = {
   error: (m) => console.error(`[es-sink] ERROR ${m}`),
 };
 
+/** Not a throw: callers await these methods and expect a rejected promise. */
+const notOpen = (): Promise<never> => Promise.reject(new Error('HoptrailEsSink: open() first'));
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A server that is down or still starting: worth waiting for, unlike a refusal. */
@@ -180,12 +183,14 @@ export class HoptrailEsSink {
 
   /** A normalized event: created once (op create), so a replay counts as duplicates, not new documents. */
   event(e: NormalizedEvent): Promise<void> {
+    if (!this.conn) return notOpen();
     const index = indexFor(this.families.events, this.targetOpts(), e['@timestamp']);
     return this.push('events', { index, id: eventDocId(e), op: 'create', doc: e });
   }
 
   /** A session, replaced as a whole each time it is sent (it grows; a later state wins). */
   session(s: Session): Promise<void> {
+    if (!this.conn) return notOpen();
     if (this.sessionInfo.size >= SESSION_CACHE_MAX) this.sessionInfo.delete(this.sessionInfo.keys().next().value as string);
     this.sessionInfo.set(s.session_id, { kind: s.kind, ...(s.auth ? { auth: s.auth } : {}) });
     const doc = { ...s, hoptrail: { command_count: s.commands.length } };
@@ -194,6 +199,7 @@ export class HoptrailEsSink {
 
   /** A hop (with its session's kind and auth when the session was sent first), chain or fan-out. */
   hop(h: Hop | Chain | FanOut): Promise<void> {
+    if (!this.conn) return notOpen();
     const extra = h.type === 'hop' ? this.sessionInfo.get(h.session_id) : undefined;
     const doc = { ...h, '@timestamp': h.type === 'hop' ? h.time : h.start, ...extra };
     return this.push('hops', { index: indexFor(this.families.hops, this.targetOpts()), id: hopDocId(h), op: 'index', doc });
@@ -201,6 +207,7 @@ export class HoptrailEsSink {
 
   /** A finding, replaced as a whole (more evidence may come). */
   finding(f: Finding): Promise<void> {
+    if (!this.conn) return notOpen();
     const doc = { ...f, hoptrail: { severity_rank: severityRank(f.severity) } };
     return this.push('findings', { index: indexFor(this.families.findings, this.targetOpts()), id: f.finding_id, op: 'index', doc });
   }
@@ -252,7 +259,7 @@ export class HoptrailEsSink {
   }
 
   private push(family: FamilyName, d: BulkDoc): Promise<void> {
-    if (!this.indexer) return Promise.reject(new Error('HoptrailEsSink: open() first'));
+    if (!this.indexer) return notOpen();
     this.sent[family]++;
     return this.indexer.push(d);
   }

@@ -1,0 +1,78 @@
+// The hoptrail sink's pure parts: document IDs from provenance, and the families' mappings.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { NormalizedEvent } from '../../schemas/event.js';
+import { eventDocId, fieldTypes, hopDocId, hoptrailFamilies, buildTemplate, HoptrailEsSink } from '../../sinks/elasticsearch/index.js';
+
+function ev(over: { recordId?: number; host?: string; prov?: Partial<NormalizedEvent['hoptrail']['provenance']> } = {}): NormalizedEvent {
+  return {
+    '@timestamp': '2024-03-01T10:00:00.000Z',
+    ecs: { version: '8.11.0' },
+    event: { code: '91', provider: 'Microsoft-Windows-WinRM', kind: 'event' },
+    host: { name: over.host ?? 'ws1.corp.local', hostname: 'ws1' },
+    log: {},
+    winlog: {
+      channel: 'Microsoft-Windows-WinRM/Operational',
+      computer_name: 'WS1.corp.local',
+      provider_name: 'Microsoft-Windows-WinRM',
+      event_id: 91,
+      time_created: '2024-03-01T10:00:00.1234567Z',
+      ...(over.recordId !== undefined ? { record_id: over.recordId } : {}),
+    },
+    hoptrail: { schema_version: '1.0.0', provenance: { format: 'winlogbeat-ecs', file: 'a.json', line: 3, ...over.prov } },
+  };
+}
+
+test('eventDocId: record form when there is a record id (file position ignored), else Kafka, else file position', () => {
+  const a = eventDocId(ev({ recordId: 7 }));
+  assert.equal(a, eventDocId(ev({ recordId: 7, prov: { file: 'elsewhere/b.json', line: 99 } })), 'same record read from another file');
+  assert.equal(a, eventDocId(ev({ recordId: 7, host: 'WS1.CORP.LOCAL' })));
+  assert.notEqual(a, eventDocId(ev({ recordId: 8 })));
+  // A slack-space remnant reusing the record id is a document of its own.
+  assert.notEqual(a, eventDocId(ev({ recordId: 7, prov: { recovered: true, offset: 4096 } })));
+  const k = eventDocId(ev({ prov: { kafka: { topic: 'winlog', partition: 1, offset: 5 } } }));
+  assert.equal(k, eventDocId(ev({ prov: { kafka: { topic: 'winlog', partition: 1, offset: 5 }, file: 'x' } })));
+  assert.notEqual(k, eventDocId(ev({ prov: { kafka: { topic: 'winlog', partition: 1, offset: 6 } } })));
+  const f = eventDocId(ev());
+  assert.equal(f, eventDocId(ev()));
+  assert.notEqual(f, eventDocId(ev({ prov: { line: 4 } })));
+  assert.notEqual(f, eventDocId(ev({ prov: { file: 'b.json' } })));
+  assert.notEqual(f, eventDocId(ev({ prov: { entry: 'inner.json' } })));
+});
+
+test('hopDocId: stable per hop / chain / fan-out, independent of time', () => {
+  const h = { type: 'hop' as const, source: 'a', destination: 'b', time: 't1', session_id: 's1' };
+  assert.equal(hopDocId(h), hopDocId({ ...h, time: 't2' }));
+  assert.notEqual(hopDocId(h), hopDocId({ ...h, destination: 'c' }));
+  const c = { type: 'chain' as const, hosts: ['a', 'b', 'c'], users: [], start: 't', end: 't', session_ids: ['s1', 's2'] };
+  assert.notEqual(hopDocId(c), hopDocId({ ...c, session_ids: ['s1', 's3'] }));
+  const f = { type: 'fanout' as const, source: 'a', destinations: ['b', 'c', 'd'], start: 't', end: 't', session_ids: ['s1', 's2', 's3'] };
+  assert.notEqual(hopDocId(f), hopDocId(c));
+});
+
+test('mappings: dynamic false, explicit types, flattened only when the server has it', () => {
+  const fams = hoptrailFamilies({ flattened: true });
+  for (const fam of Object.values(fams)) {
+    const t = buildTemplate(fam, { features: { dataStreams: false, composableTemplates: true } }) as { template: { mappings: { dynamic: unknown } } };
+    assert.equal(t.template.mappings.dynamic, false, fam.name);
+  }
+  const ev = fieldTypes(fams.events.mappings);
+  assert.equal(ev.get('@timestamp'), 'date');
+  assert.equal(ev.get('winlog.time_created'), 'date_nanos');
+  assert.equal(ev.get('winlog.event_data'), 'flattened');
+  assert.equal(ev.get('winlog.record_id'), 'long');
+  assert.equal(ev.get('source.ip'), 'ip');
+  assert.equal(ev.get('process.command_line'), 'text');
+  assert.equal(ev.get('process.command_line.keyword'), 'keyword');
+  assert.equal(ev.get('powershell.file.script_block_text.keyword'), 'keyword');
+  assert.equal(fieldTypes(fams.sessions.mappings).get('paired'), 'boolean');
+  assert.equal(fieldTypes(fams.findings.mappings).get('attack'), 'keyword');
+  const noFlat = fieldTypes(hoptrailFamilies({ flattened: false }).events.mappings);
+  assert.equal(noFlat.get('winlog.event_data'), undefined, 'stored, not indexed');
+});
+
+test('the sink refuses documents before open()', async () => {
+  const sink = new HoptrailEsSink();
+  await assert.rejects(() => sink.event(ev({ recordId: 1 })), /open\(\) first/);
+  assert.equal(sink.stats().events.sent, 0);
+});
