@@ -1,0 +1,125 @@
+// `hoptrail stream`: live SOC mode. Reads collector JSON from a Kafka topic as a consumer group, runs the
+// same detectors as `hunt`, and produces sessions and findings to an alerts topic as they appear and
+// change. The Kafka edge is ingest/kafka/runner.ts; this module parses options and handles signals.
+import { createServer, type Server } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { parseArgs, UsageError } from './args.js';
+import { DEFAULT_CONFIG, parseRulesConfig, RulesConfigError, type RulesConfig } from '../detectors/findings/index.js';
+import { StreamRunner } from '../ingest/kafka/runner.js';
+import { jsonLogger, type Level } from '../ingest/kafka/log.js';
+
+const USAGE = `usage: hoptrail stream --brokers LIST --topic T [--group G] [--alerts-topic T2] [--dlq-topic T3] [--es URL]
+  --brokers LIST       Kafka bootstrap servers, comma-separated (host:port,...)
+  --topic T            topic of Winlogbeat 6/7/8, NXLog, Export-WinEvents or evtx-style JSON (detected per message)
+  --group G            consumer group (default hoptrail-stream)
+  --alerts-topic T2    sessions (key: session ID) and findings (key: finding ID; null value: retracted)
+  --dlq-topic T3       messages that cannot be used: original bytes, source topic/partition/offset, reason
+  --es URL             also index into Elasticsearch (needs the hoptrail Elasticsearch sink)
+  --lateness SEC       out-of-order arrival tolerated (default 300)
+  --skew SEC           clock skew tolerated between hosts (default 120)
+  --horizon SEC        event time a message can still change state; offsets behind it are committed
+                       (default: lateness + 3 x skew + idle close + script timeout + margin, about 31 min)
+  --idle-flush SEC     no message for SEC seconds: release everything held as final (default: never)
+  --max-message-bytes N  larger messages go to the dead-letter topic (default 1048576)
+  --rules FILE         JSON rules file, as for hunt
+  --metrics-interval SEC  metrics log line period (default 10; 0: off)
+  --metrics-port PORT  serve Prometheus text on http://127.0.0.1:PORT/metrics
+  --log-level LEVEL    debug, info, warn, error (default info)
+Logs are JSON lines on stderr. SIGINT/SIGTERM: finish the batch in hand, publish, commit, leave the group.`;
+
+export async function run(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parseArgs(argv, {
+      brokers: 'string', topic: 'string', group: 'string', 'alerts-topic': 'string', 'dlq-topic': 'string', es: 'string',
+      lateness: 'string', skew: 'string', horizon: 'string', 'idle-flush': 'string', 'max-message-bytes': 'string', rules: 'string',
+      'metrics-interval': 'string', 'metrics-port': 'string', 'log-level': 'string', help: 'boolean',
+    });
+  } catch (e) {
+    if (e instanceof UsageError) { process.stderr.write(`hoptrail stream: ${e.message}\n${USAGE}\n`); return 2; }
+    throw e;
+  }
+  const f = args.flags;
+  if (f.help || argv.includes('-h')) { process.stdout.write(USAGE + '\n'); return 0; }
+  const usage = (msg: string): number => { process.stderr.write(`hoptrail stream: ${msg}\n${USAGE}\n`); return 2; };
+  const str = (name: string): string | undefined => (typeof f[name] === 'string' ? f[name] : undefined);
+  const brokers = str('brokers'), topic = str('topic');
+  if (!brokers || !topic) return usage('--brokers and --topic are required');
+  if (args.positional.length > 0) return usage(`unexpected argument '${args.positional[0]}'`);
+  const nums: Record<string, number | undefined> = {};
+  for (const n of ['lateness', 'skew', 'horizon', 'idle-flush', 'max-message-bytes', 'metrics-interval', 'metrics-port']) {
+    const v = str(n);
+    if (v === undefined) continue;
+    const x = Number(v);
+    if (!Number.isFinite(x) || x < 0) return usage(`--${n} needs a non-negative number`);
+    nums[n] = x;
+  }
+  const level = str('log-level') ?? 'info';
+  if (!['debug', 'info', 'warn', 'error'].includes(level)) return usage('--log-level needs debug, info, warn or error');
+  const log = jsonLogger(level as Level);
+  if (str('es') !== undefined) {
+    // The Elasticsearch sink for stream (sinks/elasticsearch/hoptrail.ts) is not in this build.
+    process.stderr.write('hoptrail stream: --es is not available in this build: the hoptrail Elasticsearch sink is missing\n');
+    return 2;
+  }
+  let rules: RulesConfig = DEFAULT_CONFIG;
+  const rulesFile = str('rules');
+  if (rulesFile !== undefined) {
+    try {
+      rules = parseRulesConfig(await readFile(rulesFile, 'utf8'));
+    } catch (e) {
+      process.stderr.write(`hoptrail stream: ${e instanceof RulesConfigError ? e.message : `cannot read ${rulesFile}: ${(e as Error).message}`}\n`);
+      return 2;
+    }
+  }
+  const ms = (n: string): number | undefined => (nums[n] === undefined ? undefined : nums[n] * 1000);
+  const runner = new StreamRunner({
+    brokers: brokers.split(',').map((b) => b.trim()).filter((b) => b),
+    topic,
+    group: str('group') ?? 'hoptrail-stream',
+    alertsTopic: str('alerts-topic'),
+    dlqTopic: str('dlq-topic'),
+    latenessMs: ms('lateness'),
+    skewMs: ms('skew'),
+    horizonMs: ms('horizon'),
+    idleFlushMs: ms('idle-flush'),
+    maxMessageBytes: nums['max-message-bytes'],
+    metricsIntervalMs: ms('metrics-interval'),
+    rules,
+    log,
+  });
+
+  let server: Server | undefined;
+  const port = nums['metrics-port'];
+  if (port !== undefined) {
+    server = createServer((req, res) => {
+      if (req.url !== '/metrics') { res.writeHead(404).end(); return; }
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(runner.metrics.prometheus());
+    });
+    await new Promise<void>((r) => server?.listen(port, '127.0.0.1', () => r()));
+    log.info('metrics served', { url: `http://127.0.0.1:${port}/metrics` });
+  }
+
+  const stopped = new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  try {
+    await runner.start();
+  } catch (e) {
+    log.error('cannot start', { error: (e as Error).message });
+    server?.close();
+    return 1;
+  }
+  const sig = await stopped;
+  log.info('stopping', { signal: sig });
+  try {
+    await runner.stop();
+  } catch (e) {
+    log.error('stop failed', { error: (e as Error).message });
+    return 1;
+  } finally {
+    server?.close();
+  }
+  return 0;
+}

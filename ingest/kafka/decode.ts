@@ -1,0 +1,43 @@
+// One Kafka message value to a normalized event, or the reason it cannot be one (for the dead-letter
+// topic). Pure: the format is detected per message, and clocks and host names are learned as messages
+// arrive (a stream has no first pass over its input, unlike a file hunt).
+import type { NormalizedEvent, Provenance } from '../../schemas/event.js';
+import { adapt } from '../json/detect.js';
+import type { ClockKnowledge, Normalizer } from '../normalize/index.js';
+
+export interface MessageOrigin {
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+export type Decoded = { ok: true; event: NormalizedEvent } | { ok: false; reason: string };
+
+/** Messages larger than this go to the dead-letter topic unread. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1 << 20;
+
+export class MessageDecoder {
+  constructor(
+    private readonly normalizer: Normalizer,
+    private readonly knowledge: ClockKnowledge,
+    private readonly maxBytes = DEFAULT_MAX_MESSAGE_BYTES,
+  ) {}
+
+  decode(value: Buffer | null, from: MessageOrigin): Decoded {
+    if (value === null || value.length === 0) return { ok: false, reason: 'empty message' };
+    if (value.length > this.maxBytes) return { ok: false, reason: `oversized: ${value.length} bytes > ${this.maxBytes}` };
+    let v: unknown;
+    try {
+      v = JSON.parse(value.toString('utf8'));
+    } catch (e) {
+      return { ok: false, reason: `not JSON: ${(e as Error).message}` };
+    }
+    const a = adapt(v, undefined, from.topic);
+    if ('reason' in a) return { ok: false, reason: a.reason };
+    // Sysmon UtcTime samples and FQDNs teach the clock repair of later messages on the same host.
+    this.knowledge.observe(a.record, from.topic);
+    const prov: Provenance = { format: a.format, kafka: { topic: from.topic, partition: from.partition, offset: Number(from.offset) } };
+    const r = this.normalizer.normalize(a.record, prov);
+    return r.ok ? { ok: true, event: r.event } : { ok: false, reason: `schema: ${r.reason}` };
+  }
+}

@@ -1,0 +1,319 @@
+// The Kafka edge of `hoptrail stream`: a consumer group in, the alerts and dead-letter topics out, offsets
+// committed only when everything the messages produced is acknowledged and no longer depends on state
+// held in memory (ingest/kafka/offsets.ts). The detection itself is detectors/live.ts.
+import { Kafka, logLevel, type Consumer, type EachBatchPayload, type Producer, type Message } from 'kafkajs';
+import { LiveHunt, type AlertRecord, type LiveOptions } from '../../detectors/live.js';
+import { ClockKnowledge, Normalizer } from '../normalize/index.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, MessageDecoder, type MessageOrigin } from './decode.js';
+import { dlqMessage, type OutMessage } from './dlq.js';
+import type { Logger } from './log.js';
+import { StreamMetrics } from './metrics.js';
+import { OffsetBook } from './offsets.js';
+import type { NormalizedEvent } from '../../schemas/event.js';
+
+/** A further output (the Elasticsearch sink): written before the offsets that fed it are committed. */
+export interface StreamSink {
+  write(events: readonly NormalizedEvent[], alerts: readonly AlertRecord[]): Promise<void>;
+  /** Everything written so far is durable when this resolves. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface RunnerOptions extends LiveOptions {
+  brokers: string[];
+  topic: string;
+  group: string;
+  alertsTopic?: string;
+  dlqTopic?: string;
+  clientId?: string;
+  maxMessageBytes?: number;
+  /** Findings are re-evaluated at most this often (wall time). Default 250 ms. */
+  findingsIntervalMs?: number;
+  /** No message for this long (wall time): everything held is released as final. 0: never. Default 0. */
+  idleFlushMs?: number;
+  /** Event time behind the newest after which a message no longer matters to state (commit horizon). */
+  horizonMs?: number;
+  metricsIntervalMs?: number;
+  /** A send slower than this pauses the assigned partitions until it is acknowledged. */
+  slowSinkMs?: number;
+  sink?: StreamSink;
+  sessionTimeoutMs?: number;
+  log: Logger;
+}
+
+/** The default commit horizon: lateness, pairing wait, idle close and script timeout, with a margin. */
+export function defaultHorizonMs(o: LiveOptions): number {
+  const lateness = o.latenessMs ?? 5 * 60_000, skew = o.skewMs ?? 2 * 60_000;
+  return lateness + 3 * skew + 30_000 + (o.idleMs ?? 10 * 60_000) + (o.scriptTimeoutMs ?? 5 * 60_000) + 5 * 60_000;
+}
+
+export class StreamRunner {
+  readonly metrics = new StreamMetrics();
+  private readonly kafka: Kafka;
+  private readonly consumer: Consumer;
+  private readonly producer: Producer;
+  private readonly live: LiveHunt;
+  private readonly decoder: MessageDecoder;
+  private readonly knowledge = new ClockKnowledge();
+  private readonly book = new OffsetBook();
+  private readonly horizonMs: number;
+  private chain: Promise<unknown> = Promise.resolve();
+  private timers: NodeJS.Timeout[] = [];
+  private lastFindings = 0;
+  private lastMessage = Date.now();
+  private heldSinceFlush = false;
+  /** Arrival (wall) of the oldest batch since findings were last evaluated: what a new finding waited for. */
+  private evalArrival: number | undefined;
+  private readonly delays: number[] = [];
+  private assigned: { topic: string; partitions: number[] }[] = [];
+  private stopping = false;
+  /** Bumped on every assignment: backlogged partitions are declared to the engine before the next batch. */
+  private assignmentVersion = 0;
+  private declaredVersion = 0;
+
+  constructor(private readonly o: RunnerOptions) {
+    this.kafka = new Kafka({ clientId: o.clientId ?? 'hoptrail-stream', brokers: o.brokers, logLevel: logLevel.NOTHING });
+    this.consumer = this.kafka.consumer({
+      groupId: o.group, maxBytes: 8 << 20, maxBytesPerPartition: 2 << 20,
+      // A member that died (kill -9) holds its partitions until this passes: short, so a restart resumes soon.
+      sessionTimeout: o.sessionTimeoutMs ?? 10_000, heartbeatInterval: 1000,
+    });
+    // Idempotent producer: its own retries never duplicate an alert.
+    this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    this.live = new LiveHunt(o);
+    this.horizonMs = o.horizonMs ?? defaultHorizonMs(o);
+    const norm = new Normalizer({ knowledge: this.knowledge });
+    this.decoder = new MessageDecoder(norm, this.knowledge, o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
+  }
+
+  /** Wall-time delays (ms) from a batch's arrival to the acknowledgement of the findings it caused. */
+  delaySamples(): readonly number[] {
+    return this.delays;
+  }
+
+  async start(): Promise<void> {
+    const { o } = this;
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      // Alerts are keyed by session or finding ID: compaction keeps the latest version of each.
+      const topics = [
+        ...(o.alertsTopic ? [{ topic: o.alertsTopic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }] : []),
+        ...(o.dlqTopic ? [{ topic: o.dlqTopic, numPartitions: 1 }] : []),
+      ];
+      if (topics.length > 0) await admin.createTopics({ topics, waitForLeaders: true }).catch(() => false);
+    } finally {
+      await admin.disconnect();
+    }
+    await this.producer.connect();
+    await this.consumer.connect();
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
+      const a = e.payload.memberAssignment;
+      const now = new Set(Object.entries(a).flatMap(([t, ps]) => ps.map((p) => `${t}/${p}`)));
+      for (const { topic, partitions } of this.assigned) {
+        for (const p of partitions) if (!now.has(`${topic}/${p}`)) { this.book.forget(topic, p); this.metrics.dropLag(topic, p); }
+      }
+      this.assigned = Object.entries(a).map(([topic, partitions]) => ({ topic, partitions }));
+      this.assignmentVersion++;
+      o.log.info('assigned', { assignment: a });
+    });
+    this.consumer.on(this.consumer.events.CRASH, (e) => o.log.error('consumer crash', { error: String(e.payload.error), restart: e.payload.restart }));
+    await this.consumer.subscribe({ topic: o.topic, fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (p) => this.serial(() => this.onBatch(p)),
+    });
+    this.timers.push(setInterval(() => void this.serial(() => this.tick()).catch((e: unknown) => o.log.error('tick failed', { error: String(e) })), 100));
+    const every = o.metricsIntervalMs ?? 10_000;
+    if (every > 0) this.timers.push(setInterval(() => o.log.info('metrics', { ...this.metrics.snapshot(), ...this.delayFigures(), engine: this.live.stats(), uncommitted: this.book.pending() }), every));
+    for (const t of this.timers) t.unref();
+    o.log.info('started', { brokers: o.brokers, topic: o.topic, group: o.group, alerts: o.alertsTopic, dlq: o.dlqTopic, horizon_s: this.horizonMs / 1000 });
+  }
+
+  /** Graceful stop: the batch in hand finishes, what is due is published and committed, the group is left. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    await this.consumer.stop();
+    await this.serial(async () => {
+      await this.publish(this.live.findings(), []);
+      await this.commit(this.cutoff());
+    });
+    await this.consumer.disconnect();
+    await this.o.sink?.close();
+    await this.producer.disconnect();
+    this.o.log.info('stopped', { ...this.metrics.snapshot(), ...this.delayFigures() });
+  }
+
+  delayFigures(): { delay_p50_ms?: number; delay_p99_ms?: number } {
+    if (this.delays.length === 0) return {};
+    const s = [...this.delays].sort((a, b) => a - b);
+    return { delay_p50_ms: s[Math.floor(s.length * 0.5)], delay_p99_ms: s[Math.min(s.length - 1, Math.floor(s.length * 0.99))] };
+  }
+
+  /** Batches, timer ticks and the stop run one at a time: the detectors are not re-entrant. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const r = this.chain.then(fn);
+    this.chain = r.catch(() => undefined);
+    return r;
+  }
+
+  private cutoff(): number {
+    return this.live.newestEventTime - this.horizonMs;
+  }
+
+  /**
+   * Partitions with a backlog hold the event-time watermark back until they catch up, so a partition
+   * fetched later than another is not judged late; caught-up and empty ones hold nothing back.
+   */
+  private async declareBacklogs(): Promise<void> {
+    if (this.declaredVersion === this.assignmentVersion) return;
+    this.declaredVersion = this.assignmentVersion;
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      for (const { topic, partitions } of this.assigned) {
+        const high = new Map((await admin.fetchTopicOffsets(topic)).map((x) => [x.partition, { high: Number(x.high), low: Number(x.low) }]));
+        const [committed] = await admin.fetchOffsets({ groupId: this.o.group, topics: [topic] });
+        const at = new Map(committed.partitions.map((x) => [x.partition, Number(x.offset)]));
+        for (const p of partitions) {
+          const h = high.get(p);
+          const from = Math.max(at.get(p) ?? -1, h?.low ?? 0);
+          if (h && from < h.high) this.live.openPartition(`${topic}/${p}`);
+        }
+      }
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    await this.declareBacklogs();
+    const label = `${batch.topic}/${batch.partition}`;
+    const arrival = Date.now();
+    this.lastMessage = arrival;
+    this.evalArrival ??= arrival;
+    const alerts: AlertRecord[] = [];
+    const dlq: OutMessage[] = [];
+    const events: NormalizedEvent[] = [];
+    const done: string[] = [];
+    for (const m of batch.messages) {
+      if (!isRunning() || isStale()) break;
+      const from: MessageOrigin = { topic: batch.topic, partition: batch.partition, offset: m.offset };
+      const d = this.decoder.decode(m.value, from);
+      if (!d.ok) {
+        this.metrics.rejects++;
+        dlq.push(dlqMessage(from, m.value, d.reason));
+        this.book.add(batch.topic, batch.partition, Number(m.offset), -Infinity);
+      } else {
+        this.metrics.events++;
+        if (this.o.sink) events.push(d.event);
+        for (const a of this.live.push(d.event, label)) alerts.push(a);
+        this.book.add(batch.topic, batch.partition, Number(m.offset), Date.parse(d.event['@timestamp']));
+        this.heldSinceFlush = true;
+      }
+      done.push(m.offset);
+    }
+    const last = done.at(-1);
+    if (last !== undefined) {
+      const lag = Math.max(0, Number(batch.highWatermark) - Number(last) - 1);
+      this.metrics.setLag(batch.topic, batch.partition, lag);
+      if (lag === 0) this.live.closePartition(label);
+    }
+    // Clock knowledge learned in this batch applies to the next (anchors are searched sorted).
+    this.knowledge.seal();
+    for (const a of this.live.drain()) alerts.push(a);
+    let ref: number | undefined;
+    if (arrival - this.lastFindings >= (this.o.findingsIntervalMs ?? 250)) {
+      this.lastFindings = arrival;
+      ref = this.evalArrival;
+      this.evalArrival = undefined;
+      for (const a of this.live.findings()) alerts.push(a);
+    }
+    await this.publish(alerts, dlq, events, ref);
+    for (const off of done) resolveOffset(off);
+    await this.commit(this.cutoff());
+    await heartbeat();
+  }
+
+  /** Timer: findings due without new messages, and the idle flush. */
+  private async tick(): Promise<void> {
+    if (this.stopping) return;
+    const now = Date.now();
+    const idle = this.o.idleFlushMs ?? 0;
+    if (idle > 0 && this.heldSinceFlush && now - this.lastMessage >= idle) {
+      this.heldSinceFlush = false;
+      this.o.log.info('idle: releasing held state', { idle_ms: now - this.lastMessage });
+      await this.publish(this.live.flush(), []);
+      // Everything processed has produced all it can: all of it may be committed.
+      await this.commit(Infinity);
+      return;
+    }
+    const drained = this.live.drain();
+    if (drained.length > 0) await this.publish(drained, []);
+    if (now - this.lastFindings >= (this.o.findingsIntervalMs ?? 250)) {
+      this.lastFindings = now;
+      const ref = this.evalArrival;
+      this.evalArrival = undefined;
+      const f = this.live.findings();
+      if (f.length > 0) await this.publish(f, [], [], ref);
+    }
+  }
+
+  private async publish(alerts: readonly AlertRecord[], dlq: readonly OutMessage[], events: readonly NormalizedEvent[] = [], ref?: number): Promise<void> {
+    const { o } = this;
+    const topicMessages: { topic: string; messages: Message[] }[] = [];
+    if (o.alertsTopic && alerts.length > 0) {
+      topicMessages.push({
+        topic: o.alertsTopic,
+        messages: alerts.map((a) => ({ key: a.key, value: a.value === null ? null : JSON.stringify(a.value), headers: { 'hoptrail.kind': a.kind } })),
+      });
+    }
+    if (o.dlqTopic && dlq.length > 0) topicMessages.push({ topic: o.dlqTopic, messages: dlq.map((d) => ({ key: d.key, value: d.value, headers: d.headers })) });
+    const started = Date.now();
+    const slow = setTimeout(() => this.pauseAll(true), o.slowSinkMs ?? 1000);
+    try {
+      if (topicMessages.length > 0) await this.producer.sendBatch({ topicMessages, acks: -1 });
+      if (o.sink && (events.length > 0 || alerts.length > 0)) {
+        await o.sink.write(events, alerts);
+        await o.sink.flush();
+      }
+    } finally {
+      clearTimeout(slow);
+      this.pauseAll(false);
+    }
+    for (const a of alerts) {
+      if (a.kind === 'session') this.metrics.sessions++;
+      else if (a.kind === 'finding') this.metrics.findings++;
+      else this.metrics.retractions++;
+    }
+    if (ref !== undefined && alerts.some((a) => a.kind === 'finding')) {
+      this.delays.push(Date.now() - ref);
+      if (this.delays.length > 10_000) this.delays.splice(0, 5_000);
+    }
+    if (Date.now() - started > 5000) o.log.warn('slow sink', { ms: Date.now() - started });
+  }
+
+  private pauseAll(on: boolean): void {
+    if (this.assigned.length === 0 || this.stopping) return;
+    if (on) {
+      this.consumer.pause(this.assigned);
+      this.metrics.paused = this.assigned.reduce((n, a) => n + a.partitions.length, 0);
+      this.o.log.warn('sinks lag: partitions paused', { paused: this.metrics.paused });
+    } else if (this.metrics.paused > 0) {
+      this.consumer.resume(this.assigned);
+      this.metrics.paused = 0;
+    }
+  }
+
+  private async commit(cutoff: number): Promise<void> {
+    const due = this.book.due(cutoff);
+    if (due.length === 0) return;
+    await this.consumer.commitOffsets(due);
+    this.metrics.commits++;
+    this.o.log.debug('committed', { offsets: due });
+  }
+}
