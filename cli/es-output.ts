@@ -16,7 +16,12 @@ export const ES_USAGE = `  --es URL       also index events, sessions, hops and 
   --es-replicas N  replicas of new indices (0 on a single-node cluster)`;
 
 /** The sink for these flags, opened; undefined without --es; a message (safe to print) on failure. */
-export async function openEsOutput(flags: ParsedArgs['flags'], outDir: string, env: NodeJS.ProcessEnv = process.env): Promise<HoptrailEsSink | string | undefined> {
+export async function openEsOutput(
+  flags: ParsedArgs['flags'],
+  outDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+  openTimeoutMs?: number,
+): Promise<HoptrailEsSink | string | undefined> {
   const url = flags.es;
   if (typeof url !== 'string') return undefined;
   const keyEnv = flags['es-api-key-env'];
@@ -33,6 +38,7 @@ export async function openEsOutput(flags: ParsedArgs['flags'], outDir: string, e
     prefix: typeof flags['es-prefix'] === 'string' ? flags['es-prefix'] : undefined,
     replicas,
     rejectFile: join(outDir, 'es-rejects.ndjson'),
+    openTimeoutMs,
   });
   try {
     const info = await sink.open();

@@ -150,6 +150,8 @@ export class HoptrailEsSink {
         await this.conn?.close().catch(() => undefined);
         this.conn = undefined;
         if (!transient(e) || Date.now() > deadline) throw e;
+        // The error's name and message carry no credentials (they are not part of the node URL).
+        if (attempt === 0) this.log.warn(`Elasticsearch not ready (${e instanceof Error ? e.message : 'error'}); waiting up to ${Math.round((deadline - Date.now()) / 1000)} s`);
         await sleep(Math.min(2000, 200 * 2 ** attempt));
       }
     }

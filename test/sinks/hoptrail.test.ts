@@ -76,3 +76,15 @@ test('the sink refuses documents before open()', async () => {
   await assert.rejects(() => sink.event(ev({ recordId: 1 })), /open\(\) first/);
   assert.equal(sink.stats().events.sent, 0);
 });
+
+test('hunt --es: an unreachable server fails with a message that carries no password', async () => {
+  const { openEsOutput } = await import('../../cli/es-output.js');
+  const secret = 'hunter2-very-secret';
+  const r = await openEsOutput({ es: `http://bob:${secret}@127.0.0.1:1` }, '/nonexistent', { HOPTRAIL_ES_API_KEY: '' }, 300);
+  assert.equal(typeof r, 'string');
+  assert.ok(!(r as string).includes(secret) && !(r as string).includes(Buffer.from(`bob:${secret}`).toString('base64')), r as string);
+  assert.match(r as string, /^Elasticsearch: /);
+  const k = await openEsOutput({ es: 'http://127.0.0.1:1', 'es-api-key-env': 'NOPE_UNSET' }, '/nonexistent', {});
+  assert.match(k as string, /NOPE_UNSET is empty or unset/);
+  assert.equal(await openEsOutput({}, '/nonexistent', {}), undefined);
+});
