@@ -18,6 +18,8 @@ export interface LiveOptions extends EngineOptions {
   rules?: RulesConfig;
   /** Sessions and hops kept for findings, in event time behind the newest. Default 24 h (the chain horizon). */
   keepMs?: number;
+  /** Event time after which a finding's sessions are closed and paired (a restored finding is judged). */
+  settleMs?: number;
   /** Most sessions kept for findings (oldest dropped first). */
   maxSessions?: number;
 }
@@ -52,8 +54,12 @@ export function cloneState<T>(v: T, seen = new Map<unknown, unknown>()): T {
   return o as T;
 }
 
+function digestText(s: string): string {
+  return createHash('sha1').update(s).digest('base64');
+}
+
 function digest(v: unknown): string {
-  return createHash('sha1').update(JSON.stringify(v)).digest('base64');
+  return digestText(JSON.stringify(v));
 }
 
 export class LiveHunt {
@@ -62,9 +68,12 @@ export class LiveHunt {
   private readonly sessions = new Map<string, Session>();
   private hops: Hop[] = [];
   /** What was last published per finding key (digest), to publish only changes. */
-  private readonly published = new Map<string, { d: string; end: number }>();
-  private prevHorizon = -Infinity;
+  private readonly published = new Map<string, { d: string; end: number; sessions: string[]; restored?: boolean }>();
   private newest = -Infinity;
+  /** Per source, the event time of the first event this run saw from it (where its replay began). */
+  private readonly starts = new Map<string, number>();
+  /** Per open source, the newest event time seen (mirrors the engine's partition progress). */
+  private readonly progress = new Map<string, number>();
   private dirty = false;
   private nFindings = 0;
 
@@ -73,9 +82,15 @@ export class LiveHunt {
     this.collector = new FindingsCollector(opts.rules ?? DEFAULT_CONFIG);
   }
 
-  /** Event time up to which the engine may still hold state: newer events can still change output. */
-  get newestEventTime(): number {
-    return this.newest;
+  /**
+   * Event time that every open source has reached (the engine's watermark before lateness and skew):
+   * the newest event when no source is open. State older than this less the horizon is settled.
+   */
+  get eventClock(): number {
+    if (this.progress.size === 0) return this.newest;
+    let min = Infinity;
+    for (const v of this.progress.values()) if (v < min) min = v;
+    return min;
   }
 
   get findingsPublished(): number {
@@ -86,19 +101,39 @@ export class LiveHunt {
     return { ...this.engine.stats(), kept_sessions: this.sessions.size, kept_hops: this.hops.length };
   }
 
+  /**
+   * A finding published by an earlier run (read back from the alerts topic): republished only if it
+   * changes, retracted if the replay no longer finds it once event time has settled past it.
+   */
+  restore(key: string, value: string | null): void {
+    if (value === null) { this.published.delete(key); return; }
+    let f: { end?: string; session_ids?: string[] } = {};
+    try {
+      f = JSON.parse(value) as typeof f;
+    } catch { /* not ours: ignored */ }
+    const end = Date.parse(f.end ?? '');
+    if (Number.isFinite(end)) this.published.set(key, { d: digestText(value), end, sessions: f.session_ids ?? [], restored: true });
+  }
+
   /** A source (Kafka partition) with a backlog: it holds the watermark back until closed. */
   openPartition(p: string): void {
     this.engine.openPartition(p);
+    if (!this.progress.has(p)) this.progress.set(p, -Infinity);
   }
 
   /** A source caught up (or revoked): no longer holds the watermark back; its next event re-opens it. */
   closePartition(p: string): void {
     this.engine.closePartition(p);
+    this.progress.delete(p);
   }
 
   push(e: NormalizedEvent, partition?: string): AlertRecord[] {
     const t = Date.parse(e['@timestamp']);
     if (t > this.newest) this.newest = t;
+    if (partition !== undefined) {
+      if (!(t <= (this.progress.get(partition) ?? -Infinity))) this.progress.set(partition, t);
+      if (!this.starts.has(partition)) this.starts.set(partition, t);
+    }
     this.collector.push(e);
     this.dirty = true;
     return this.take(this.engine.push(e, partition));
@@ -115,8 +150,9 @@ export class LiveHunt {
    */
   flush(): AlertRecord[] {
     const out = this.take(this.engine.flush());
-    out.push(...this.findings());
+    out.push(...this.findings(true));
     this.engine = new HuntEngine({ ...this.opts, batch: false });
+    this.progress.clear();
     return out;
   }
 
@@ -124,36 +160,52 @@ export class LiveHunt {
    * Findings over everything kept, as hunt computes them at its end, published when new or changed.
    * Costs one collector copy and one finish(): callers throttle it.
    */
-  findings(): AlertRecord[] {
+  findings(final = false): AlertRecord[] {
     if (!this.dirty) return [];
     this.dirty = false;
-    const horizon = this.newest - (this.opts.keepMs ?? 24 * 3600_000);
+    const horizon = this.eventClock - (this.opts.keepMs ?? 24 * 3600_000);
     // Chains and fan-outs from the hops kept, maximal only (as a batch hunt reports them).
     const { chains, fanouts } = analyzeHops(this.hops, this.opts);
     const found = cloneState(this.collector).finish({ sessions: [...this.sessions.values()], hops: this.hops, chains, fanouts });
     const out: AlertRecord[] = [];
     const live = new Set<string>();
     for (const f of found) {
+      live.add(f.finding_id);
       // Behind the window with no session kept, a finding is judged on partial state: its last version stands.
       if (Date.parse(f.end) < horizon && f.session_ids.length === 0) continue;
-      live.add(f.finding_id);
       const d = digest(f);
-      if (this.published.get(f.finding_id)?.d === d) continue;
-      this.published.set(f.finding_id, { d, end: Date.parse(f.end) });
+      const prev = this.published.get(f.finding_id);
+      if (prev) prev.restored = false;
+      if (prev?.d === d) continue;
+      this.published.set(f.finding_id, { d, end: Date.parse(f.end), sessions: f.session_ids });
       this.nFindings++;
       out.push({ kind: 'finding', key: f.finding_id, value: f });
     }
+    const settled = final ? Infinity : this.eventClock - (this.opts.settleMs ?? 31 * 60_000);
     for (const [k, p] of [...this.published]) {
       if (live.has(k)) continue;
+      if (p.restored) {
+        // From an earlier run. Judged only when it lies inside what every source replayed (else its
+        // events are not all here, and it stands), and once event time settled past it.
+        if (p.end < this.replayFloor()) this.published.delete(k);
+        else if (p.end < settled) { this.published.delete(k); out.push({ kind: 'retract', key: k, value: null }); }
+        continue;
+      }
       this.published.delete(k);
-      // Inside the window at the last evaluation and gone now: superseded (a grown chain, a command now
-      // seen inside a session), so retracted. Older: it aged out with its sessions, and stands.
-      if (p.end >= this.prevHorizon) out.push({ kind: 'retract', key: k, value: null });
+      // Gone with sessions that aged out of the window: it stands. Gone otherwise: superseded (a grown
+      // chain, a command now seen inside a session), so retracted.
+      if (!p.sessions.some((id) => !this.sessions.has(id))) out.push({ kind: 'retract', key: k, value: null });
     }
     // Sessions leave only after taking part in one evaluation, however far event time jumped.
     this.expire(horizon);
-    this.prevHorizon = horizon;
     return out;
+  }
+
+  /** Event time from which every source's events were seen by this run. */
+  private replayFloor(): number {
+    let max = this.starts.size === 0 ? Infinity : -Infinity;
+    for (const v of this.starts.values()) if (v > max) max = v;
+    return max;
   }
 
   private take(outs: HuntOutput[]): AlertRecord[] {

@@ -41,6 +41,26 @@ export interface RunnerOptions extends LiveOptions {
   log: Logger;
 }
 
+/** Requests under the broker's default message.max.bytes (1 MiB): a large batch of alerts is split. */
+const MAX_REQUEST_BYTES = 512 * 1024;
+
+function chunks(tms: { topic: string; messages: Message[] }[]): { topic: string; messages: Message[] }[][] {
+  const out: { topic: string; messages: Message[] }[][] = [];
+  let cur: { topic: string; messages: Message[] }[] = [], size = 0;
+  for (const tm of tms) {
+    for (const m of tm.messages) {
+      const n = (m.value?.length ?? 0) + (typeof m.key === 'string' ? m.key.length : 0) + 64;
+      if (size + n > MAX_REQUEST_BYTES && size > 0) { out.push(cur); cur = []; size = 0; }
+      const last = cur.at(-1);
+      if (last?.topic === tm.topic) last.messages.push(m);
+      else cur.push({ topic: tm.topic, messages: [m] });
+      size += n;
+    }
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}
+
 /** The default commit horizon: lateness, pairing wait, idle close and script timeout, with a margin. */
 export function defaultHorizonMs(o: LiveOptions): number {
   const lateness = o.latenessMs ?? 5 * 60_000, skew = o.skewMs ?? 2 * 60_000;
@@ -67,6 +87,11 @@ export class StreamRunner {
   private readonly delays: number[] = [];
   private assigned: { topic: string; partitions: number[] }[] = [];
   private stopping = false;
+  /**
+   * The state horizon as of the last findings evaluation that was published: findings are throttled, so
+   * a message behind the current horizon is only done once an evaluation after it was acknowledged.
+   */
+  private evaluatedCutoff = -Infinity;
   /** Bumped on every assignment: backlogged partitions are declared to the engine before the next batch. */
   private assignmentVersion = 0;
   private declaredVersion = 0;
@@ -105,6 +130,7 @@ export class StreamRunner {
     } finally {
       await admin.disconnect();
     }
+    if (o.alertsTopic) o.log.info('alerts read back', { findings: await this.readBack(o.alertsTopic) });
     await this.producer.connect();
     await this.consumer.connect();
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
@@ -132,6 +158,44 @@ export class StreamRunner {
     o.log.info('started', { brokers: o.brokers, topic: o.topic, group: o.group, alerts: o.alertsTopic, dlq: o.dlqTopic, horizon_s: this.horizonMs / 1000 });
   }
 
+  /**
+   * The alerts topic is the record of what earlier runs published: read back to its end, so a replay
+   * republishes only what changed and retracts what an earlier run published and the replay disproves.
+   */
+  private async readBack(topic: string): Promise<number> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    let ends: Map<number, number>;
+    try {
+      ends = new Map((await admin.fetchTopicOffsets(topic)).map((x) => [x.partition, Number(x.high)]));
+    } finally {
+      await admin.disconnect();
+    }
+    const todo = new Set([...ends].filter(([, high]) => high > 0).map(([p]) => p));
+    if (todo.size === 0) return 0;
+    let n = 0;
+    const reader = this.kafka.consumer({ groupId: `${this.o.group}.readback.${process.pid}.${Date.now()}` });
+    await reader.connect();
+    try {
+      await reader.subscribe({ topic, fromBeginning: true });
+      await new Promise<void>((resolve, reject) => {
+        reader.run({
+          eachMessage: async ({ partition, message }) => {
+            if (message.headers?.['hoptrail.kind']?.toString() !== 'session') {
+              this.live.restore(message.key?.toString('utf8') ?? '', message.value === null ? null : message.value.toString('utf8'));
+              n++;
+            }
+            if (Number(message.offset) + 1 >= (ends.get(partition) ?? 0)) todo.delete(partition);
+            if (todo.size === 0) resolve();
+          },
+        }).catch(reject);
+      });
+    } finally {
+      await reader.disconnect();
+    }
+    return n;
+  }
+
   /** Graceful stop: the batch in hand finishes, what is due is published and committed, the group is left. */
   async stop(): Promise<void> {
     if (this.stopping) return;
@@ -139,8 +203,9 @@ export class StreamRunner {
     for (const t of this.timers) clearInterval(t);
     await this.consumer.stop();
     await this.serial(async () => {
-      await this.publish(this.live.findings(), []);
-      await this.commit(this.cutoff());
+      const cutoff = this.cutoff();
+      await this.publish([...this.live.drain(), ...this.live.findings()], []);
+      await this.commit(cutoff);
     });
     await this.consumer.disconnect();
     await this.o.sink?.close();
@@ -162,7 +227,7 @@ export class StreamRunner {
   }
 
   private cutoff(): number {
-    return this.live.newestEventTime - this.horizonMs;
+    return this.live.eventClock - this.horizonMs;
   }
 
   /**
@@ -226,16 +291,18 @@ export class StreamRunner {
     // Clock knowledge learned in this batch applies to the next (anchors are searched sorted).
     this.knowledge.seal();
     for (const a of this.live.drain()) alerts.push(a);
-    let ref: number | undefined;
+    let ref: number | undefined, evaluated: number | undefined;
     if (arrival - this.lastFindings >= (this.o.findingsIntervalMs ?? 250)) {
       this.lastFindings = arrival;
       ref = this.evalArrival;
       this.evalArrival = undefined;
+      evaluated = this.cutoff();
       for (const a of this.live.findings()) alerts.push(a);
     }
     await this.publish(alerts, dlq, events, ref);
+    if (evaluated !== undefined) this.evaluatedCutoff = evaluated;
     for (const off of done) resolveOffset(off);
-    await this.commit(this.cutoff());
+    await this.commit(this.evaluatedCutoff);
     await heartbeat();
   }
 
@@ -258,8 +325,11 @@ export class StreamRunner {
       this.lastFindings = now;
       const ref = this.evalArrival;
       this.evalArrival = undefined;
+      const cutoff = this.cutoff();
       const f = this.live.findings();
       if (f.length > 0) await this.publish(f, [], [], ref);
+      this.evaluatedCutoff = cutoff;
+      await this.commit(cutoff);
     }
   }
 
@@ -276,7 +346,7 @@ export class StreamRunner {
     const started = Date.now();
     const slow = setTimeout(() => this.pauseAll(true), o.slowSinkMs ?? 1000);
     try {
-      if (topicMessages.length > 0) await this.producer.sendBatch({ topicMessages, acks: -1 });
+      for (const chunk of chunks(topicMessages)) await this.producer.sendBatch({ topicMessages: chunk, acks: -1 });
       if (o.sink && (events.length > 0 || alerts.length > 0)) {
         await o.sink.write(events, alerts);
         await o.sink.flush();

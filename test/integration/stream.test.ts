@@ -39,7 +39,7 @@ test('stream: replay of the datasets equals hunt; poison messages go to the DLQ'
     const messages = msgs.map((m, i) => ({ value: m.text, partition: (i * 7919) % 4 }));
     const at = Math.floor(messages.length / 2);
     messages.splice(at, 0, ...poison.map((p, i) => ({ value: p.value, partition: i % 4 })));
-    for (let i = 0; i < messages.length; i += 500) await producer.send({ topic, messages: messages.slice(i, i + 500), acks: -1 });
+    for (let i = 0; i < messages.length; i += 200) await producer.send({ topic, messages: messages.slice(i, i + 200), acks: -1 });
 
     stops.push(await tail(k, alerts, got), await tail(k, dlq, dead));
     const done = (): boolean => {
