@@ -201,7 +201,9 @@ export class StreamRunner {
     if (this.stopping) return;
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
-    await this.consumer.stop();
+    // No new batch starts; the one in hand finishes first (serial), then what is due is committed while
+    // the group is still joined, then the group is left.
+    if (this.assigned.length > 0) this.consumer.pause(this.assigned);
     await this.serial(async () => {
       const cutoff = this.cutoff();
       await this.publish([...this.live.drain(), ...this.live.findings()], []);
@@ -256,6 +258,7 @@ export class StreamRunner {
   }
 
   private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    if (this.stopping) return;
     await this.declareBacklogs();
     const label = `${batch.topic}/${batch.partition}`;
     const arrival = Date.now();

@@ -1,0 +1,99 @@
+// bench/stream: sustained events/s from a real Kafka topic through normalization and the detectors to the
+// alerts topic (no Elasticsearch), and the delay from a message's arrival to the acknowledgement of the
+// findings it completed (p50/p99). Input: the sd2 dataset (Export-WinEvents JSON, one PS-remoting
+// session) replayed COPIES times, each copy 30 min of event time after the last, with record IDs and all
+// times shifted, so every copy is a new session with its own findings.
+// Run (Kafka up: bash scripts/kafka.sh start): npm run build && node dist/bench/stream.js [copies]
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Kafka, logLevel } from 'kafkajs';
+import { StreamRunner } from '../ingest/kafka/runner.js';
+import { jsonLogger } from '../ingest/kafka/log.js';
+import { datasetMessages } from '../test/integration/stream-support.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const SHARED = process.env.HOPTRAIL_SHARED ?? join(ROOT, '..', 'shared');
+const BROKERS = (process.env.HOPTRAIL_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+const COPIES = Number(process.argv[2] ?? 100);
+const PARTITIONS = 3;
+
+const TIME = /^(\d{4}-\d\d-\d\d)([T ])(\d\d:\d\d:\d\d)(\.\d+)?(Z?)$/;
+
+/** Every time-like string shifted by `ms`, in its own format (ISO or `yyyy-mm-dd hh:mm:ss.fff`). */
+function shift(v: unknown, ms: number, rid: number): unknown {
+  if (typeof v === 'string') {
+    const m = TIME.exec(v);
+    if (!m) return v;
+    const t = Date.parse(`${m[1]}T${m[3]}${m[4] ?? ''}Z`) + ms;
+    const iso = new Date(t).toISOString();
+    const frac = m[4] ? iso.slice(19, 19 + m[4].length).padEnd(m[4].length, '0') : '';
+    return `${iso.slice(0, 10)}${m[2]}${iso.slice(11, 19)}${frac}${m[5]}`;
+  }
+  if (Array.isArray(v)) return v.map((x) => shift(x, ms, rid));
+  if (typeof v === 'object' && v !== null) {
+    const o: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) o[k] = k === 'EventRecordID' ? String(Number(x) + rid) : shift(x, ms, rid);
+    return o;
+  }
+  return v;
+}
+
+async function main(): Promise<void> {
+  const base = (await datasetMessages(join(SHARED, 'datasets', 'sd2_190518_psremoting'))).map((m) => JSON.parse(m.text) as unknown);
+  const values: string[] = [];
+  for (let c = 0; c < COPIES; c++) for (const o of base) values.push(JSON.stringify(shift(o, c * 30 * 60_000, c * 10_000_000)));
+  const bytes = values.reduce((n, v) => n + v.length, 0);
+
+  const kafka = new Kafka({ clientId: 'hoptrail-bench', brokers: BROKERS, logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  const tag = Date.now().toString(36);
+  const topic = `hoptrail-bench-in-${tag}`, alerts = `hoptrail-bench-alerts-${tag}`;
+  await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true });
+  const producer = kafka.producer();
+  await producer.connect();
+  const p0 = performance.now();
+  // Consecutive messages on one partition, so each partition is in event-time order.
+  const per = Math.ceil(values.length / PARTITIONS / 200) * 200;
+  const sends: Promise<unknown>[] = [];
+  for (let i = 0; i < values.length; i += 200) {
+    const partition = Math.min(PARTITIONS - 1, Math.floor(i / per));
+    sends.push(producer.send({ topic, messages: values.slice(i, i + 200).map((value) => ({ value, partition })), acks: 1 }));
+    if (sends.length >= 8) await Promise.all(sends.splice(0));
+  }
+  await Promise.all(sends);
+  const produceSecs = (performance.now() - p0) / 1000;
+  await producer.disconnect();
+
+  const runner = new StreamRunner({
+    brokers: BROKERS, topic, group: `hoptrail-bench-${tag}`, alertsTopic: alerts, metricsIntervalMs: 0,
+    log: jsonLogger('warn'),
+  });
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  await runner.start();
+  let first = 0;
+  while (runner.metrics.events + runner.metrics.rejects < values.length) {
+    if (first === 0 && runner.metrics.events > 0) first = performance.now();
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const t1 = performance.now();
+  const cpu = process.cpuUsage(c0);
+  const d = runner.delayFigures();
+  const m = runner.metrics;
+  await runner.stop();
+  await admin.deleteTopics({ topics: [topic, alerts] }).catch(() => undefined);
+  await admin.disconnect();
+
+  const secs = (t1 - (first || t0)) / 1000;
+  const lines = [
+    `bench/stream: ${values.length} messages (${(bytes / 1e6).toFixed(0)} MB, sd2 dataset x ${COPIES}) over ${PARTITIONS} partitions; produced in ${produceSecs.toFixed(1)} s`,
+    `  consumed -> normalized -> detected -> alerts acked: ${secs.toFixed(2)} s from the first message, ${Math.round(values.length / secs)} events/s (${(bytes / 1e6 / secs).toFixed(1)} MB/s); start-up (group join) ${((first || t0) - t0) / 1000 > 0 ? (((first || t0) - t0) / 1000).toFixed(2) : '0'} s`,
+    `  CPU: ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s in this process`,
+    `  outputs: ${m.sessions} session(s), ${m.findings} finding publication(s), ${m.retractions} retraction(s), ${m.rejects} reject(s)`,
+    `  arrival -> finding acknowledged: p50 ${d.delay_p50_ms ?? '-'} ms, p99 ${d.delay_p99_ms ?? '-'} ms (${runner.delaySamples().length} samples; wall time from the batch that completed a finding)`,
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+await main();
