@@ -7,6 +7,7 @@ import { parseArgs, UsageError } from './args.js';
 import { DEFAULT_CONFIG, parseRulesConfig, RulesConfigError, type RulesConfig } from '../detectors/findings/index.js';
 import { StreamRunner } from '../ingest/kafka/runner.js';
 import { jsonLogger, type Level } from '../ingest/kafka/log.js';
+import { EsStreamSink } from '../ingest/kafka/es.js';
 
 const USAGE = `usage: hoptrail stream --brokers LIST --topic T [--group G] [--alerts-topic T2] [--dlq-topic T3] [--es URL]
   --brokers LIST       Kafka bootstrap servers, comma-separated (host:port,...)
@@ -14,7 +15,7 @@ const USAGE = `usage: hoptrail stream --brokers LIST --topic T [--group G] [--al
   --group G            consumer group (default hoptrail-stream)
   --alerts-topic T2    sessions (key: session ID) and findings (key: finding ID; null value: retracted)
   --dlq-topic T3       messages that cannot be used: original bytes, source topic/partition/offset, reason
-  --es URL             also index into Elasticsearch (needs the hoptrail Elasticsearch sink)
+  --es URL             also index events, sessions and findings into Elasticsearch (offsets commit after ES has them)
   --lateness SEC       out-of-order arrival tolerated (default 300)
   --skew SEC           clock skew tolerated between hosts (default 120)
   --horizon SEC        event time a message can still change state; offsets behind it are committed
@@ -57,11 +58,6 @@ export async function run(argv: string[]): Promise<number> {
   const level = str('log-level') ?? 'info';
   if (!['debug', 'info', 'warn', 'error'].includes(level)) return usage('--log-level needs debug, info, warn or error');
   const log = jsonLogger(level as Level);
-  if (str('es') !== undefined) {
-    // The Elasticsearch sink for stream (sinks/elasticsearch/hoptrail.ts) is not in this build.
-    process.stderr.write('hoptrail stream: --es is not available in this build: the hoptrail Elasticsearch sink is missing\n');
-    return 2;
-  }
   let rules: RulesConfig = DEFAULT_CONFIG;
   const rulesFile = str('rules');
   if (rulesFile !== undefined) {
@@ -70,6 +66,19 @@ export async function run(argv: string[]): Promise<number> {
     } catch (e) {
       process.stderr.write(`hoptrail stream: ${e instanceof RulesConfigError ? e.message : `cannot read ${rulesFile}: ${(e as Error).message}`}\n`);
       return 2;
+    }
+  }
+  let sink: EsStreamSink | undefined;
+  const esUrl = str('es');
+  if (esUrl !== undefined) {
+    try {
+      const es = await EsStreamSink.open(esUrl);
+      sink = es.sink;
+      log.info('elasticsearch', { server: es.description });
+    } catch (e) {
+      // The message never carries credentials (the sink describes the server without them).
+      log.error('cannot open Elasticsearch', { error: (e as Error).message });
+      return 1;
     }
   }
   const ms = (n: string): number | undefined => (nums[n] === undefined ? undefined : nums[n] * 1000);
@@ -86,6 +95,7 @@ export async function run(argv: string[]): Promise<number> {
     maxMessageBytes: nums['max-message-bytes'],
     metricsIntervalMs: ms('metrics-interval'),
     rules,
+    sink,
     log,
   });
 
