@@ -16,6 +16,7 @@ const USAGE = `usage: hoptrail stream --brokers LIST --topic T [--group G] [--al
   --alerts-topic T2    sessions (key: session ID) and findings (key: finding ID; null value: retracted)
   --dlq-topic T3       messages that cannot be used: original bytes, source topic/partition/offset, reason
   --es URL             also index events, sessions and findings into Elasticsearch (offsets commit after ES has them)
+  --es-prefix P        index name prefix (default hoptrail, as the dashboards expect)
   --lateness SEC       out-of-order arrival tolerated (default 300)
   --skew SEC           clock skew tolerated between hosts (default 120)
   --horizon SEC        event time a message can still change state; offsets behind it are committed
@@ -34,7 +35,7 @@ export async function run(argv: string[]): Promise<number> {
     args = parseArgs(argv, {
       brokers: 'string', topic: 'string', group: 'string', 'alerts-topic': 'string', 'dlq-topic': 'string', es: 'string',
       lateness: 'string', skew: 'string', horizon: 'string', 'idle-flush': 'string', 'max-message-bytes': 'string', rules: 'string',
-      'metrics-interval': 'string', 'metrics-port': 'string', 'log-level': 'string', help: 'boolean',
+      'metrics-interval': 'string', 'metrics-port': 'string', 'log-level': 'string', 'es-prefix': 'string', help: 'boolean',
     });
   } catch (e) {
     if (e instanceof UsageError) { process.stderr.write(`hoptrail stream: ${e.message}\n${USAGE}\n`); return 2; }
@@ -72,7 +73,7 @@ export async function run(argv: string[]): Promise<number> {
   const esUrl = str('es');
   if (esUrl !== undefined) {
     try {
-      const es = await EsStreamSink.open(esUrl);
+      const es = await EsStreamSink.open(esUrl, str('es-prefix'));
       sink = es.sink;
       log.info('elasticsearch', { server: es.description });
     } catch (e) {

@@ -1,18 +1,23 @@
 // The Elasticsearch output of `hoptrail stream`: events, sessions and findings through the hoptrail ES
 // sink (idempotent document IDs: a replay adds no document). flush() resolves when all is indexed, so the
-// runner commits offsets only after Elasticsearch has what the messages produced.
+// runner commits offsets only after Elasticsearch has what the messages produced. A retracted finding
+// (superseded on the alerts topic) is deleted by its ID once the indexing before it is done.
 import { HoptrailEsSink } from '../../sinks/elasticsearch/hoptrail.js';
+import { connect, type EsConnection } from '../../sinks/elasticsearch/index.js';
 import type { AlertRecord } from '../../detectors/live.js';
 import type { NormalizedEvent } from '../../schemas/event.js';
 import type { StreamSink } from './runner.js';
 
 export class EsStreamSink implements StreamSink {
-  private constructor(private readonly sink: HoptrailEsSink) {}
+  private retracted: string[] = [];
 
-  static async open(url: string): Promise<{ sink: EsStreamSink; description: string }> {
-    const sink = new HoptrailEsSink({ connection: { url } });
+  private constructor(private readonly sink: HoptrailEsSink, private readonly conn: EsConnection) {}
+
+  static async open(url: string, prefix?: string): Promise<{ sink: EsStreamSink; description: string }> {
+    const sink = new HoptrailEsSink({ connection: { url }, ...(prefix ? { prefix } : {}) });
     const info = await sink.open();
-    return { sink: new EsStreamSink(sink), description: info.description };
+    const conn = await connect({ url });
+    return { sink: new EsStreamSink(sink, conn), description: info.description };
   }
 
   async write(events: readonly NormalizedEvent[], alerts: readonly AlertRecord[]): Promise<void> {
@@ -21,16 +26,25 @@ export class EsStreamSink implements StreamSink {
     for (const a of alerts) {
       if (a.kind === 'session') pending.push(this.sink.session(a.value));
       else if (a.kind === 'finding') pending.push(this.sink.finding(a.value));
-      // A retraction stays on the alerts topic: the sink has no delete, the superseded document remains.
+      else this.retracted.push(a.key);
     }
     await Promise.all(pending);
   }
 
   async flush(): Promise<void> {
     await this.sink.flush();
+    if (this.retracted.length === 0) return;
+    const ids = this.retracted;
+    this.retracted = [];
+    const pattern = this.sink.patterns().findings;
+    const indices = Object.keys(await this.conn.client.indices.get({ index: pattern, expand_wildcards: 'all', ignore_unavailable: true }));
+    for (const index of indices) {
+      for (const id of ids) await this.conn.client.delete({ index, id }, { ignore: [404] });
+    }
   }
 
   async close(): Promise<void> {
     await this.sink.close();
+    await this.conn.client.close();
   }
 }
