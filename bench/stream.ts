@@ -3,18 +3,22 @@
 // findings it completed (p50/p99). Input: the sd2 dataset (Export-WinEvents JSON, one PS-remoting
 // session) replayed COPIES times, each copy 30 min of event time after the last, with record IDs and all
 // times shifted, so every copy is a new session with its own findings.
-// Run (Kafka up: bash scripts/kafka.sh start): npm run build && node dist/bench/stream.js [copies]
+// Run (Kafka up: bash scripts/kafka.sh start): npm run build && node dist/bench/stream.js [copies] [ES_URL]
+// With ES_URL, events, sessions and findings are also indexed (prefix hoptrail-bench-*, deleted after).
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
 import { StreamRunner } from '../ingest/kafka/runner.js';
 import { jsonLogger } from '../ingest/kafka/log.js';
+import { EsStreamSink } from '../ingest/kafka/es.js';
+import { connect } from '../sinks/elasticsearch/index.js';
 import { datasetMessages } from '../test/integration/stream-support.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SHARED = process.env.HOPTRAIL_SHARED ?? join(ROOT, '..', 'shared');
 const BROKERS = (process.env.HOPTRAIL_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const COPIES = Number(process.argv[2] ?? 100);
+const ES_URL = process.argv[3];
 const PARTITIONS = 3;
 
 const TIME = /^(\d{4}-\d\d-\d\d)([T ])(\d\d:\d\d:\d\d)(\.\d+)?(Z?)$/;
@@ -65,8 +69,10 @@ async function main(): Promise<void> {
   const produceSecs = (performance.now() - p0) / 1000;
   await producer.disconnect();
 
+  const prefix = `hoptrail-bench-${tag}`;
+  const sink = ES_URL ? (await EsStreamSink.open(ES_URL, prefix)).sink : undefined;
   const runner = new StreamRunner({
-    brokers: BROKERS, topic, group: `hoptrail-bench-${tag}`, alertsTopic: alerts, metricsIntervalMs: 0,
+    brokers: BROKERS, topic, group: `hoptrail-bench-${tag}`, alertsTopic: alerts, metricsIntervalMs: 0, sink,
     log: jsonLogger('warn'),
   });
   const c0 = process.cpuUsage();
@@ -84,10 +90,16 @@ async function main(): Promise<void> {
   await runner.stop();
   await admin.deleteTopics({ topics: [topic, alerts] }).catch(() => undefined);
   await admin.disconnect();
+  if (ES_URL) {
+    const es = await connect({ url: ES_URL });
+    await es.client.indices.deleteDataStream({ name: `${prefix}-*` }).catch(() => undefined);
+    await es.client.indices.delete({ index: `${prefix}-*`, expand_wildcards: 'all', ignore_unavailable: true }).catch(() => undefined);
+    await es.client.close();
+  }
 
   const secs = (t1 - (first || t0)) / 1000;
   const lines = [
-    `bench/stream: ${values.length} messages (${(bytes / 1e6).toFixed(0)} MB, sd2 dataset x ${COPIES}) over ${PARTITIONS} partitions; produced in ${produceSecs.toFixed(1)} s`,
+    `bench/stream: ${values.length} messages (${(bytes / 1e6).toFixed(0)} MB, sd2 dataset x ${COPIES}) over ${PARTITIONS} partitions, ${ES_URL ? 'with' : 'without'} Elasticsearch; produced in ${produceSecs.toFixed(1)} s`,
     `  consumed -> normalized -> detected -> alerts acked: ${secs.toFixed(2)} s from the first message, ${Math.round(values.length / secs)} events/s (${(bytes / 1e6 / secs).toFixed(1)} MB/s); start-up (group join) ${((first || t0) - t0) / 1000 > 0 ? (((first || t0) - t0) / 1000).toFixed(2) : '0'} s`,
     `  CPU: ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s in this process`,
     `  outputs: ${m.sessions} session(s), ${m.findings} finding publication(s), ${m.retractions} retraction(s), ${m.rejects} reject(s)`,

@@ -70,7 +70,7 @@ export class LiveHunt {
   /** What was last published per finding key (digest), to publish only changes. */
   private readonly published = new Map<string, { d: string; end: number; sessions: string[]; restored?: boolean }>();
   private newest = -Infinity;
-  /** Per source, the event time of the first event this run saw from it (where its replay began). */
+  /** Per source, the oldest event time this run saw from it (where its replay began, out of order or not). */
   private readonly starts = new Map<string, number>();
   /** Per open source, the newest event time seen (mirrors the engine's partition progress). */
   private readonly progress = new Map<string, number>();
@@ -132,7 +132,7 @@ export class LiveHunt {
     if (t > this.newest) this.newest = t;
     if (partition !== undefined) {
       if (!(t <= (this.progress.get(partition) ?? -Infinity))) this.progress.set(partition, t);
-      if (!this.starts.has(partition)) this.starts.set(partition, t);
+      if (!(t >= (this.starts.get(partition) ?? Infinity))) this.starts.set(partition, t);
     }
     this.collector.push(e);
     this.dirty = true;
@@ -150,6 +150,8 @@ export class LiveHunt {
    */
   flush(): AlertRecord[] {
     const out = this.take(this.engine.flush());
+    // A final evaluation even when nothing new came out: findings restored from an earlier run are judged.
+    if ([...this.published.values()].some((p) => p.restored)) this.dirty = true;
     out.push(...this.findings(true));
     this.engine = new HuntEngine({ ...this.opts, batch: false });
     this.progress.clear();

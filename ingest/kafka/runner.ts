@@ -80,6 +80,9 @@ export class StreamRunner {
   private chain: Promise<unknown> = Promise.resolve();
   private timers: NodeJS.Timeout[] = [];
   private lastFindings = 0;
+  private lastCommit = 0;
+  /** Assigned partitions known to be read to their end (lag 0 at their last batch, or empty). */
+  private readonly caughtUp = new Set<string>();
   private lastMessage = Date.now();
   private heldSinceFlush = false;
   /** Arrival (wall) of the oldest batch since findings were last evaluated: what a new finding waited for. */
@@ -99,7 +102,7 @@ export class StreamRunner {
   constructor(private readonly o: RunnerOptions) {
     this.kafka = new Kafka({ clientId: o.clientId ?? 'hoptrail-stream', brokers: o.brokers, logLevel: logLevel.NOTHING });
     this.consumer = this.kafka.consumer({
-      groupId: o.group, maxBytes: 8 << 20, maxBytesPerPartition: 2 << 20,
+      groupId: o.group, maxBytes: 16 << 20, maxBytesPerPartition: 4 << 20,
       // A member that died (kill -9) holds its partitions until this passes: short, so a restart resumes soon.
       sessionTimeout: o.sessionTimeoutMs ?? 10_000, heartbeatInterval: 1000,
     });
@@ -250,6 +253,7 @@ export class StreamRunner {
           const h = high.get(p);
           const from = Math.max(at.get(p) ?? -1, h?.low ?? 0);
           if (h && from < h.high) this.live.openPartition(`${topic}/${p}`);
+          else this.caughtUp.add(`${topic}/${p}`);
         }
       }
     } finally {
@@ -289,7 +293,8 @@ export class StreamRunner {
     if (last !== undefined) {
       const lag = Math.max(0, Number(batch.highWatermark) - Number(last) - 1);
       this.metrics.setLag(batch.topic, batch.partition, lag);
-      if (lag === 0) this.live.closePartition(label);
+      if (lag === 0) { this.live.closePartition(label); this.caughtUp.add(label); }
+      else this.caughtUp.delete(label);
     }
     // Clock knowledge learned in this batch applies to the next (anchors are searched sorted).
     this.knowledge.seal();
@@ -305,7 +310,8 @@ export class StreamRunner {
     await this.publish(alerts, dlq, events, ref);
     if (evaluated !== undefined) this.evaluatedCutoff = evaluated;
     for (const off of done) resolveOffset(off);
-    await this.commit(this.evaluatedCutoff);
+    // Committing is a round trip: at most every 500 ms (a crash replays a little more, nothing is lost).
+    if (arrival - this.lastCommit >= 500) await this.commit(this.evaluatedCutoff);
     await heartbeat();
   }
 
@@ -314,7 +320,9 @@ export class StreamRunner {
     if (this.stopping) return;
     const now = Date.now();
     const idle = this.o.idleFlushMs ?? 0;
-    if (idle > 0 && this.heldSinceFlush && now - this.lastMessage >= idle) {
+    // Idle means read to the end, not just quiet: a rebalance or a slow fetch is no end of input.
+    const allRead = this.declaredVersion === this.assignmentVersion && this.assigned.every(({ topic, partitions }) => partitions.every((p) => this.caughtUp.has(`${topic}/${p}`)));
+    if (idle > 0 && this.heldSinceFlush && allRead && now - this.lastMessage >= idle) {
       this.heldSinceFlush = false;
       this.o.log.info('idle: releasing held state', { idle_ms: now - this.lastMessage });
       await this.publish(this.live.flush(), []);
@@ -383,6 +391,7 @@ export class StreamRunner {
   }
 
   private async commit(cutoff: number): Promise<void> {
+    this.lastCommit = Date.now();
     const due = this.book.due(cutoff);
     if (due.length === 0) return;
     await this.consumer.commitOffsets(due);

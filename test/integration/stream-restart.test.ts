@@ -3,6 +3,7 @@
 // duplicated (alerts are keyed; a replayed session is the identical record, deduplicated by its key).
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { IN_CI, KAFKA_BROKERS, skipUnlessReachable, tcpReachable } from './servers.js';
 import { sharedPath, SHARED_DIR } from '../support/shared.js';
@@ -14,8 +15,12 @@ const skip = !existsSync(DATASETS) ? `datasets not found under ${SHARED_DIR}` : 
 
 test('stream: kill -9 in mid-stream and a restart lose no finding and duplicate no alert', { skip, timeout: 90_000 }, async () => {
   assert.ok(reachable, `Kafka not reachable at ${KAFKA_BROKERS.join(',')} (CI=${String(IN_CI)}): bash scripts/kafka.sh start`);
-  const expected = await huntResults(DATASETS);
-  const msgs = shuffleWithin(await datasetMessages(DATASETS), 60_000, 11);
+  // Two of the datasets: sd2's short host names and local-time clocks are learned online in a stream, so
+  // its result depends on which messages come first (README: what a stream learns late); the restart
+  // would change that order and this test is about delivery.
+  const dirs = [join(DATASETS, 'empire_invoke_psremoting_2019'), join(DATASETS, 'covenant_psremoting_command')];
+  const expected = await huntResults(...dirs);
+  const msgs = shuffleWithin(await datasetMessages(...dirs), 60_000, 11);
   const k = kafka();
   const admin = k.admin();
   await admin.connect();
@@ -31,7 +36,7 @@ test('stream: kill -9 in mid-stream and a restart lose no finding and duplicate 
     await producer.connect();
     const messages = msgs.map((m, i) => ({ value: m.text, partition: i % 3 }));
     const cut = Math.floor(messages.length * 0.7);
-    for (let i = 0; i < cut; i += 200) await producer.send({ topic, messages: messages.slice(i, Math.min(i + 200, cut)), acks: -1 });
+    for (let i = 0; i < cut; i += 100) await producer.send({ topic, messages: messages.slice(i, Math.min(i + 100, cut)), acks: -1 });
     stop = await tail(k, alerts, got);
     // Mid-stream: some alerts out, much still held in memory (no idle flush in the first run).
     await waitFor('first alerts', () => got.length > 0, 45_000, () => first.stderr());
@@ -46,7 +51,7 @@ test('stream: kill -9 in mid-stream and a restart lose no finding and duplicate 
     // The first run committed what left its state (older datasets), and not what it still held.
     const through = await committed();
     assert.ok(through > 0 && through < cut, `committed ${through} of ${cut} before the kill`);
-    for (let i = cut; i < messages.length; i += 200) await producer.send({ topic, messages: messages.slice(i, i + 200), acks: -1 });
+    for (let i = cut; i < messages.length; i += 100) await producer.send({ topic, messages: messages.slice(i, i + 100), acks: -1 });
     second = startStream([...args, '--idle-flush', '2']);
     const s = second;
     const done = (): boolean => {
@@ -64,7 +69,10 @@ test('stream: kill -9 in mid-stream and a restart lose no finding and duplicate 
 
     const l = latest(got);
     assert.deepEqual([...l.sessions.keys()].sort(), [...expected.sessions.keys()].sort(), 'no session lost, none extra');
-    assert.deepEqual([...l.findings.keys()].sort(), [...expected.findings.keys()].sort(), 'no finding lost, none extra');
+    for (const [id, x] of expected.sessions) assert.deepEqual(withoutLocation(l.sessions.get(id)), withoutLocation(x), `session ${id}\n${s.stderr().slice(0, 3000)}`);
+    const extra = [...l.findings.keys()].filter((id) => !expected.findings.has(id));
+    const story = got.map((r, i) => `${i}${i < before ? ' (run 1)' : ''} ${r.headers['hoptrail.kind']} ${r.key}${r.value === null ? ' null' : ''}`).filter((x) => extra.some((id) => x.includes(id)));
+    assert.deepEqual([...l.findings.keys()].sort(), [...expected.findings.keys()].sort(), `no finding lost, none extra; committed before the kill: ${through}/${cut}; ${story.join('; ')}\n${s.stderr().slice(0, 2000)}`);
     for (const [id, f] of expected.findings) assert.deepEqual(withoutLocation(l.findings.get(id)), withoutLocation(f), `finding ${id}`);
     // A session published before the kill and again by the replay is the very same record.
     for (const r of got) {

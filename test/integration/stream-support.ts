@@ -17,8 +17,8 @@ import { KAFKA_BROKERS } from './servers.js';
 export interface RawMessage { text: string; t: number }
 
 /** Every dataset record that normalizes, as its original JSON text with its (repaired) event time. */
-export async function datasetMessages(dir: string): Promise<RawMessage[]> {
-  const files = await expandPaths([dir]);
+export async function datasetMessages(...dirs: string[]): Promise<RawMessage[]> {
+  const files = await expandPaths(dirs);
   const times = new Map<string, number>();
   for await (const it of normalizeFiles(files)) {
     if (it.kind !== 'event') continue;
@@ -57,13 +57,13 @@ export function shuffleWithin(msgs: RawMessage[], windowMs: number, seed: number
 }
 
 /** What `hunt` writes for the same files: sessions and findings by ID. */
-export async function huntResults(dir: string): Promise<{ sessions: Map<string, unknown>; findings: Map<string, unknown> }> {
+export async function huntResults(...dirs: string[]): Promise<{ sessions: Map<string, unknown>; findings: Map<string, unknown> }> {
   const out = await mkdtemp(join(tmpdir(), 'hoptrail-stream-hunt-'));
   const write = process.stdout.write.bind(process.stdout);
   // hunt prints a summary: kept off the test runner's stdout.
   process.stdout.write = (() => true) as typeof process.stdout.write;
   try {
-    const code = await hunt([dir, '--out', out]);
+    const code = await hunt([...dirs, '--out', out]);
     if (code !== 0) throw new Error(`hunt exited ${code}`);
   } finally {
     process.stdout.write = write;
