@@ -3,9 +3,7 @@
 // arrive (a stream has no first pass over its input, unlike a file hunt).
 import type { NormalizedEvent, Provenance } from '../../schemas/event.js';
 import { adapt } from '../json/detect.js';
-import type { SourceRecord } from '../normalize/source.js';
 import type { ClockKnowledge, Normalizer } from '../normalize/index.js';
-import { wallToMillis } from '../normalize/values.js';
 
 export interface MessageOrigin {
   topic: string;
@@ -19,9 +17,6 @@ export type Decoded = { ok: true; event: NormalizedEvent } | { ok: false; reason
 export const DEFAULT_MAX_MESSAGE_BYTES = 1 << 20;
 
 export class MessageDecoder {
-  /** Per host, the newest Sysmon clock anchor taught so far (anchors are searched sorted). */
-  private readonly lastAnchor = new Map<string, number>();
-
   constructor(
     private readonly normalizer: Normalizer,
     private readonly knowledge: ClockKnowledge,
@@ -40,26 +35,11 @@ export class MessageDecoder {
     const a = adapt(v, undefined, from.topic);
     if ('reason' in a) return { ok: false, reason: a.reason };
     // Sysmon UtcTime samples and FQDNs teach the clock repair of later messages on the same host. The
-    // "source" of a sample is the host's collector, not the topic: a topic mixes hosts and sites.
-    const host = a.record.computer.trim().toLowerCase();
-    this.knowledge.observe(a.record, `${from.topic}|${host}`);
-    this.keepSorted(a.record, host);
+    // "source" of a sample is the host's collector, not the topic: a topic mixes hosts and sites. (The
+    // runner re-sorts the learned anchors after each batch; re-sorting per message costs too much.)
+    this.knowledge.observe(a.record, `${from.topic}|${a.record.computer.trim().toLowerCase()}`);
     const prov: Provenance = { format: a.format, kafka: { topic: from.topic, partition: from.partition, offset: Number(from.offset) } };
     const r = this.normalizer.normalize(a.record, prov);
     return r.ok ? { ok: true, event: r.event } : { ok: false, reason: `schema: ${r.reason}` };
-  }
-
-  /**
-   * An anchor older than one already taught makes the knowledge re-sort before the next lookup; anchors
-   * arriving in order keep it sorted, so the usual cost is nothing. (Same filter as ClockKnowledge.)
-   */
-  private keepSorted(rec: SourceRecord, host: string): void {
-    if ((rec.time_kind ?? 'utc') === 'utc' || rec.time_kind === 'local' || rec.provider !== 'Microsoft-Windows-Sysmon' || rec.event_id === 3) return;
-    const u = rec.event_data.UtcTime;
-    if (u === undefined) return;
-    const t = wallToMillis(u);
-    if (Number.isNaN(t)) return;
-    if (t < (this.lastAnchor.get(host) ?? -Infinity)) this.knowledge.seal();
-    else this.lastAnchor.set(host, t);
   }
 }
