@@ -156,23 +156,9 @@ do_start() {
   log "up (pid $(es_pid)) at $ES_URL"
 }
 
-do_stop() {
-  local pid
-  pid="$(es_pid)"
-  if [[ -z "$pid" ]]; then log "not running"; rm -f "$PID_FILE"; return 0; fi
-  log "stopping pid $pid"
-  stop_pid "$pid" 60
-  rm -f "$PID_FILE"
-  log "stopped"
-}
+do_stop() { stop_service "$PID_FILE" es_pid; }
 
-do_status() {
-  local pid
-  pid="$(es_pid)"
-  if [[ -z "$pid" ]]; then echo "stopped"; return 3; fi
-  if healthy; then echo "running pid=$pid url=$ES_URL"; return 0; fi
-  echo "starting-or-unhealthy pid=$pid url=$ES_URL"; return 1
-}
+do_status() { status_service es_pid healthy "url=$ES_URL"; }
 
 cmd="${1:-}"
 case "$cmd" in

@@ -174,23 +174,9 @@ do_start() {
   log "up (pid $(kafka_pid)) at $BOOTSTRAP"
 }
 
-do_stop() {
-  local pid
-  pid="$(kafka_pid)"
-  if [[ -z "$pid" ]]; then log "not running"; rm -f "$PID_FILE"; return 0; fi
-  log "stopping pid $pid"
-  stop_pid "$pid" 60
-  rm -f "$PID_FILE"
-  log "stopped"
-}
+do_stop() { stop_service "$PID_FILE" kafka_pid; }
 
-do_status() {
-  local pid
-  pid="$(kafka_pid)"
-  if [[ -z "$pid" ]]; then echo "stopped"; return 3; fi
-  if ready; then echo "running pid=$pid bootstrap=$BOOTSTRAP"; return 0; fi
-  echo "starting-or-unhealthy pid=$pid bootstrap=$BOOTSTRAP"; return 1
-}
+do_status() { status_service kafka_pid ready "bootstrap=$BOOTSTRAP"; }
 
 cmd="${1:-}"
 case "$cmd" in

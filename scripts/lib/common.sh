@@ -80,6 +80,26 @@ stop_pid() {
   die "pid $pid survived SIGKILL"
 }
 
+# stop_service PID_FILE PID_FN: stops the server whose pid PID_FN prints, and forgets its pid file.
+stop_service() {
+  local pid
+  pid="$("$2")"
+  if [[ -z "$pid" ]]; then log "not running"; rm -f "$1"; return 0; fi
+  log "stopping pid $pid"
+  stop_pid "$pid" 60
+  rm -f "$1"
+  log "stopped"
+}
+
+# status_service PID_FN READY_FN WHERE: prints the state; exit 0 running, 1 starting or unhealthy, 3 stopped.
+status_service() {
+  local pid
+  pid="$("$1")"
+  if [[ -z "$pid" ]]; then echo "stopped"; return 3; fi
+  if "$2"; then echo "running pid=$pid $3"; return 0; fi
+  echo "starting-or-unhealthy pid=$pid $3"; return 1
+}
+
 # Serialises install/start/stop of one service (tests may call the scripts concurrently).
 with_lock() {
   local lockfile="$1"; shift
