@@ -1,19 +1,59 @@
 // The `--es` options shared by commands that index into Elasticsearch (hunt, later stream): flag kinds,
-// usage text, opening the sink from flags, and the summary line. Secrets come from the environment only.
+// usage text, opening the sink from flags, and the summary line. Secrets come from the environment or a
+// config file, never from the command line (where other users could read them).
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { HoptrailEsSink, type SinkStats } from '../sinks/elasticsearch/hoptrail.js';
-import { redact } from '../sinks/elasticsearch/connection.js';
+import { redact, type EsConnectionOptions } from '../sinks/elasticsearch/connection.js';
 import type { FlagKinds, ParsedArgs } from './args.js';
 
-export const ES_FLAGS: FlagKinds = { es: 'string', 'es-api-key-env': 'string', 'es-prefix': 'string', 'es-replicas': 'string' };
+export const ES_FLAGS: FlagKinds = { es: 'string', 'es-config': 'string', 'es-api-key-env': 'string', 'es-prefix': 'string', 'es-replicas': 'string' };
 
 export const ES_USAGE = `  --es URL       also index events, sessions, hops and findings into Elasticsearch (idempotent: a re-run
                  adds no document); refused documents go to DIR/es-rejects.ndjson with the reason.
                  Auth from the environment: HOPTRAIL_ES_API_KEY, or HOPTRAIL_ES_USERNAME/HOPTRAIL_ES_PASSWORD;
                  TLS: HOPTRAIL_ES_CA_FILE, HOPTRAIL_ES_TLS_VERIFY (on by default)
+  --es-config FILE  connection settings as JSON: {"url", "api_key" | "username" + "password", "ca_file",
+                 "tls_verify"}; they win over the environment, --es and --es-api-key-env win over them
   --es-api-key-env NAME  read the API key from env NAME instead
   --es-prefix P  index name prefix (default hoptrail; the Kibana dashboards expect it)
   --es-replicas N  replicas of new indices (0 on a single-node cluster)`;
+
+const EsConfigFile = z.strictObject({
+  url: z.string().min(1).optional(),
+  api_key: z.string().min(1).optional(),
+  username: z.string().min(1).optional(),
+  password: z.string().optional(),
+  ca_file: z.string().min(1).optional(),
+  tls_verify: z.boolean().optional(),
+});
+
+/** Connection options from --es, --es-config and --es-api-key-env; or why they cannot be used. */
+export function esConnectionFromFlags(flags: ParsedArgs['flags'], env: NodeJS.ProcessEnv = process.env): EsConnectionOptions | string {
+  const opts: EsConnectionOptions = {};
+  const configPath = flags['es-config'];
+  if (typeof configPath === 'string') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(configPath, 'utf8'));
+    } catch (e) {
+      return `--es-config ${configPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+    }
+    const r = EsConfigFile.safeParse(parsed);
+    if (!r.success) return `--es-config ${configPath}: ${r.error.issues.map((i) => `${i.path.join('.') || 'file'}: ${i.message}`).join('; ')}`;
+    const c = r.data;
+    Object.assign(opts, { url: c.url, apiKey: c.api_key, username: c.username, password: c.password, caFile: c.ca_file, tlsVerify: c.tls_verify });
+  }
+  if (typeof flags.es === 'string' && flags.es !== '') opts.url = flags.es;
+  const keyEnv = flags['es-api-key-env'];
+  if (typeof keyEnv === 'string') {
+    const apiKey = env[keyEnv];
+    if (!apiKey) return `--es-api-key-env: environment variable ${keyEnv} is empty or unset`;
+    opts.apiKey = apiKey;
+  }
+  return opts;
+}
 
 /** The sink for these flags, opened; undefined without --es; a message (safe to print) on failure. */
 export async function openEsOutput(
@@ -22,18 +62,15 @@ export async function openEsOutput(
   env: NodeJS.ProcessEnv = process.env,
   openTimeoutMs?: number,
 ): Promise<HoptrailEsSink | string | undefined> {
-  const url = flags.es;
-  if (typeof url !== 'string') return undefined;
-  const keyEnv = flags['es-api-key-env'];
-  let apiKey: string | undefined;
-  if (typeof keyEnv === 'string') {
-    apiKey = env[keyEnv];
-    if (!apiKey) return `--es-api-key-env: environment variable ${keyEnv} is empty or unset`;
-  }
+  if (typeof flags.es !== 'string' && typeof flags['es-config'] !== 'string') return undefined;
+  const connection = esConnectionFromFlags(flags, env);
+  if (typeof connection === 'string') return connection;
+  const url = connection.url ?? '';
+  const apiKey = connection.apiKey;
   const replicas = flags['es-replicas'] === undefined ? undefined : Number(flags['es-replicas']);
   if (replicas !== undefined && !(Number.isInteger(replicas) && replicas >= 0)) return '--es-replicas needs a whole number';
   const sink = new HoptrailEsSink({
-    connection: { url, apiKey },
+    connection,
     env,
     prefix: typeof flags['es-prefix'] === 'string' ? flags['es-prefix'] : undefined,
     replicas,
@@ -46,7 +83,7 @@ export async function openEsOutput(
     return sink;
   } catch (e) {
     // The URL may carry user:password; the message must not.
-    const secrets = [apiKey ?? '', env.HOPTRAIL_ES_API_KEY ?? '', env.HOPTRAIL_ES_PASSWORD ?? ''];
+    const secrets = [apiKey ?? '', connection.password ?? '', env.HOPTRAIL_ES_API_KEY ?? '', env.HOPTRAIL_ES_PASSWORD ?? ''];
     try {
       const u = new URL(url);
       if (u.password) secrets.push(u.password, decodeURIComponent(u.password));
