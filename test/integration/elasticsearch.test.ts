@@ -16,9 +16,9 @@ import {
   type BulkDoc,
   type EsConnection,
   type IndexFamily,
-  type IndexerLogger,
 } from '../../sinks/elasticsearch/index.js';
 import { ES_URL, esReachable, esScript, IN_CI, skipUnlessReachable } from './servers.js';
+import { collectingLogger } from '../support/logger.js';
 
 const reachable = await esReachable();
 const skip = skipUnlessReachable(reachable, 'Elasticsearch', ES_URL);
@@ -44,18 +44,7 @@ const sessions: IndexFamily = {
   mappings: { properties: { user: { type: 'keyword' }, commands: { type: 'long' }, dest: { type: 'keyword' } } },
 };
 
-const quiet: IndexerLogger & { lines: string[] } = {
-  lines: [],
-  info(m) {
-    this.lines.push(m);
-  },
-  warn(m) {
-    this.lines.push(m);
-  },
-  error(m) {
-    this.lines.push(m);
-  },
-};
+const quiet = collectingLogger();
 
 function makeEvents(n: number, from = 0): Array<Record<string, unknown>> {
   const out: Array<Record<string, unknown>> = [];

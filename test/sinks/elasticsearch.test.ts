@@ -17,21 +17,10 @@ import {
   resolveConnection,
   secretsOf,
   templateName,
-  type IndexerLogger,
 } from '../../sinks/elasticsearch/index.js';
+import { collectingLogger } from '../support/logger.js';
 
-const silent: IndexerLogger & { lines: string[] } = {
-  lines: [],
-  info(m) {
-    this.lines.push(m);
-  },
-  warn(m) {
-    this.lines.push(m);
-  },
-  error(m) {
-    this.lines.push(m);
-  },
-};
+const silent = collectingLogger();
 
 test('docIdFromProvenance: stable, case-insensitive host/channel, base64url sha1', () => {
   const a = docIdFromProvenance({ host: 'WS1.corp.local', channel: 'Security', recordId: 42 });
