@@ -93,6 +93,18 @@ export function buildKibanaObjects(prefix = DEFAULT_PREFIX): KibanaExport {
   });
 
   /** An aggregation-based visualization on one family. */
+  /** A visualization saved object (aggregation-based, 8.x migration versions). */
+  const pushVisualization = (id: string, title: string, visState: Record<string, unknown>, meta: { searchSourceJSON: string }, reference: SavedObject['references'][number]): void => {
+    objects.push({
+      type: 'visualization',
+      id,
+      attributes: { title, description: '', uiStateJSON: '{}', version: 1, visState: JSON.stringify(visState), kibanaSavedObjectMeta: meta },
+      references: [reference],
+      coreMigrationVersion: CORE,
+      typeMigrationVersion: '8.5.0',
+    });
+  };
+
   const vis = (name: string, title: string, family: FamilyName, type: string, params: Record<string, unknown>, aggs: Agg[], query: Query = NO_QUERY): string => {
     const vid = id('vis', name);
     const aggsJson = aggs.map((a, i) => {
@@ -118,21 +130,7 @@ export function buildKibanaObjects(prefix = DEFAULT_PREFIX): KibanaExport {
       }
     });
     for (const f of query.fields) use(vid, family, f, 'searchable');
-    objects.push({
-      type: 'visualization',
-      id: vid,
-      attributes: {
-        title,
-        description: '',
-        uiStateJSON: '{}',
-        version: 1,
-        visState: JSON.stringify({ title, type, params, aggs: aggsJson }),
-        kibanaSavedObjectMeta: searchSource(query, true),
-      },
-      references: [{ name: SEARCH_INDEX_REF, type: 'index-pattern', id: dv(family) }],
-      coreMigrationVersion: CORE,
-      typeMigrationVersion: '8.5.0',
-    });
+    pushVisualization(vid, title, { title, type, params, aggs: aggsJson }, searchSource(query, true), { name: SEARCH_INDEX_REF, type: 'index-pattern', id: dv(family) });
     return vid;
   };
 
@@ -174,21 +172,7 @@ export function buildKibanaObjects(prefix = DEFAULT_PREFIX): KibanaExport {
       useTimeFilter: false,
       pinFilters: false,
     };
-    objects.push({
-      type: 'visualization',
-      id: vid,
-      attributes: {
-        title,
-        description: '',
-        uiStateJSON: '{}',
-        version: 1,
-        visState: JSON.stringify({ title, type: 'input_control_vis', params, aggs: [] }),
-        kibanaSavedObjectMeta: searchSource(NO_QUERY, false),
-      },
-      references: [{ name: 'control_0_index_pattern', type: 'index-pattern', id: dv(family) }],
-      coreMigrationVersion: CORE,
-      typeMigrationVersion: '8.5.0',
-    });
+    pushVisualization(vid, title, { title, type: 'input_control_vis', params, aggs: [] }, searchSource(NO_QUERY, false), { name: 'control_0_index_pattern', type: 'index-pattern', id: dv(family) });
     return vid;
   };
 
