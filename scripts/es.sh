@@ -147,12 +147,7 @@ do_start() {
       die "Elasticsearch failed to start (see above, and $NODE_DIR/logs)"
     fi
   fi
-  local deadline=$((SECONDS + START_TIMEOUT))
-  until healthy; do
-    if [[ -z "$(es_pid)" ]]; then log_tail; die "Elasticsearch exited during start-up"; fi
-    if ((SECONDS >= deadline)); then log_tail; die "Elasticsearch not healthy after ${START_TIMEOUT}s"; fi
-    sleep 0.5
-  done
+  wait_service healthy es_pid Elasticsearch "$START_TIMEOUT" 0.5
   log "up (pid $(es_pid)) at $ES_URL"
 }
 

@@ -165,12 +165,7 @@ do_start() {
     local i
     for ((i = 0; i < 50; i++)); do [[ -s "$PID_FILE" ]] && break; sleep 0.1; done
   fi
-  local deadline=$((SECONDS + START_TIMEOUT))
-  until ready; do
-    if [[ -z "$(kafka_pid)" ]]; then log_tail; die "Kafka exited during start-up"; fi
-    if ((SECONDS >= deadline)); then log_tail; die "Kafka not ready after ${START_TIMEOUT}s"; fi
-    sleep 0.3
-  done
+  wait_service ready kafka_pid Kafka "$START_TIMEOUT" 0.3
   log "up (pid $(kafka_pid)) at $BOOTSTRAP"
 }
 

@@ -91,6 +91,17 @@ stop_service() {
   log "stopped"
 }
 
+# wait_service READY_FN PID_FN NAME TIMEOUT PAUSE: waits until READY_FN succeeds; fails with the log tail
+# (the script's log_tail) when the process exits or TIMEOUT seconds pass.
+wait_service() {
+  local deadline=$((SECONDS + $4))
+  until "$1"; do
+    if [[ -z "$("$2")" ]]; then log_tail; die "$3 exited during start-up"; fi
+    if ((SECONDS >= deadline)); then log_tail; die "$3 not ready after ${4}s"; fi
+    sleep "$5"
+  done
+}
+
 # status_service PID_FN READY_FN WHERE: prints the state; exit 0 running, 1 starting or unhealthy, 3 stopped.
 status_service() {
   local pid
