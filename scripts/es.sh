@@ -28,7 +28,7 @@
 #   HOPTRAIL_ES_HEAP      512m
 #   HOPTRAIL_ES_START_TIMEOUT  180     seconds to wait for a green/yellow cluster
 #   HOPTRAIL_JAVA_HOME    JDK behind `java` (17)
-#   HOPTRAIL_WORK         <repo>/.work
+#   HOPTRAIL_WORK         <repo>/.work (or /var/tmp/hoptrail-work/<id> for a clone the service user cannot reach)
 #   HOPTRAIL_SERVICE_USER hoptrail
 set -euo pipefail
 SCRIPT_NAME=es.sh

@@ -1,10 +1,30 @@
 # Shared helpers for the test-server scripts (es.sh, kafka.sh). Sourced, not executed.
-# Everything they install lives under $HOPTRAIL_WORK (default: <repo>/.work, gitignored).
+# Everything they install lives under $HOPTRAIL_WORK (default: <repo>/.work, gitignored; /var/tmp/hoptrail-work/
+# when the clone is in a directory the service user cannot enter).
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-WORK_DIR="${HOPTRAIL_WORK:-$REPO_ROOT/.work}"
 # Servers refuse (Elasticsearch) or should not run as root: when we are root they run as this system user.
 SERVICE_USER="${HOPTRAIL_SERVICE_USER:-hoptrail}"
+
+# True when every directory from $1 up to / lets other users in (o+x): the service user can then reach it.
+others_can_enter() {
+  local d="$1" mode
+  while [[ "$d" != "/" ]]; do
+    mode="$(stat -c %A "$d" 2>/dev/null)" || return 1
+    [[ "${mode:9:1}" == [xt] ]] || return 1
+    d="$(dirname "$d")"
+  done
+}
+
+# A clone in a private directory (mktemp -d is 0700) is out of the service user's reach: install under
+# /var/tmp instead, one folder per clone, rather than fail.
+if [[ -n "${HOPTRAIL_WORK:-}" ]]; then
+  WORK_DIR="$HOPTRAIL_WORK"
+elif [[ $EUID -ne 0 ]] || others_can_enter "$REPO_ROOT"; then
+  WORK_DIR="$REPO_ROOT/.work"
+else
+  WORK_DIR="/var/tmp/hoptrail-work/$(printf '%s' "$REPO_ROOT" | sha1sum | cut -c1-12)"
+fi
 
 log() { printf '[%s] %s\n' "$SCRIPT_NAME" "$*" >&2; }
 die() { printf '[%s] ERROR: %s\n' "$SCRIPT_NAME" "$*" >&2; exit 1; }
