@@ -25,7 +25,7 @@ test('stream: replay of the datasets equals hunt; poison messages go to the DLQ'
   const producer = k.producer();
   const got: ReadRecord[] = [], dead: ReadRecord[] = [];
   const stops: (() => Promise<void>)[] = [];
-  const child = startStream(['--topic', topic, '--group', uniqueName('g'), '--alerts-topic', alerts, '--dlq-topic', dlq, '--idle-flush', '2', '--max-message-bytes', '65536', '--metrics-interval', '1']);
+  let child: ReturnType<typeof startStream> | undefined;
   try {
     await admin.createTopics({ topics: [{ topic, numPartitions: 4 }, { topic: dlq, numPartitions: 1 }, { topic: alerts, numPartitions: 1 }], waitForLeaders: true });
     await producer.connect();
@@ -40,13 +40,17 @@ test('stream: replay of the datasets equals hunt; poison messages go to the DLQ'
     const at = Math.floor(messages.length / 2);
     messages.splice(at, 0, ...poison.map((p, i) => ({ value: p.value, partition: i % 4 })));
     for (let i = 0; i < messages.length; i += 200) await producer.send({ topic, messages: messages.slice(i, i + 200), acks: -1 });
+    // Started once everything is on the topic: a replay. Started earlier, a producer slower than the idle
+    // flush (a loaded CI machine) would make the flush fire mid-replay and the rest arrive late.
+    const c = startStream(['--topic', topic, '--group', uniqueName('g'), '--alerts-topic', alerts, '--dlq-topic', dlq, '--idle-flush', '2', '--max-message-bytes', '65536', '--metrics-interval', '1']);
+    child = c;
 
     stops.push(await tail(k, alerts, got), await tail(k, dlq, dead));
     const done = (): boolean => {
       const l = latest(got);
       return dead.length >= poison.length && l.sessions.size >= expected.sessions.size && l.findings.size >= expected.findings.size;
     };
-    await waitFor('alerts equal to hunt', done, 60_000, () => child.stderr());
+    await waitFor('alerts equal to hunt', done, 60_000, () => c.stderr());
     // A moment more: nothing further (an extra finding, a retraction) may follow.
     await new Promise((r) => setTimeout(r, 1500));
     const l = latest(got);
@@ -66,11 +70,11 @@ test('stream: replay of the datasets equals hunt; poison messages go to the DLQ'
       assert.match(d.headers['hoptrail.source.offset'], /^\d+$/);
       assert.equal(d.key, `${topic}/${d.headers['hoptrail.source.partition']}/${d.headers['hoptrail.source.offset']}`);
     }
-    child.proc.kill('SIGTERM');
-    assert.equal(await child.exited, 0, child.stderr().slice(-3000));
-    assert.match(child.stderr(), /"msg":"metrics"/);
+    c.proc.kill('SIGTERM');
+    assert.equal(await c.exited, 0, c.stderr().slice(-3000));
+    assert.match(c.stderr(), /"msg":"metrics"/);
   } finally {
-    child.proc.kill('SIGKILL');
+    child?.proc.kill('SIGKILL');
     for (const s of stops) await s().catch(() => undefined);
     await producer.disconnect().catch(() => undefined);
     await admin.deleteTopics({ topics: [topic, alerts, dlq] }).catch(() => undefined);
