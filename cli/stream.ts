@@ -8,11 +8,17 @@ import { DEFAULT_CONFIG, parseRulesConfig, RulesConfigError, type RulesConfig } 
 import { StreamRunner } from '../ingest/kafka/runner.js';
 import { jsonLogger, type Level } from '../ingest/kafka/log.js';
 import { EsStreamSink } from '../ingest/kafka/es.js';
+import { ForwardRunner } from '../ingest/kafka/forward.js';
 
 const USAGE = `usage: hoptrail stream --brokers LIST --topic T [--group G] [--alerts-topic T2] [--dlq-topic T3] [--es URL]
   --brokers LIST       Kafka bootstrap servers, comma-separated (host:port,...)
   --topic T            topic of Winlogbeat 6/7/8, NXLog, Export-WinEvents or evtx-style JSON (detected per message)
   --group G            consumer group (default hoptrail-stream)
+  --internal-topic T4  scale-out: run as two stages joined by the one-partition topic T4 (ingest/kafka/README.md).
+                       Stage 1 (group G, every instance) decodes, normalizes, dead-letters, indexes events (--es)
+                       and forwards what the detectors use to T4; stage 2 (group G.correlate, one active
+                       instance, the others on standby) runs the detectors on T4. Without it: one process, one stage.
+  --stage S            with --internal-topic: both (default), forward (stage 1 only) or correlate (stage 2 only)
   --alerts-topic T2    sessions (key: session ID) and findings (key: finding ID; null value: retracted)
   --dlq-topic T3       messages that cannot be used: original bytes, source topic/partition/offset, reason
   --es URL             also index events, sessions and findings into Elasticsearch (offsets commit after ES has them)
@@ -35,7 +41,7 @@ export async function run(argv: string[]): Promise<number> {
     args = parseArgs(argv, {
       brokers: 'string', topic: 'string', group: 'string', 'alerts-topic': 'string', 'dlq-topic': 'string', es: 'string',
       lateness: 'string', skew: 'string', horizon: 'string', 'idle-flush': 'string', 'max-message-bytes': 'string', rules: 'string',
-      'metrics-interval': 'string', 'metrics-port': 'string', 'log-level': 'string', 'es-prefix': 'string', help: 'boolean',
+      'metrics-interval': 'string', 'metrics-port': 'string', 'log-level': 'string', 'es-prefix': 'string', 'internal-topic': 'string', stage: 'string', help: 'boolean',
     });
   } catch (e) {
     if (e instanceof UsageError) { process.stderr.write(`hoptrail stream: ${e.message}\n${USAGE}\n`); return 2; }
@@ -59,6 +65,13 @@ export async function run(argv: string[]): Promise<number> {
   const level = str('log-level') ?? 'info';
   if (!['debug', 'info', 'warn', 'error'].includes(level)) return usage('--log-level needs debug, info, warn or error');
   const log = jsonLogger(level as Level);
+  const internalTopic = str('internal-topic');
+  const stage = str('stage') ?? 'both';
+  if (!['both', 'forward', 'correlate'].includes(stage)) return usage('--stage needs both, forward or correlate');
+  if (str('stage') !== undefined && internalTopic === undefined) return usage('--stage needs --internal-topic');
+  if (internalTopic !== undefined && internalTopic === topic) return usage('--internal-topic must differ from --topic');
+  const forwarding = internalTopic !== undefined && stage !== 'correlate';
+  const correlating = internalTopic === undefined || stage !== 'forward';
   let rules: RulesConfig = DEFAULT_CONFIG;
   const rulesFile = str('rules');
   if (rulesFile !== undefined) {
@@ -69,12 +82,15 @@ export async function run(argv: string[]): Promise<number> {
       return 2;
     }
   }
-  let sink: EsStreamSink | undefined;
+  let sink: EsStreamSink | undefined, forwardSink: EsStreamSink | undefined;
   const esUrl = str('es');
   if (esUrl !== undefined) {
     try {
+      // Two stages in one process: each its own sink (stage 1 events, stage 2 sessions and findings).
       const es = await EsStreamSink.open(esUrl, str('es-prefix'));
-      sink = es.sink;
+      if (forwarding && correlating) forwardSink = (await EsStreamSink.open(esUrl, str('es-prefix'))).sink;
+      if (correlating) sink = es.sink;
+      else forwardSink = es.sink;
       log.info('elasticsearch', { server: es.description });
     } catch (e) {
       // The message never carries credentials (the sink describes the server without them).
@@ -83,10 +99,17 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
   const ms = (n: string): number | undefined => (nums[n] === undefined ? undefined : nums[n] * 1000);
-  const runner = new StreamRunner({
-    brokers: brokers.split(',').map((b) => b.trim()).filter((b) => b),
-    topic,
-    group: str('group') ?? 'hoptrail-stream',
+  const brokerList = brokers.split(',').map((b) => b.trim()).filter((b) => b);
+  const group = str('group') ?? 'hoptrail-stream';
+  const forward = forwarding && internalTopic !== undefined ? new ForwardRunner({
+    brokers: brokerList, topic, group, internalTopic, dlqTopic: str('dlq-topic'), maxMessageBytes: nums['max-message-bytes'],
+    metricsIntervalMs: ms('metrics-interval'), sink: forwardSink, log,
+  }) : undefined;
+  const runner = !correlating ? undefined : new StreamRunner({
+    brokers: brokerList,
+    topic: internalTopic ?? topic,
+    group: internalTopic === undefined ? group : `${group}.correlate`,
+    correlate: internalTopic === undefined ? undefined : { inputTopic: topic, inputGroup: group },
     alertsTopic: str('alerts-topic'),
     dlqTopic: str('dlq-topic'),
     latenessMs: ms('lateness'),
@@ -105,7 +128,8 @@ export async function run(argv: string[]): Promise<number> {
   if (port !== undefined) {
     server = createServer((req, res) => {
       if (req.url !== '/metrics') { res.writeHead(404).end(); return; }
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(runner.metrics.prometheus());
+      const text = (runner?.metrics.prometheus() ?? '') + (forward?.metrics.prometheus().replaceAll('hoptrail_stream_', 'hoptrail_forward_') ?? '');
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text);
     });
     await new Promise<void>((r) => server?.listen(port, '127.0.0.1', () => r()));
     log.info('metrics served', { url: `http://127.0.0.1:${port}/metrics` });
@@ -116,7 +140,8 @@ export async function run(argv: string[]): Promise<number> {
     process.once('SIGTERM', () => resolve('SIGTERM'));
   });
   try {
-    await runner.start();
+    await runner?.start();
+    await forward?.start();
   } catch (e) {
     log.error('cannot start', { error: (e as Error).message });
     server?.close();
@@ -125,7 +150,10 @@ export async function run(argv: string[]): Promise<number> {
   const sig = await stopped;
   log.info('stopping', { signal: sig });
   try {
-    await runner.stop();
+    // Stage 1 first: its last batch reaches the internal topic before stage 2 publishes and leaves.
+    await forward?.stop();
+    await forwardSink?.close();
+    await runner?.stop();
   } catch (e) {
     log.error('stop failed', { error: (e as Error).message });
     return 1;

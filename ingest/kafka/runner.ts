@@ -1,7 +1,7 @@
 // The Kafka edge of `hoptrail stream`: a consumer group in, the alerts and dead-letter topics out, offsets
 // committed only when everything the messages produced is acknowledged and no longer depends on state
 // held in memory (ingest/kafka/offsets.ts). The detection itself is detectors/live.ts.
-import { Kafka, logLevel, type Consumer, type EachBatchPayload, type Producer, type Message } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type KafkaMessage, type Producer, type Message } from 'kafkajs';
 import { LiveHunt, type AlertRecord, type LiveOptions } from '../../detectors/live.js';
 import { ClockKnowledge, Normalizer } from '../normalize/index.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, MessageDecoder, type MessageOrigin } from './decode.js';
@@ -9,6 +9,7 @@ import { dlqMessage, type OutMessage } from './dlq.js';
 import type { Logger } from './log.js';
 import { StreamMetrics } from './metrics.js';
 import { OffsetBook } from './offsets.js';
+import { ensureInternalTopic, readInternal } from './internal.js';
 import type { NormalizedEvent } from '../../schemas/event.js';
 
 /** A further output (the Elasticsearch sink): written before the offsets that fed it are committed. */
@@ -38,13 +39,19 @@ export interface RunnerOptions extends LiveOptions {
   slowSinkMs?: number;
   sink?: StreamSink;
   sessionTimeoutMs?: number;
+  /**
+   * Stage 2 of the two-stage topology: `topic` is the internal topic, fed by stage 1 (ingest/kafka/
+   * forward.ts) reading `inputTopic` in consumer group `inputGroup`. Each input partition is then a source
+   * of the engine's watermark, behind or caught up as stage 1's progress records say.
+   */
+  correlate?: { inputTopic: string; inputGroup: string };
   log: Logger;
 }
 
 /** Requests under the broker's default message.max.bytes (1 MiB): a large batch of alerts is split. */
 const MAX_REQUEST_BYTES = 512 * 1024;
 
-function chunks(tms: { topic: string; messages: Message[] }[]): { topic: string; messages: Message[] }[][] {
+export function chunks(tms: { topic: string; messages: Message[] }[]): { topic: string; messages: Message[] }[][] {
   const out: { topic: string; messages: Message[] }[][] = [];
   let cur: { topic: string; messages: Message[] }[] = [], size = 0;
   for (const tm of tms) {
@@ -98,6 +105,14 @@ export class StreamRunner {
   /** Bumped on every assignment: backlogged partitions are declared to the engine before the next batch. */
   private assignmentVersion = 0;
   private declaredVersion = 0;
+  /** Stage 2: input partitions holding the watermark back, those of them stage 1 reported behind, the
+   * highest source offset taken per input partition (stage 1 re-forwards after a crash: dropped), and the
+   * next internal offset per assigned partition. */
+  private readonly openSources = new Set<string>();
+  private readonly behind = new Set<string>();
+  private readonly sourceSeen = new Map<string, number>();
+  private readonly internalNext = new Map<number, number>();
+  private lastReconcile = 0;
 
   constructor(private readonly o: RunnerOptions) {
     this.kafka = new Kafka({ clientId: o.clientId ?? 'hoptrail-stream', brokers: o.brokers, logLevel: logLevel.NOTHING });
@@ -123,6 +138,7 @@ export class StreamRunner {
     const { o } = this;
     const admin = this.kafka.admin();
     await admin.connect();
+    if (o.correlate) await ensureInternalTopic(this.kafka, o.topic);
     try {
       // Alerts are keyed by session or finding ID: compaction keeps the latest version of each.
       const topics = [
@@ -245,6 +261,7 @@ export class StreamRunner {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
+      if (this.o.correlate) { await this.declareSources(admin); return; }
       for (const { topic, partitions } of this.assigned) {
         const high = new Map((await admin.fetchTopicOffsets(topic)).map((x) => [x.partition, { high: Number(x.high), low: Number(x.low) }]));
         const [committed] = await admin.fetchOffsets({ groupId: this.o.group, topics: [topic] });
@@ -255,6 +272,83 @@ export class StreamRunner {
           if (h && from < h.high) this.live.openPartition(`${topic}/${p}`);
           else this.caughtUp.add(`${topic}/${p}`);
         }
+      }
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /**
+   * Stage 2, on assignment: every input partition that stage 1 has not forwarded to its end, or all of
+   * them when the internal topic has a backlog (its records interleave sources at arbitrary event times),
+   * holds the watermark back until a progress record or the reconciliation (reconcileSources) frees it.
+   */
+  private async declareSources(admin: Admin): Promise<void> {
+    const c = this.o.correlate;
+    if (!c || this.assigned.length === 0) return;
+    let internalBacklog = false;
+    for (const { topic, partitions } of this.assigned) {
+      const high = new Map((await admin.fetchTopicOffsets(topic)).map((x) => [x.partition, { high: Number(x.high), low: Number(x.low) }]));
+      const [committed] = await admin.fetchOffsets({ groupId: this.o.group, topics: [topic] });
+      const at = new Map(committed.partitions.map((x) => [x.partition, Number(x.offset)]));
+      for (const p of partitions) {
+        const h = high.get(p);
+        if (h && Math.max(at.get(p) ?? -1, h.low) < h.high) internalBacklog = true;
+        else this.caughtUp.add(`${topic}/${p}`);
+      }
+    }
+    const { ends, done } = await this.stageOne(admin);
+    for (const [p] of ends) {
+      const label = `${c.inputTopic}/${p}`;
+      if (internalBacklog || !done.has(p)) this.openSource(label);
+    }
+    this.o.log.info('sources', { open: [...this.openSources], internal_backlog: internalBacklog });
+  }
+
+  /** Input partitions (and their ends) and those that stage 1 has forwarded and committed to their end. */
+  private async stageOne(admin: Admin): Promise<{ ends: Map<number, number>; done: Set<number> }> {
+    const c = this.o.correlate;
+    if (!c) return { ends: new Map(), done: new Set() };
+    const [committed] = await admin.fetchOffsets({ groupId: c.inputGroup, topics: [c.inputTopic] });
+    const at = new Map(committed.partitions.map((x) => [x.partition, Number(x.offset)]));
+    const ends = new Map<number, number>(), done = new Set<number>();
+    for (const x of await admin.fetchTopicOffsets(c.inputTopic)) {
+      ends.set(x.partition, Number(x.high));
+      if (Math.max(at.get(x.partition) ?? -1, Number(x.low)) >= Number(x.high)) done.add(x.partition);
+    }
+    return { ends, done };
+  }
+
+  private openSource(label: string): void {
+    this.openSources.add(label);
+    this.live.openPartition(label);
+  }
+
+  private closeSource(label: string): void {
+    this.openSources.delete(label);
+    this.live.closePartition(label);
+  }
+
+  /**
+   * Stage 2, read to the end of the internal topic: an open source that no progress record says is
+   * behind (opened on assignment, its last progress record before the replayed range) is closed once
+   * stage 1 has committed it to its end. Committed offsets are read before the internal topic's end, and
+   * stage 1 commits only what the internal topic acknowledged, so everything it covers has been read.
+   */
+  private async reconcileSources(): Promise<void> {
+    const c = this.o.correlate;
+    if (!c || [...this.openSources].every((s) => this.behind.has(s))) return;
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const { done } = await this.stageOne(admin);
+      for (const { topic, partitions } of this.assigned) {
+        const high = new Map((await admin.fetchTopicOffsets(topic)).map((x) => [x.partition, Number(x.high)]));
+        if (partitions.some((p) => (this.internalNext.get(p) ?? 0) < (high.get(p) ?? 0))) return;
+      }
+      for (const label of [...this.openSources]) {
+        if (this.behind.has(label)) continue;
+        if (done.has(Number(label.slice(label.lastIndexOf('/') + 1)))) this.closeSource(label);
       }
     } finally {
       await admin.disconnect();
@@ -275,6 +369,11 @@ export class StreamRunner {
     for (const m of batch.messages) {
       if (!isRunning() || isStale()) break;
       const from: MessageOrigin = { topic: batch.topic, partition: batch.partition, offset: m.offset };
+      if (this.o.correlate) {
+        this.fromInternal(m, from, dlq, alerts);
+        done.push(m.offset);
+        continue;
+      }
       const d = this.decoder.decode(m.value, from);
       if (!d.ok) {
         this.metrics.rejects++;
@@ -293,7 +392,9 @@ export class StreamRunner {
     if (last !== undefined) {
       const lag = Math.max(0, Number(batch.highWatermark) - Number(last) - 1);
       this.metrics.setLag(batch.topic, batch.partition, lag);
-      if (lag === 0) { this.live.closePartition(label); this.caughtUp.add(label); }
+      this.internalNext.set(batch.partition, Number(last) + 1);
+      // Stage 2: the internal partition is no source of the watermark; the input partitions are.
+      if (lag === 0) { if (!this.o.correlate) this.live.closePartition(label); this.caughtUp.add(label); }
       else this.caughtUp.delete(label);
     }
     // Clock knowledge learned in this batch applies to the next (anchors are searched sorted).
@@ -315,6 +416,32 @@ export class StreamRunner {
     await heartbeat();
   }
 
+  /** Stage 2: one internal record (an event forwarded by stage 1, or stage 1's progress on a source). */
+  private fromInternal(m: KafkaMessage, from: MessageOrigin, dlq: OutMessage[], alerts: AlertRecord[]): void {
+    const r = readInternal(m.headers, m.value);
+    if (r.kind === 'bad') {
+      this.metrics.rejects++;
+      dlq.push(dlqMessage(from, m.value, r.reason));
+      this.book.add(from.topic, from.partition, Number(from.offset), -Infinity);
+    } else if (r.kind === 'progress') {
+      const { source, through, high } = r.progress;
+      // Like lag in the single-process runner: behind holds the watermark back, caught up does not.
+      if (through + 1 >= high) { this.behind.delete(source); this.closeSource(source); }
+      else { this.behind.add(source); this.openSource(source); }
+      this.book.add(from.topic, from.partition, Number(from.offset), -Infinity);
+    } else if (r.offset <= (this.sourceSeen.get(r.source) ?? -1)) {
+      // Re-forwarded by a stage-1 instance that took over the partition from an uncommitted point.
+      this.book.add(from.topic, from.partition, Number(from.offset), -Infinity);
+    } else {
+      this.sourceSeen.set(r.source, r.offset);
+      // Events are indexed by stage 1; this stage's sink gets sessions and findings.
+      this.metrics.events++;
+      for (const a of this.live.push(r.event, r.source)) alerts.push(a);
+      this.book.add(from.topic, from.partition, Number(from.offset), Date.parse(r.event['@timestamp']));
+      this.heldSinceFlush = true;
+    }
+  }
+
   /** Timer: findings due without new messages, and the idle flush. */
   private async tick(): Promise<void> {
     if (this.stopping) return;
@@ -322,7 +449,13 @@ export class StreamRunner {
     const idle = this.o.idleFlushMs ?? 0;
     // Idle means read to the end, not just quiet: a rebalance or a slow fetch is no end of input.
     const allRead = this.declaredVersion === this.assignmentVersion && this.assigned.every(({ topic, partitions }) => partitions.every((p) => this.caughtUp.has(`${topic}/${p}`)));
-    if (idle > 0 && this.heldSinceFlush && allRead && now - this.lastMessage >= idle) {
+    // Stage 2: sources left open although the internal topic is read to its end are checked (at most 1/s).
+    if (this.o.correlate && allRead && this.openSources.size > 0 && now - this.lastReconcile >= 1000) {
+      this.lastReconcile = now;
+      await this.reconcileSources();
+    }
+    // Stage 2: idle also needs stage 1 to have forwarded every input partition to its end.
+    if (idle > 0 && this.heldSinceFlush && allRead && this.openSources.size === 0 && now - this.lastMessage >= idle) {
       this.heldSinceFlush = false;
       this.o.log.info('idle: releasing held state', { idle_ms: now - this.lastMessage });
       await this.publish(this.live.flush(), []);

@@ -1,0 +1,157 @@
+// Stage 1 of the two-stage topology (README: scale-out): every instance of the input topic's consumer
+// group decodes, normalizes, dead-letters, optionally indexes events into Elasticsearch, and forwards what
+// the correlation can use to the internal topic, with a progress record per batch. It holds no detector
+// state, so an input offset is committed as soon as what it produced is acknowledged (internal topic, DLQ,
+// Elasticsearch); a crash re-forwards at most the uncommitted tail, which stage 2 drops by source offset.
+import { Kafka, logLevel, type Consumer, type EachBatchPayload, type Producer, type Message } from 'kafkajs';
+import { ClockKnowledge, Normalizer } from '../normalize/index.js';
+import type { NormalizedEvent } from '../../schemas/event.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, MessageDecoder, type MessageOrigin } from './decode.js';
+import { dlqMessage } from './dlq.js';
+import { ensureInternalTopic, eventMessage, needsCorrelation, progressMessage } from './internal.js';
+import type { Logger } from './log.js';
+import { StreamMetrics } from './metrics.js';
+import { chunks, type StreamSink } from './runner.js';
+
+export interface ForwardOptions {
+  brokers: string[];
+  topic: string;
+  group: string;
+  internalTopic: string;
+  dlqTopic?: string;
+  clientId?: string;
+  maxMessageBytes?: number;
+  metricsIntervalMs?: number;
+  sessionTimeoutMs?: number;
+  /** Receives the normalized events (Elasticsearch); only `write([...], [])` and `flush()` are used. */
+  sink?: StreamSink;
+  log: Logger;
+}
+
+export class ForwardRunner {
+  readonly metrics = new StreamMetrics();
+  private readonly kafka: Kafka;
+  private readonly consumer: Consumer;
+  private readonly producer: Producer;
+  private readonly decoder: MessageDecoder;
+  private readonly knowledge = new ClockKnowledge();
+  /** Next offset to commit per assigned partition (everything before it acknowledged downstream). */
+  private readonly due = new Map<string, { topic: string; partition: number; offset: string }>();
+  private chain: Promise<unknown> = Promise.resolve();
+  private lastCommit = 0;
+  private assigned: { topic: string; partitions: number[] }[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  forwarded = 0;
+
+  constructor(private readonly o: ForwardOptions) {
+    this.kafka = new Kafka({ clientId: o.clientId ?? 'hoptrail-stream-forward', brokers: o.brokers, logLevel: logLevel.NOTHING });
+    this.consumer = this.kafka.consumer({ groupId: o.group, maxBytes: 16 << 20, maxBytesPerPartition: 4 << 20, sessionTimeout: o.sessionTimeoutMs ?? 10_000, heartbeatInterval: 1000 });
+    this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    this.decoder = new MessageDecoder(new Normalizer({ knowledge: this.knowledge }), this.knowledge, o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
+  }
+
+  async start(): Promise<void> {
+    const { o } = this;
+    await ensureInternalTopic(this.kafka, o.internalTopic);
+    if (o.dlqTopic) {
+      const admin = this.kafka.admin();
+      await admin.connect();
+      await admin.createTopics({ topics: [{ topic: o.dlqTopic, numPartitions: 1 }], waitForLeaders: true }).catch(() => false).finally(() => admin.disconnect());
+    }
+    await this.producer.connect();
+    await this.consumer.connect();
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
+      const a = e.payload.memberAssignment;
+      const now = new Set(Object.entries(a).flatMap(([t, ps]) => ps.map((p) => `${t}/${p}`)));
+      for (const k of [...this.due.keys()]) if (!now.has(k)) this.due.delete(k);
+      for (const { topic, partitions } of this.assigned) for (const p of partitions) if (!now.has(`${topic}/${p}`)) this.metrics.dropLag(topic, p);
+      this.assigned = Object.entries(a).map(([topic, partitions]) => ({ topic, partitions }));
+      o.log.info('forward: assigned', { assignment: a });
+    });
+    this.consumer.on(this.consumer.events.CRASH, (e) => o.log.error('forward: consumer crash', { error: String(e.payload.error), restart: e.payload.restart }));
+    await this.consumer.subscribe({ topic: o.topic, fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (p) => this.serial(() => this.onBatch(p)),
+    });
+    const every = o.metricsIntervalMs ?? 10_000;
+    if (every > 0) {
+      this.timer = setInterval(() => o.log.info('forward: metrics', { ...this.metrics.snapshot(), forwarded: this.forwarded }), every);
+      this.timer.unref();
+    }
+    o.log.info('forward: started', { topic: o.topic, group: o.group, internal: o.internalTopic });
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    clearInterval(this.timer);
+    if (this.assigned.length > 0) this.consumer.pause(this.assigned);
+    await this.serial(() => this.commit());
+    await this.consumer.disconnect();
+    await this.producer.disconnect();
+    this.o.log.info('forward: stopped', { ...this.metrics.snapshot(), forwarded: this.forwarded });
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const r = this.chain.then(fn);
+    this.chain = r.catch(() => undefined);
+    return r;
+  }
+
+  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    if (this.stopping) return;
+    const { o } = this;
+    const source = `${batch.topic}/${batch.partition}`;
+    const out: Message[] = [], dlq: Message[] = [], events: NormalizedEvent[] = [];
+    let last: string | undefined;
+    for (const m of batch.messages) {
+      if (!isRunning() || isStale()) break;
+      const from: MessageOrigin = { topic: batch.topic, partition: batch.partition, offset: m.offset };
+      const d = this.decoder.decode(m.value, from);
+      if (!d.ok) {
+        this.metrics.rejects++;
+        dlq.push(dlqMessage(from, m.value, d.reason));
+      } else {
+        this.metrics.events++;
+        if (o.sink) events.push(d.event);
+        if (needsCorrelation(d.event)) out.push(eventMessage(d.event, source, m.offset));
+      }
+      last = m.offset;
+    }
+    if (last === undefined) return;
+    this.knowledge.seal();
+    const high = Number(batch.highWatermark);
+    out.push(progressMessage({ source, through: Number(last), high }));
+    const topicMessages: { topic: string; messages: Message[] }[] = [{ topic: o.internalTopic, messages: out.map((m) => ({ ...m, partition: 0 })) }];
+    if (o.dlqTopic && dlq.length > 0) topicMessages.push({ topic: o.dlqTopic, messages: dlq });
+    for (const chunk of chunks(topicMessages)) await this.producer.sendBatch({ topicMessages: chunk, acks: -1 });
+    if (o.sink && events.length > 0) {
+      await o.sink.write(events, []);
+      await o.sink.flush();
+    }
+    this.forwarded += out.length - 1;
+    this.metrics.setLag(batch.topic, batch.partition, Math.max(0, high - Number(last) - 1));
+    resolveOffset(last);
+    this.due.set(source, { topic: batch.topic, partition: batch.partition, offset: String(Number(last) + 1) });
+    if (Date.now() - this.lastCommit >= 500 || high - Number(last) - 1 <= 0) await this.commit();
+    await heartbeat();
+  }
+
+  private async commit(): Promise<void> {
+    this.lastCommit = Date.now();
+    if (this.due.size === 0) return;
+    const offsets = [...this.due.values()];
+    this.due.clear();
+    try {
+      await this.consumer.commitOffsets(offsets);
+      this.metrics.commits++;
+    } catch (e) {
+      // A rebalance in progress: the new owner re-forwards from the last commit (stage 2 drops repeats).
+      this.o.log.warn('forward: commit failed', { error: String(e) });
+    }
+  }
+}

@@ -1,0 +1,93 @@
+// The internal topic of the two-stage topology (README: scale-out). Stage 1 (every instance, the input
+// topic's consumer group) decodes and normalizes, and forwards the events the correlation can use; stage 2
+// (one consumer of the internal topic) runs the live hunt on them. Two record kinds, told apart by the
+// header `hoptrail.kind`:
+//   event     value: the normalized event as JSON (without `message`: nothing after normalization reads
+//             it); headers `hoptrail.source` = input `topic/partition`, `hoptrail.source.offset`.
+//   progress  sent after each stage-1 batch: input partition `hoptrail.source` was processed through
+//             offset `through` while its end was `high` (value JSON). Stage 2 uses it as the single-process
+//             runner uses lag: a source behind holds the event-time watermark back, one caught up does not.
+import type { Kafka, Message } from 'kafkajs';
+import type { NormalizedEvent } from '../../schemas/event.js';
+import { isRelevant } from '../../detectors/engine.js';
+import { commandTexts } from '../../detectors/findings/sightings.js';
+import { postureOfEvent } from '../../detectors/findings/posture.js';
+import { isWefFlow } from '../../detectors/findings/benign.js';
+
+const WINRM_PORTS = new Set([5985, 5986]);
+
+/**
+ * Whether an event can matter to the session engine (`isRelevant`) or to any observer of
+ * `FindingsCollector.push` (command texts, plug-in-host processes, posture, WinRM failures, log clears,
+ * event forwarding). Conservative: when in doubt an event is forwarded; an event left out here would
+ * silently change findings, one forwarded needlessly only costs bytes.
+ */
+export function needsCorrelation(e: NormalizedEvent): boolean {
+  if (isRelevant(e)) return true;
+  const id = e.winlog.event_id, ch = e.winlog.channel.toLowerCase();
+  if (ch === 'microsoft-windows-winrm/operational' || ch.startsWith('microsoft-windows-windows firewall with advanced security')) return true;
+  if (ch === 'security' && (id === 4625 || id === 1102 || id === 4688 || id === 4732)) return true;
+  if (ch === 'system' && (id === 104 || id === 7040)) return true;
+  if (ch === 'microsoft-windows-sysmon/operational' && id === 1) return true;
+  if (WINRM_PORTS.has(e.source?.port ?? 0) || WINRM_PORTS.has(e.destination?.port ?? 0)) return true;
+  if (e.powershell?.host?.name === 'ServerRemoteHost' || isWefFlow(e)) return true;
+  return postureOfEvent(e).length > 0 || commandTexts(e).length > 0;
+}
+
+export interface Progress { source: string; through: number; high: number }
+
+export type InternalRecord =
+  | { kind: 'event'; source: string; offset: number; event: NormalizedEvent }
+  | { kind: 'progress'; progress: Progress }
+  | { kind: 'bad'; reason: string };
+
+export function eventMessage(e: NormalizedEvent, source: string, offset: string): Message {
+  const value = JSON.stringify(e.message === undefined ? e : { ...e, message: undefined });
+  return { key: source, value, headers: { 'hoptrail.kind': 'event', 'hoptrail.source': source, 'hoptrail.source.offset': offset } };
+}
+
+export function progressMessage(p: Progress): Message {
+  return { key: p.source, value: JSON.stringify({ through: p.through, high: p.high }), headers: { 'hoptrail.kind': 'progress', 'hoptrail.source': p.source } };
+}
+
+function header(h: Message['headers'], name: string): string | undefined {
+  const v = h?.[name];
+  if (v === undefined) return undefined;
+  const x = Array.isArray(v) ? v[0] : v;
+  return Buffer.isBuffer(x) ? x.toString('utf8') : x === undefined ? undefined : String(x);
+}
+
+export function readInternal(headers: Message['headers'], value: Buffer | null): InternalRecord {
+  const kind = header(headers, 'hoptrail.kind'), source = header(headers, 'hoptrail.source');
+  if (!source || value === null) return { kind: 'bad', reason: 'internal: no source or no value' };
+  try {
+    if (kind === 'progress') {
+      const p = JSON.parse(value.toString('utf8')) as { through?: unknown; high?: unknown };
+      if (typeof p.through !== 'number' || typeof p.high !== 'number') return { kind: 'bad', reason: 'internal: progress without offsets' };
+      return { kind: 'progress', progress: { source, through: p.through, high: p.high } };
+    }
+    if (kind === 'event') {
+      const offset = Number(header(headers, 'hoptrail.source.offset'));
+      if (!Number.isInteger(offset)) return { kind: 'bad', reason: 'internal: event without source offset' };
+      return { kind: 'event', source, offset, event: JSON.parse(value.toString('utf8')) as NormalizedEvent };
+    }
+  } catch (e) {
+    return { kind: 'bad', reason: `internal: not JSON: ${(e as Error).message}` };
+  }
+  return { kind: 'bad', reason: `internal: unknown kind ${kind ?? '(none)'}` };
+}
+
+/** Creates the internal topic with one partition, or checks that an existing one has exactly one. */
+export async function ensureInternalTopic(kafka: Kafka, topic: string): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true }).catch(() => false);
+    const md = await admin.fetchTopicMetadata({ topics: [topic] });
+    const n = md.topics[0]?.partitions.length ?? 0;
+    // One partition: every half-session meets every candidate other half (README: why one partition).
+    if (n !== 1) throw new Error(`internal topic ${topic} has ${n} partitions; it must have exactly 1`);
+  } finally {
+    await admin.disconnect();
+  }
+}
