@@ -6,7 +6,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs, UsageError } from './args.js';
 import { expandPaths } from '../ingest/sources.js';
-import { normalizeFiles } from '../ingest/pipeline.js';
+import { defaultThreads, normalizeInParallel } from '../ingest/parallel/pool.js';
 import { HuntEngine } from '../detectors/engine.js';
 import type { Chain, FanOut, Hop, HuntOutput, Session } from '../detectors/session.js';
 import { DEFAULT_CONFIG, exitCodeFor, FindingsCollector, parseRulesConfig, parseSeverity, RulesConfigError, type RulesConfig } from '../detectors/findings/index.js';
@@ -23,6 +23,7 @@ const USAGE = `usage: hoptrail hunt <paths...> [--out DIR] [--lateness SEC] [--s
   --skew SEC     clock skew tolerated between hosts (default 120)
   --rules FILE   JSON rules file: per-rule severity/enabled, allow-lists (detectors/findings/README.md)
   --fail-on SEV  exit 3 when a finding is at or above SEV (info, low, medium, high, critical)
+  --threads N    worker threads that read and normalize (default: the cores available, at most 4)
 ${ES_USAGE}
 exit: 0 ok, 1 an input could not be read, 2 usage, 3 a finding at or above --fail-on`;
 
@@ -43,6 +44,12 @@ class Out {
     this.buf = [];
     this.size = 0;
     if (!ok) await new Promise<void>((r) => this.s.once('drain', () => r()));
+  }
+  /** Bytes already encoded (a worker's JSON lines), after whatever text is buffered. */
+  async writeBytes(b: Uint8Array): Promise<void> {
+    await this.flush();
+    if (b.byteLength === 0) return;
+    if (!this.s.write(b)) await new Promise<void>((r) => this.s.once('drain', () => r()));
   }
   async end(): Promise<void> {
     await this.flush();
@@ -88,7 +95,7 @@ function sessionLine(s: Session): string {
 export async function run(argv: string[]): Promise<number> {
   let args;
   try {
-    args = parseArgs(argv, { out: 'string', lateness: 'string', skew: 'string', rules: 'string', 'fail-on': 'string', help: 'boolean', ...ES_FLAGS });
+    args = parseArgs(argv, { out: 'string', lateness: 'string', skew: 'string', rules: 'string', 'fail-on': 'string', threads: 'string', help: 'boolean', ...ES_FLAGS });
   } catch (e) {
     if (e instanceof UsageError) { process.stderr.write(`hoptrail hunt: ${e.message}\n${USAGE}\n`); return 2; }
     throw e;
@@ -106,6 +113,9 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`hoptrail hunt: ${typeof lateness === 'string' ? lateness : String(skew)}\n${USAGE}\n`);
     return 2;
   }
+  const threadsFlag = args.flags.threads;
+  const threads = threadsFlag === undefined ? defaultThreads() : Number(threadsFlag);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64) { process.stderr.write(`hoptrail hunt: --threads needs a whole number from 1 to 64\n${USAGE}\n`); return 2; }
   const outDir = typeof args.flags.out === 'string' ? args.flags.out : './hoptrail-out';
   const failOnFlag = args.flags['fail-on'];
   const failOn = typeof failOnFlag === 'string' ? parseSeverity(failOnFlag) : undefined;
@@ -152,8 +162,6 @@ export async function run(argv: string[]): Promise<number> {
   const findings = new FindingsCollector(rules);
   let nHops = 0, nChains = 0, nFanouts = 0, nRejects = 0, nEvents = 0, filesDone = 0, bytesDone = 0;
   const unreadable: string[] = [];
-  const sizes = new Map<string, number>();
-  for (const f of files) sizes.set(f, (await stat(f).catch(() => ({ size: 0 }))).size);
   const handle = async (outs: HuntOutput[]): Promise<void> => {
     for (const o of outs) {
       if (o.kind === 'session') {
@@ -166,31 +174,30 @@ export async function run(argv: string[]): Promise<number> {
       else { nFanouts++; fanouts.push(o.fanout); await es?.hop(o.fanout); await hopsOut.write(JSON.stringify(o.fanout) + '\n'); }
     }
   };
-  let current: string | undefined;
-  const finishFile = async (f: string | undefined): Promise<void> => {
-    if (f === undefined) return;
+  const finishFile = async (f: string, bytes: number): Promise<void> => {
     engine.closePartition(f);
     filesDone++;
-    bytesDone += sizes.get(f) ?? 0;
+    bytesDone += bytes;
     await handle(engine.drain());
   };
-  for await (const it of normalizeFiles(files, { validate: 'fast' })) {
-    if (it.kind === 'event') {
-      nEvents++;
-      const f = it.event.hoptrail.provenance.file;
-      if (f !== current) { await finishFile(current); current = f; }
-      await events.write(JSON.stringify(it.event) + '\n');
-      findings.push(it.event);
-      await es?.event(it.event);
-      await handle(engine.push(it.event, f));
-      if ((nEvents & 4095) === 0) progress.tick(filesDone, nEvents, bytesDone);
-    } else if (it.kind === 'reject') {
-      nRejects++;
-      await rejectsOut.write(JSON.stringify(it.reject) + '\n');
-    }
-    else if (it.kind === 'unreadable') unreadable.push(`${it.file}: ${it.error}`);
+  // Workers read, normalize and serialize; this thread writes their lines and runs the detectors on the
+  // events they use (all of them with --es, which indexes every event).
+  for await (const it of normalizeInParallel(files, { validate: 'fast', threads, shipAll: es !== undefined })) {
+    if (it.kind === 'batch') {
+      const b = it.batch;
+      nEvents += b.events;
+      await events.writeBytes(b.ndjson);
+      for (const e of b.shipped) {
+        findings.push(e);
+        await es?.event(e);
+        await handle(engine.push(e, it.file));
+      }
+      for (const r of b.rejects) await rejectsOut.write(JSON.stringify(r) + '\n');
+      nRejects += b.rejects.length;
+      progress.tick(filesDone, nEvents, bytesDone);
+    } else if (it.kind === 'file-done') await finishFile(it.file, it.bytes);
+    else unreadable.push(`${it.file}: ${it.error}`);
   }
-  await finishFile(current);
   await handle(engine.flush());
   progress.tick(files.length, nEvents, totalBytes, true);
   progress.done();

@@ -1,10 +1,11 @@
 // Files in, normalized events and rejects out: the whole normalize stage as one async stream.
 // JSON inputs are read twice: the first pass learns clocks (Sysmon UtcTime per host) and host FQDNs, the
 // second normalizes with what was learned. EVTX times are true UTC and need no first pass.
+// The pieces (learnFile, normalizeItem) also run on worker threads: ingest/parallel.
 import type { InputFormat, NormalizedEvent, Reject } from '../schemas/event.js';
 import { ClockKnowledge, Normalizer } from './normalize/index.js';
 import { position, sourceName } from './json/read.js';
-import { isEvtxPath, readInput } from './sources.js';
+import { isEvtxPath, readInput, type InputItem } from './sources.js';
 
 export type PipelineItem =
   | { kind: 'event'; event: NormalizedEvent }
@@ -22,22 +23,43 @@ export interface PipelineOptions {
   ingested?: string;
 }
 
+/** Whether a file needs the learning pass (JSON does; EVTX times are true UTC). */
+export function needsLearning(file: string, format?: InputFormat): boolean {
+  return !isEvtxPath(file, format);
+}
+
+/** The learning pass over one JSON file. Throws when the file cannot be read. */
+export async function learnFile(knowledge: ClockKnowledge, f: string, format?: InputFormat): Promise<void> {
+  let seen = 0, trusted = 0;
+  for await (const it of readInput(f, format)) {
+    if (it.kind !== 'record') continue;
+    knowledge.observe(it.record, sourceName(f, it.prov.entry));
+    // A file whose first records all carry true UTC (Winlogbeat) has no clock to learn: stop early.
+    seen++;
+    if ((it.record.time_kind ?? 'utc') === 'utc') trusted++;
+    if (seen === PROBE && trusted === PROBE) break;
+  }
+}
+
+/** One input item of file `f`, normalized: an event, or a reject that keeps the original and the reason. */
+export function normalizeItem(norm: Normalizer, f: string, it: InputItem): PipelineItem {
+  if (it.kind !== 'record') return it;
+  const r = norm.normalize(it.record, it.prov);
+  if (r.ok) return { kind: 'event', event: r.event };
+  return {
+    kind: 'reject',
+    reject: { source: sourceName(f, it.prov.entry), position: position(it.prov), reason: r.reason, original: JSON.stringify(it.record), format: it.prov.format },
+  };
+}
+
 /** Normalize files (already expanded from directories) in order. */
 export async function* normalizeFiles(files: string[], opts: PipelineOptions = {}): AsyncGenerator<PipelineItem> {
   const knowledge = new ClockKnowledge();
   const failed = new Set<string>();
   for (const f of files) {
-    if (isEvtxPath(f, opts.format)) continue;
+    if (!needsLearning(f, opts.format)) continue;
     try {
-      let seen = 0, trusted = 0;
-      for await (const it of readInput(f, opts.format)) {
-        if (it.kind !== 'record') continue;
-        knowledge.observe(it.record, sourceName(f, it.prov.entry));
-        // A file whose first records all carry true UTC (Winlogbeat) has no clock to learn: stop early.
-        seen++;
-        if ((it.record.time_kind ?? 'utc') === 'utc') trusted++;
-        if (seen === PROBE && trusted === PROBE) break;
-      }
+      await learnFile(knowledge, f, opts.format);
     } catch (e) {
       failed.add(f);
       yield { kind: 'unreadable', file: f, error: (e as Error).message };
@@ -48,17 +70,7 @@ export async function* normalizeFiles(files: string[], opts: PipelineOptions = {
   for (const f of files) {
     if (failed.has(f)) continue;
     try {
-      for await (const it of readInput(f, opts.format)) {
-        if (it.kind !== 'record') { yield it; continue; }
-        const r = norm.normalize(it.record, it.prov);
-        if (r.ok) yield { kind: 'event', event: r.event };
-        else {
-          yield {
-            kind: 'reject',
-            reject: { source: sourceName(f, it.prov.entry), position: position(it.prov), reason: r.reason, original: JSON.stringify(it.record), format: it.prov.format },
-          };
-        }
-      }
+      for await (const it of readInput(f, opts.format)) yield normalizeItem(norm, f, it);
     } catch (e) {
       yield { kind: 'unreadable', file: f, error: (e as Error).message };
     }

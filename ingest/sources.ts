@@ -3,7 +3,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InputFormat } from '../schemas/event.js';
-import { readEvtx } from './evtx/index.js';
+import { readEvtx, type EvtxReadItem } from './evtx/index.js';
 import type { JsonFormat } from './json/detect.js';
 import { readJsonFile, reject, type InputItem } from './json/read.js';
 
@@ -33,22 +33,24 @@ export function isEvtxPath(p: string, format?: InputFormat): boolean {
   return format === 'evtx' || (format === undefined && /\.evtx$/i.test(p));
 }
 
+/** One EVTX parser item as an input item: errors are rejects, warnings warnings; a fatal error throws. */
+export function evtxInputItem(file: string, it: EvtxReadItem): InputItem {
+  if (it.kind === 'record') {
+    const prov: InputItem & { kind: 'record' } = {
+      kind: 'record', record: it.record,
+      prov: { format: 'evtx', file, chunk: it.loc.chunk, offset: it.loc.offset },
+    };
+    if (it.recovered) prov.prov.recovered = true;
+    return prov;
+  }
+  if (it.severity === 'fatal') throw new Error(it.message);
+  if (it.severity === 'warning') return { kind: 'warning', source: file, message: `chunk ${it.loc.chunk} offset ${it.loc.offset}: ${it.message}` };
+  return { kind: 'reject', reject: reject(file, `chunk ${it.loc.chunk}, offset ${it.loc.offset}`, it.message, '', 'evtx') };
+}
+
 /** Records of one EVTX file; parser errors are rejects, warnings are warnings; a fatal error throws. */
 export async function* readEvtxFile(file: string): AsyncGenerator<InputItem> {
-  for await (const it of readEvtx(file)) {
-    if (it.kind === 'record') {
-      const prov: InputItem & { kind: 'record' } = {
-        kind: 'record', record: it.record,
-        prov: { format: 'evtx', file, chunk: it.loc.chunk, offset: it.loc.offset },
-      };
-      if (it.recovered) prov.prov.recovered = true;
-      yield prov;
-      continue;
-    }
-    if (it.severity === 'fatal') throw new Error(it.message);
-    if (it.severity === 'warning') yield { kind: 'warning', source: file, message: `chunk ${it.loc.chunk} offset ${it.loc.offset}: ${it.message}` };
-    else yield { kind: 'reject', reject: reject(file, `chunk ${it.loc.chunk}, offset ${it.loc.offset}`, it.message, '', 'evtx') };
-  }
+  for await (const it of readEvtx(file)) yield evtxInputItem(file, it);
 }
 
 /** One input file of any supported kind. Throws when it cannot be opened or read at all. */

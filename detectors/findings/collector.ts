@@ -33,6 +33,14 @@ export class FindingsCollector {
 
   constructor(private readonly cfg: RulesConfig = DEFAULT_CONFIG) {}
 
+  /**
+   * Whether push(e) could change anything. Workers that normalize send only these events (and the
+   * session engine's) to the thread that collects: the others would be ignored here anyway.
+   */
+  static wants(e: NormalizedEvent): boolean {
+    return Sightings.wants(e) || RemoteProcesses.wants(e) || PostureFindings.wants(e) || FailureBursts.wants(e) || LogClears.wants(e) || isWefFlow(e);
+  }
+
   push(e: NormalizedEvent): void {
     this.sightings.observe(e);
     this.procs.observe(e);

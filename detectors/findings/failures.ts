@@ -9,21 +9,39 @@ const MAX_TIMES = 200_000;
 
 interface HostFailures { host: string; times: number[]; winrmTimes: number[]; evidence: EvidenceKeeper; winrm: number; logon: number; users: Set<string>; sources: Set<string> }
 
+/** Server-side WinRM events, inbound 5985/5986, ServerRemoteHost: the host serves WinRM. */
+function servesWinrm(e: NormalizedEvent): boolean {
+  const id = e.winlog.event_id;
+  if ((id === 91 || id === 169) && e.winlog.channel.toLowerCase() === 'microsoft-windows-winrm/operational') return true;
+  const dp = e.destination?.port;
+  if ((dp === 5985 || dp === 5986) && e.network?.direction === 'inbound') return true;
+  return e.powershell?.host?.name === 'ServerRemoteHost';
+}
+
+/** A WinRM authentication failure, a failed network logon, or neither. */
+function failure(e: NormalizedEvent): 'winrm' | 'logon' | undefined {
+  const id = e.winlog.event_id, ch = e.winlog.channel.toLowerCase();
+  if (ch === 'microsoft-windows-winrm/operational' && (id === 161 || id === 162 || (id === 142 && /^(?:5|0x5|2150858770|0x80338012)$/i.test(e.winrm?.error_code ?? '')))) return 'winrm';
+  if (ch === 'security' && id === 4625 && e.winlog.logon?.type_code === 3) return 'logon';
+  return undefined;
+}
+
 export class FailureBursts {
   private readonly byHost = new Map<string, HostFailures>();
   /** Hosts seen serving WinRM: server-side WinRM events, inbound 5985/5986, ServerRemoteHost. */
   private readonly winrmHosts = new Set<string>();
 
-  observe(e: NormalizedEvent): void {
-    const id = e.winlog.event_id, ch = e.winlog.channel.toLowerCase(), host = shortHost(e.host.name);
-    if (ch === 'microsoft-windows-winrm/operational' && (id === 91 || id === 169)) this.winrmHosts.add(host);
-    const dp = e.destination?.port;
-    if ((dp === 5985 || dp === 5986) && e.network?.direction === 'inbound') this.winrmHosts.add(host);
-    if (e.powershell?.host?.name === 'ServerRemoteHost') this.winrmHosts.add(host);
+  /** Whether the event shows a WinRM server or a failure: observe() ignores everything else. */
+  static wants(e: NormalizedEvent): boolean {
+    return servesWinrm(e) || failure(e) !== undefined;
+  }
 
-    const winrmFail = ch === 'microsoft-windows-winrm/operational' && (id === 161 || id === 162 || (id === 142 && /^(?:5|0x5|2150858770|0x80338012)$/i.test(e.winrm?.error_code ?? '')));
-    const logonFail = ch === 'security' && id === 4625 && e.winlog.logon?.type_code === 3;
-    if (!winrmFail && !logonFail) return;
+  observe(e: NormalizedEvent): void {
+    const host = shortHost(e.host.name);
+    if (servesWinrm(e)) this.winrmHosts.add(host);
+    const kind = failure(e);
+    if (kind === undefined) return;
+    const winrmFail = kind === 'winrm';
     let h = this.byHost.get(host);
     if (!h) { h = { host: e.host.name, times: [], winrmTimes: [], evidence: new EvidenceKeeper(), winrm: 0, logon: 0, users: new Set(), sources: new Set() }; this.byHost.set(host, h); }
     if (h.times.length >= MAX_TIMES) return;

@@ -10,10 +10,15 @@ interface Clear { host: string; time: number; user?: string; channel: string; ev
 export class LogClears {
   private readonly clears: Clear[] = [];
 
-  observe(e: NormalizedEvent): void {
+  /** Security 1102 or System 104 (the event log cleared): observe() ignores everything else. */
+  static wants(e: NormalizedEvent): boolean {
     const id = e.winlog.event_id, ch = e.winlog.channel.toLowerCase();
-    const isClear = (ch === 'security' && id === 1102) || (ch === 'system' && id === 104 && /eventlog/i.test(e.winlog.provider_name));
-    if (!isClear || this.clears.length >= 10_000) return;
+    return (ch === 'security' && id === 1102) || (ch === 'system' && id === 104 && /eventlog/i.test(e.winlog.provider_name));
+  }
+
+  observe(e: NormalizedEvent): void {
+    if (!LogClears.wants(e) || this.clears.length >= 10_000) return;
+    const id = e.winlog.event_id;
     const d = e.winlog.user_data ?? e.winlog.event_data ?? {};
     const user = e.user?.name ? `${e.user.domain ? e.user.domain + '\\' : ''}${e.user.name}` : undefined;
     this.clears.push({ host: e.host.name, time: Date.parse(e['@timestamp']), user, channel: id === 104 ? (d.Channel ?? 'a log') : 'Security', ev: evidenceOf(e) });

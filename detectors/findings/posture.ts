@@ -92,6 +92,11 @@ export class PostureFindings {
     g.evidence.addAll(evidence);
   }
 
+  /** Events with a posture hit: observe() ignores everything else. */
+  static wants(e: NormalizedEvent): boolean {
+    return postureOfEvent(e).length > 0;
+  }
+
   observe(e: NormalizedEvent): void {
     const hits = postureOfEvent(e);
     if (hits.length === 0) return;

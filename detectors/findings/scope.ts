@@ -22,10 +22,15 @@ export class RemoteProcesses {
   private readonly pids = new Map<string, Set<number>>();
   private static readonly MAX_PER_HOST = 100_000;
 
-  observe(e: NormalizedEvent): void {
+  /** Process creations with a PID: observe() ignores everything else. */
+  static wants(e: NormalizedEvent): boolean {
     const id = e.winlog.event_id;
     const sysmon1 = id === 1 && e.winlog.channel.toLowerCase() === 'microsoft-windows-sysmon/operational';
-    if (!(id === 4688 || sysmon1) || e.process?.pid === undefined) return;
+    return (id === 4688 || sysmon1) && e.process?.pid !== undefined;
+  }
+
+  observe(e: NormalizedEvent): void {
+    if (!RemoteProcesses.wants(e) || e.process?.pid === undefined) return;
     const host = shortHost(e.host.name);
     const set = this.pids.get(host);
     const parentPid = e.process.parent?.pid;

@@ -65,6 +65,11 @@ export class Sightings {
     return a;
   }
 
+  /** Events with command text: observe() ignores everything else. */
+  static wants(e: NormalizedEvent): boolean {
+    return commandTexts(e).length > 0;
+  }
+
   observe(e: NormalizedEvent): void {
     const texts = commandTexts(e);
     if (texts.length === 0) return;

@@ -1,4 +1,5 @@
 // One JSON input file (plain, .gz, .zip, .tar.gz) to adapted records or rejects, streaming.
+import { open } from 'node:fs/promises';
 import type { Provenance, Reject } from '../../schemas/event.js';
 import type { SourceRecord } from '../normalize/source.js';
 import { openEntries } from './archive.js';
@@ -54,6 +55,8 @@ function pieceItem(p: Piece, file: string, entry: string | undefined, format: Js
  * failures (encrypted zip member, bad gzip) become rejects; only an unopenable file throws.
  */
 export async function* readJsonFile(file: string, format?: JsonFormat): AsyncGenerator<InputItem> {
+  // Streams open lazily and would report a missing or forbidden file as a bad entry: open it first.
+  await (await open(file, 'r')).close();
   for await (const e of openEntries(file)) {
     if ('error' in e) {
       yield { kind: 'reject', reject: reject(sourceName(file, e.name), 'entry', e.error, '') };

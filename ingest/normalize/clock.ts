@@ -61,6 +61,15 @@ function nearest(sorted: number[], x: number): number | undefined {
 
 interface Samples { offsets: Map<number, number>; anchors: number[] }
 
+/** ClockKnowledge as plain data: sent to worker threads, merged from them. */
+export interface KnowledgeSnapshot {
+  byHost: [string, { offsets: [number, number][]; anchors: number[] }][];
+  byFile: [string, { offsets: [number, number][]; anchors: number[] }][];
+  fqdn: [string, string][];
+}
+
+const samplesOut = (m: Map<string, Samples>): KnowledgeSnapshot['byHost'] => [...m].map(([k, s]) => [k, { offsets: [...s.offsets], anchors: s.anchors }]);
+
 /**
  * What a first pass over the inputs learned: per host and per file, Sysmon's true UTC against the record's
  * written time; and each short host name's FQDN. Feed it every record with observe(), then call seal().
@@ -93,6 +102,34 @@ export class ClockKnowledge {
         s.offsets.set(off, (s.offsets.get(off) ?? 0) + 1);
       } else s.anchors.push(utc);
     }
+  }
+
+  snapshot(): KnowledgeSnapshot {
+    return { byHost: samplesOut(this.byHost), byFile: samplesOut(this.byFile), fqdn: [...this.fqdn] };
+  }
+
+  /**
+   * Adds what another pass learned (a worker's, one file's). Merging in input order gives what one
+   * sequential pass would have learned: the first FQDN seen for a short name wins, samples add up.
+   */
+  merge(snap: KnowledgeSnapshot): void {
+    for (const [short, full] of snap.fqdn) if (!this.fqdn.has(short)) this.fqdn.set(short, full);
+    for (const [map, entries] of [[this.byHost, snap.byHost], [this.byFile, snap.byFile]] as const) {
+      for (const [key, x] of entries) {
+        let s = map.get(key);
+        if (!s) map.set(key, (s = { offsets: new Map(), anchors: [] }));
+        for (const [off, n] of x.offsets) s.offsets.set(off, (s.offsets.get(off) ?? 0) + n);
+        for (const a of x.anchors) s.anchors.push(a);
+      }
+    }
+    this.sealed = false;
+  }
+
+  static from(snap: KnowledgeSnapshot): ClockKnowledge {
+    const k = new ClockKnowledge();
+    k.merge(snap);
+    k.seal();
+    return k;
   }
 
   seal(): void {

@@ -3,7 +3,7 @@
 // nothing for Windows Event Forwarding; the same findings whatever the input order.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { findingsFor, exitCodeFor, type Finding } from '../../detectors/findings/index.js';
+import { findingsFor, exitCodeFor, FindingsCollector, type Finding } from '../../detectors/findings/index.js';
 import { SKIP_NO_SHARED, sharedPath } from '../support/shared.js';
 import { huntFiles } from './support.js';
 
@@ -89,4 +89,14 @@ test('findings and their IDs do not depend on event order; --fail-on', { skip: S
   assert.equal(new Set(findings.map((f) => f.finding_id)).size, findings.length, 'IDs unique');
   assert.equal(exitCodeFor(findings, 'critical'), 3);
   assert.equal(exitCodeFor(findings.filter((f) => f.severity !== 'critical'), 'critical'), 0);
+});
+
+test('the collector given only the events it wants finds exactly what it finds given all of them', { skip: SKIP_NO_SHARED }, async () => {
+  // `hunt` sends only these events from its normalizing workers to the thread that collects findings.
+  const h = await huntFiles(sharedPath('datasets'), sharedPath('corpus'));
+  const wanted = h.events.filter((e) => FindingsCollector.wants(e));
+  assert.ok(wanted.length < h.events.length / 2, 'most events are not wanted');
+  const all = JSON.stringify(findingsFor(h.events, h));
+  assert.ok(JSON.parse(all).length >= 10);
+  assert.equal(JSON.stringify(findingsFor(wanted, h)), all);
 });

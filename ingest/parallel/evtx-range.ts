@@ -1,0 +1,69 @@
+// An EVTX file cut into ranges of 64 KiB blocks, so that several threads share one large file. Chunks
+// parse independently (each carries its own string and template tables), so a range gives exactly the
+// items a whole-file read (ingest/evtx/reader.ts) gives for those blocks, in the same order.
+import { closeSync, openSync, readSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { CHUNK_SIZE, FILE_HEADER_SIZE, parseChunk, type ChunkItem, type ChunkOptions } from '../evtx/index.js';
+import { isChunk } from '../evtx/chunk.js';
+
+const FILE_SIG = Buffer.from('ElfFile\0', 'latin1');
+
+export interface EvtxPlan {
+  /** Blocks after the file header (the last may be short). */
+  blocks: number;
+  /** Why the file cannot be read as EVTX at all (nothing else is read then). */
+  fatal?: string;
+}
+
+/** Size and first block of an EVTX file: how many blocks to read, or why it is not EVTX. */
+export async function planEvtx(file: string): Promise<EvtxPlan> {
+  let fh;
+  try {
+    fh = await open(file, 'r');
+  } catch (e) {
+    return { blocks: 0, fatal: `cannot open: ${(e as Error).message}` };
+  }
+  try {
+    const size = (await fh.stat()).size;
+    const head = Buffer.alloc(Math.min(size, FILE_HEADER_SIZE + CHUNK_SIZE));
+    const { bytesRead } = await fh.read(head, 0, head.length, 0);
+    const sigOk = bytesRead >= 8 && head.compare(FILE_SIG, 0, 8, 0, 8) === 0;
+    const blocks = size > FILE_HEADER_SIZE ? Math.ceil((size - FILE_HEADER_SIZE) / CHUNK_SIZE) : 0;
+    if (blocks === 0) return sigOk ? { blocks: 0 } : { blocks: 0, fatal: 'not an EVTX file (too short)' };
+    if (!sigOk && !isChunk(head.subarray(FILE_HEADER_SIZE, bytesRead))) return { blocks: 0, fatal: 'not an EVTX file (no file header signature and no chunk after it)' };
+    return { blocks };
+  } catch (e) {
+    return { blocks: 0, fatal: `cannot read: ${(e as Error).message}` };
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The items of blocks [from, to) of a file (synchronous: run on a worker thread). */
+export function readEvtxRange(file: string, from: number, to: number, opts: ChunkOptions = {}): ChunkItem[] {
+  const start = FILE_HEADER_SIZE + from * CHUNK_SIZE;
+  const buf = Buffer.allocUnsafe((to - from) * CHUNK_SIZE);
+  let got = 0;
+  const fd = openSync(file, 'r');
+  try {
+    for (;;) {
+      const n = readSync(fd, buf, got, buf.length - got, start + got);
+      if (n === 0) break;
+      got += n;
+      if (got === buf.length) break;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  const out: ChunkItem[] = [];
+  for (let i = 0; from + i < to && i * CHUNK_SIZE < got; i++) {
+    const offset = start + i * CHUNK_SIZE;
+    const block = buf.subarray(i * CHUNK_SIZE, Math.min(got, (i + 1) * CHUNK_SIZE));
+    if (isChunk(block)) {
+      for (const it of parseChunk(block, file, from + i, offset, opts)) out.push(it);
+    } else if (block.some((b) => b !== 0)) {
+      out.push({ kind: 'error', severity: 'error', loc: { file, chunk: from + i, offset }, message: `block at 0x${offset.toString(16)} has no chunk signature; skipped` });
+    }
+  }
+  return out;
+}

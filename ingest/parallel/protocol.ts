@@ -1,0 +1,40 @@
+// Messages between the normalizing pool (ingest/parallel/pool.ts) and its workers (worker.ts).
+import type { InputFormat, NormalizedEvent, Reject } from '../../schemas/event.js';
+import type { KnowledgeSnapshot } from '../normalize/clock.js';
+
+/** A unit of work: blocks [from, to) of an EVTX file, or a whole JSON input (plain or archived). */
+export type Job =
+  | { kind: 'evtx'; file: string; from: number; to: number }
+  | { kind: 'json'; file: string; format?: InputFormat };
+
+export interface WorkerSetup {
+  tz?: string;
+  ingested: string;
+  validate: 'fast' | 'zod' | 'none';
+  /** Which events come back as objects besides their JSON line: all, or those detectors and findings use. */
+  ship: 'all' | 'relevant';
+}
+
+export type ToWorker =
+  | { type: 'setup'; setup: WorkerSetup }
+  | { type: 'learn'; id: number; file: string; format?: InputFormat }
+  | { type: 'knowledge'; snap: KnowledgeSnapshot }
+  | { type: 'job'; id: number; job: Job }
+  /** A batch was taken: the worker may send the next (bounds what waits in the main thread). */
+  | { type: 'ack'; id: number };
+
+/** What a job yields, in input order. `ndjson` holds one JSON line per event (UTF-8). */
+export interface JobBatch {
+  events: number;
+  ndjson: Uint8Array;
+  /** The events that matter to the session engine or findings (or all: WorkerSetup.ship), as objects. */
+  shipped: NormalizedEvent[];
+  rejects: Reject[];
+  warnings: number;
+}
+
+export type FromWorker =
+  | { type: 'learned'; id: number; snap?: KnowledgeSnapshot; error?: string }
+  | { type: 'batch'; id: number; batch: JobBatch }
+  | { type: 'done'; id: number; unreadable?: string }
+  | { type: 'failed'; message: string };

@@ -1,0 +1,106 @@
+// Worker-thread entry of the normalizing pool: reads, parses, normalizes and serializes its jobs, and
+// sends back JSON lines plus the few events the detectors need as objects (cheaper to clone than all).
+import { parentPort } from 'node:worker_threads';
+import { FindingsCollector } from '../../detectors/findings/collector.js';
+import { isRelevant } from '../../detectors/engine.js';
+import type { InputFormat, NormalizedEvent, Reject } from '../../schemas/event.js';
+import { ClockKnowledge, Normalizer } from '../normalize/index.js';
+import { learnFile, normalizeItem } from '../pipeline.js';
+import { evtxInputItem, readInput } from '../sources.js';
+import { readEvtxRange } from './evtx-range.js';
+import type { FromWorker, Job, JobBatch, ToWorker, WorkerSetup } from './protocol.js';
+
+const BATCH_EVENTS = 4096;
+const BATCH_CHARS = 8 << 20;
+
+const port = parentPort!;
+let setup: WorkerSetup = { ingested: new Date().toISOString(), validate: 'fast', ship: 'relevant' };
+let norm = new Normalizer(setup);
+const acks = new Map<number, () => void>();
+
+const post = (m: FromWorker, transfer?: ArrayBuffer[]): void => port.postMessage(m, transfer ?? []);
+
+/** Collects one job's output and sends it in bounded batches, each acknowledged before the next. */
+class Batcher {
+  private lines: string[] = [];
+  private chars = 0;
+  private shipped: NormalizedEvent[] = [];
+  private rejects: Reject[] = [];
+  private warnings = 0;
+  constructor(private readonly id: number) {}
+
+  event(e: NormalizedEvent): void {
+    const line = JSON.stringify(e);
+    this.lines.push(line);
+    this.chars += line.length;
+    if (setup.ship === 'all') this.shipped.push(e);
+    else if (isRelevant(e) || FindingsCollector.wants(e)) this.shipped.push(e.message === undefined ? e : { ...e, message: undefined });
+  }
+  reject(r: Reject): void { this.rejects.push(r); }
+  warning(): void { this.warnings++; }
+  get full(): boolean { return this.lines.length >= BATCH_EVENTS || this.chars >= BATCH_CHARS; }
+
+  async send(): Promise<void> {
+    if (this.lines.length === 0 && this.rejects.length === 0 && this.warnings === 0) return;
+    const text = this.lines.length > 0 ? this.lines.join('\n') + '\n' : '';
+    const bytes = Buffer.from(text, 'utf8');
+    // Transfer, not copy: a Buffer this size owns its ArrayBuffer (not the shared pool).
+    const ndjson = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const batch: JobBatch = { events: this.lines.length, ndjson, shipped: this.shipped, rejects: this.rejects, warnings: this.warnings };
+    this.lines = []; this.chars = 0; this.shipped = []; this.rejects = []; this.warnings = 0;
+    const acked = new Promise<void>((r) => acks.set(this.id, r));
+    post({ type: 'batch', id: this.id, batch }, bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? [bytes.buffer as ArrayBuffer] : undefined);
+    await acked;
+  }
+}
+
+function take(b: Batcher, file: string, it: Parameters<typeof normalizeItem>[2]): void {
+  const r = normalizeItem(norm, file, it);
+  if (r.kind === 'event') b.event(r.event);
+  else if (r.kind === 'reject') b.reject(r.reject);
+  else if (r.kind === 'warning') b.warning();
+}
+
+async function runJob(id: number, job: Job): Promise<void> {
+  const b = new Batcher(id);
+  try {
+    if (job.kind === 'evtx') {
+      for (const it of readEvtxRange(job.file, job.from, job.to)) take(b, job.file, evtxInputItem(job.file, it));
+    } else {
+      for await (const it of readInput(job.file, job.format)) {
+        take(b, job.file, it);
+        if (b.full) await b.send();
+      }
+    }
+    await b.send();
+    post({ type: 'done', id });
+  } catch (e) {
+    // What was read before the failure is kept (sent); the file is reported unreadable from there on.
+    await b.send();
+    post({ type: 'done', id, unreadable: (e as Error).message });
+  }
+}
+
+async function learn(id: number, file: string, format: InputFormat | undefined): Promise<void> {
+  const k = new ClockKnowledge();
+  try {
+    await learnFile(k, file, format);
+    post({ type: 'learned', id, snap: k.snapshot() });
+  } catch (e) {
+    post({ type: 'learned', id, error: (e as Error).message });
+  }
+}
+
+port.on('message', (m: ToWorker) => {
+  try {
+    switch (m.type) {
+      case 'setup': setup = m.setup; norm = new Normalizer({ tz: setup.tz, ingested: setup.ingested, validate: setup.validate }); break;
+      case 'knowledge': norm = new Normalizer({ tz: setup.tz, ingested: setup.ingested, validate: setup.validate, knowledge: ClockKnowledge.from(m.snap) }); break;
+      case 'learn': void learn(m.id, m.file, m.format); break;
+      case 'job': void runJob(m.id, m.job); break;
+      case 'ack': { const r = acks.get(m.id); acks.delete(m.id); r?.(); break; }
+    }
+  } catch (e) {
+    post({ type: 'failed', message: (e as Error).stack ?? String(e) });
+  }
+});
