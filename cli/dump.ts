@@ -1,11 +1,10 @@
 // `hoptrail dump`: EVTX records as JSON lines (the reference dumps' field names) or XML, on stdout;
 // problems as one-line JSON on stderr.
 
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { readEvtxChunks, WorkerPool, type EvtxReadItem } from '../ingest/evtx/index.js';
 import { parseArgs, UsageError } from './args.js';
 import { expandInputs } from './inputs.js';
-import { StdoutWriter } from './stdout.js';
 
 const HELP = `usage: hoptrail dump <files|dirs|-...> [--format jsonl|xml] [--threads N] [--event-id N,...] [--no-recover]
 
@@ -61,8 +60,58 @@ interface DumpOptions {
   recover: boolean;
 }
 
+/**
+ * Chunks' output (UTF-8 bytes, as the parser makes JSON lines, or text) to stdout with backpressure, small
+ * pieces batched; a closed pipe (`| head`) ends output quietly.
+ */
+class ByteWriter {
+  private pending: Buffer[] = [];
+  private size = 0;
+  private closed = false;
+
+  constructor(private readonly out: Writable, private readonly batch = 1 << 16) {
+    out.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') this.closed = true;
+      else throw e;
+    });
+  }
+
+  /** Queues a piece; resolves false once the reader has gone away. */
+  async write(piece: Buffer | string): Promise<boolean> {
+    if (this.closed) return false;
+    const b = typeof piece === 'string' ? Buffer.from(piece, 'utf8') : piece;
+    if (b.length === 0) return true;
+    this.pending.push(b);
+    this.size += b.length;
+    if (this.size >= this.batch) await this.flush();
+    return !this.closed;
+  }
+
+  async flush(): Promise<void> {
+    if (this.pending.length === 0 || this.closed) return;
+    const b = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.size);
+    this.pending = [];
+    this.size = 0;
+    if (!this.out.write(b)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.out.off('drain', done);
+          this.out.off('close', done);
+          resolve();
+        };
+        this.out.on('drain', done);
+        this.out.on('close', done);
+      });
+    }
+  }
+
+  async end(): Promise<void> {
+    await this.flush();
+  }
+}
+
 async function dump(inputs: string[], o: DumpOptions): Promise<number> {
-  const out = new StdoutWriter(process.stdout);
+  const out = new ByteWriter(process.stdout);
   const pool = o.threads > 1 ? new WorkerPool(o.threads) : undefined;
   try {
     return await dumpAll(inputs, o, out, pool);
@@ -71,7 +120,7 @@ async function dump(inputs: string[], o: DumpOptions): Promise<number> {
   }
 }
 
-async function dumpAll(inputs: string[], o: DumpOptions, out: StdoutWriter, pool: WorkerPool | undefined): Promise<number> {
+async function dumpAll(inputs: string[], o: DumpOptions, out: ByteWriter, pool: WorkerPool | undefined): Promise<number> {
   let status = 0;
   for await (const input of expandInputs(inputs.filter((i) => i !== '-'), ['.evtx'])) {
     if (input.error) {
@@ -94,15 +143,16 @@ async function dumpAll(inputs: string[], o: DumpOptions, out: StdoutWriter, pool
 }
 
 /** Dumps one input; the exit status it calls for, or 'closed' when the reader of stdout went away. */
-async function dumpOne(source: string | Readable, o: DumpOptions, out: StdoutWriter, pool: WorkerPool | undefined): Promise<number | 'closed'> {
+async function dumpOne(source: string | Readable, o: DumpOptions, out: ByteWriter, pool: WorkerPool | undefined): Promise<number | 'closed'> {
   let status = 0;
-  for await (const batch of readEvtxChunks(source, { name: 'stdin', pool, serialize: o.format, eventIds: o.eventIds, recover: o.recover })) {
+  for await (const batch of readEvtxChunks(source, { name: 'stdin', pool, serialize: o.format, bytes: true, eventIds: o.eventIds, recover: o.recover })) {
     for (const item of batch.items) {
       if (item.kind !== 'error') continue;
       if (item.severity === 'fatal') status = 1;
       process.stderr.write(errorLine(item) + '\n');
     }
-    if (batch.text && !(await out.write(batch.text))) return 'closed';
+    const piece = batch.bytes ?? batch.text;
+    if (piece && !(await out.write(piece))) return 'closed';
   }
   return status;
 }

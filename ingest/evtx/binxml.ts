@@ -21,6 +21,12 @@ export class BinXmlError extends Error {
   }
 }
 
+/**
+ * The descriptor arrays, shared by the contexts of a thread: they hold values only while one record is
+ * read (synchronously), and a chunk need not allocate its own.
+ */
+const flat = { vt: new Int32Array(1024), voff: new Int32Array(1024), vsize: new Int32Array(1024) };
+
 /** Per-chunk caches shared by every record of the chunk. */
 export class ChunkContext {
   readonly names = new Map<number, string>();
@@ -37,7 +43,32 @@ export class ChunkContext {
    */
   carving = false;
   carveEnd = 0;
+  /**
+   * Flat substitution descriptors (type, chunk offset, size) of the instances the compiled replay works on:
+   * no object per value. readInstanceFlat appends at `nvals`; readTemplateInstance uses the room above.
+   */
+  vt = flat.vt;
+  voff = flat.voff;
+  vsize = flat.vsize;
+  nvals = 0;
+  /** Set by readInstanceFlat: where the instance's values end. */
+  instEnd = 0;
   constructor(readonly b: Buffer, readonly end: number) {}
+
+  /** Room for descriptors up to index n (exclusive). */
+  reserve(n: number): void {
+    if (n <= this.vt.length) return;
+    let cap = this.vt.length * 2;
+    while (cap < n) cap *= 2;
+    const grow = (a: Int32Array) => {
+      const g = new Int32Array(cap);
+      g.set(a);
+      return g;
+    };
+    this.vt = flat.vt = grow(this.vt);
+    this.voff = flat.voff = grow(this.voff);
+    this.vsize = flat.vsize = grow(this.vsize);
+  }
 }
 
 const MAX_DEPTH = 24;
@@ -109,6 +140,30 @@ export function parseFragment(ctx: ChunkContext, p: number, limit: number, inTem
       if (end < limit && ctx.b[end] === 0x00) return [inst];
     }
     return parseTokens(ctx, p, limit, inTemplate);
+  } finally {
+    ctx.depth--;
+  }
+}
+
+/**
+ * The common shape of a record or a BinXML value (fragment header, one template instance, end) read into
+ * flat descriptors appended at ctx.nvals: its template, or null (nothing appended) for any other shape.
+ * Checks and errors are parseFragment's.
+ */
+export function flatInstance(ctx: ChunkContext, p: number, limit: number): XNode[] | null {
+  const b = ctx.b;
+  if (ctx.carving || p + 5 > limit || b[p] !== 0x0f || b[p + 4] !== 0x0c) return null;
+  if (++ctx.depth > MAX_DEPTH) {
+    ctx.depth--;
+    fail('BinXML nests too deeply (template or value cycle?)', p);
+  }
+  const base = ctx.nvals;
+  try {
+    const tpl = readInstanceFlat(ctx, p + 5, Math.min(limit, ctx.end), base);
+    const end = ctx.instEnd;
+    if (end < limit && b[end] === 0x00) return tpl;
+    ctx.nvals = base;
+    return null;
   } finally {
     ctx.depth--;
   }
@@ -258,6 +313,21 @@ function parseTokens(ctx: ChunkContext, p: number, limit: number, inTemplate: bo
 }
 
 function readTemplateInstance(ctx: ChunkContext, p: number, limit: number): [XInst, number] {
+  // Descriptors go to scratch room above the ones in use, then become Val objects for the tree.
+  const base = ctx.nvals;
+  const tpl = readInstanceFlat(ctx, p, limit, base);
+  const count = ctx.nvals - base;
+  ctx.nvals = base;
+  const vals: Val[] = new Array(count);
+  for (let i = 0; i < count; i++) vals[i] = { vt: ctx.vt[base + i], off: ctx.voff[base + i], size: ctx.vsize[base + i] };
+  return [{ t: 3, tpl, vals }, ctx.instEnd];
+}
+
+/**
+ * Reads the template instance whose header starts at `p` (after its token): returns its template, stores
+ * its value descriptors at flat index `base` on, sets ctx.nvals past them and ctx.instEnd after the values.
+ */
+export function readInstanceFlat(ctx: ChunkContext, p: number, limit: number, base: number): XNode[] {
   const b = ctx.b;
   const start = p - 1;
   if (p + 9 > limit) fail('template instance runs past the data', start);
@@ -275,15 +345,21 @@ function readTemplateInstance(ctx: ChunkContext, p: number, limit: number): [XIn
   const count = u32(b, p);
   p += 4;
   if (p + 4 * count > limit) fail(`substitution count ${count} runs past the data`, p - 4);
-  const vals: Val[] = new Array(count);
+  ctx.reserve(base + count);
+  const vt = ctx.vt, voff = ctx.voff, vsize = ctx.vsize;
   let vp = p + 4 * count;
   for (let i = 0; i < count; i++) {
-    const size = u16(b, p + 4 * i);
-    vals[i] = { vt: b[p + 4 * i + 2], off: vp, size };
+    const q = p + 4 * i;
+    const size = b[q] | (b[q + 1] << 8);
+    vt[base + i] = b[q + 2];
+    voff[base + i] = vp;
+    vsize[base + i] = size;
     vp += size;
   }
   if (vp > limit) fail('substitution values run past the data', p);
-  return [{ t: 3, tpl, vals }, vp];
+  ctx.nvals = base + count;
+  ctx.instEnd = vp;
+  return tpl;
 }
 
 /** The parsed template whose definition starts at chunk offset `off` (cached per chunk). */

@@ -2,9 +2,10 @@
 // Pure: takes the chunk's bytes and where they came from, returns items; never throws.
 
 import { crc32 } from 'node:zlib';
-import { BinXmlError, ChunkContext, parseFragment, type XInst } from './binxml.js';
+import { BinXmlError, ChunkContext, flatInstance, parseFragment, type XNode } from './binxml.js';
 import { buildRecord, RecordShapeError } from './flatten.js';
-import { compile, FILTERED, replay, replayJson, type Plan } from './compile.js';
+import { compile, FILTERED, loadVals, replay, replayJson, type Plan } from './compile.js';
+import { byte, jsonPos, jsonRewind, jsonTake, rawString } from './jsonout.js';
 import type { EvtxItem, EvtxLocation, EvtxRecordItem } from './record.js';
 import { ExpansionError, Scope } from './resolve.js';
 import { filetime, u32, ValueError } from './values.js';
@@ -36,15 +37,15 @@ export function isChunk(b: Buffer, off = 0): boolean {
   return b.length >= off + 8 && b.compare(CHUNK_SIG, 0, 8, off, off + 8) === 0;
 }
 
-/** Where a chunk walk puts what it finds: items, and (JSON-lines mode) the records' text. */
+/** Where a chunk walk puts what it finds: items, and (JSON-lines mode) the records' lines, to the JSON writer. */
 interface ChunkOutput {
   items: ChunkItem[];
-  text: string | null;
+  json: boolean;
 }
 
 /** Parses the chunk in `b` (up to 64 KiB; shorter when the file is truncated). */
 export function parseChunk(b: Buffer, file: string, chunkIndex: number, fileOffset: number, opts: ChunkOptions = {}): ChunkItem[] {
-  const out: ChunkOutput = { items: [], text: null };
+  const out: ChunkOutput = { items: [], json: false };
   walkChunk(b, file, chunkIndex, fileOffset, opts, out);
   return out.items;
 }
@@ -52,9 +53,19 @@ export function parseChunk(b: Buffer, file: string, chunkIndex: number, fileOffs
 /** Parses a chunk into its records as text (JSON lines built straight from compiled templates, or XML). */
 export function parseChunkText(b: Buffer, file: string, chunkIndex: number, fileOffset: number, opts: ChunkOptions, format: SerializeFormat): ChunkBatch {
   if (format === 'xml') return serializeChunk(parseChunk(b, file, chunkIndex, fileOffset, { ...opts, xml: true }), 'xml');
-  const out: ChunkOutput = { items: [], text: '' };
+  const batch = parseChunkBytes(b, file, chunkIndex, fileOffset, opts);
+  return { items: batch.items, text: batch.bytes!.toString('utf8') };
+}
+
+/**
+ * Parses a chunk into its records as JSON lines in UTF-8 (`bytes`, a Buffer of its own that can be
+ * transferred), written byte by byte from compiled templates; error items stay items.
+ */
+export function parseChunkBytes(b: Buffer, file: string, chunkIndex: number, fileOffset: number, opts: ChunkOptions): ChunkBatch {
+  const out: ChunkOutput = { items: [], json: true };
+  jsonRewind(0);
   walkChunk(b, file, chunkIndex, fileOffset, opts, out);
-  return { items: out.items, text: out.text ?? '' };
+  return { items: out.items, bytes: jsonTake() };
 }
 
 function walkChunk(b: Buffer, file: string, chunkIndex: number, fileOffset: number, opts: ChunkOptions, out: ChunkOutput): void {
@@ -132,46 +143,63 @@ function nextSignature(b: Buffer, from: number, end: number): number {
 /** Parses one record into `out`; returns null, or why the record could not be parsed. Never throws. */
 function emitRecord(ctx: ChunkContext, p: number, size: number, recovered: boolean, at: (off: number) => EvtxLocation, out: ChunkOutput, opts: ChunkOptions): string | null {
   const b = ctx.b;
+  const mark = out.json ? jsonPos() : 0;
   try {
     const number = u32(b, p + 8) + u32(b, p + 12) * 0x100000000;
-    const written = filetime(u32(b, p + 16), u32(b, p + 20));
+    const writtenLo = u32(b, p + 16);
+    const writtenHi = u32(b, p + 20);
+    const start = p + RECORD_HEADER;
+    const limit = p + size - 4;
     ctx.work = 0;
-    const nodes = parseFragment(ctx, p + RECORD_HEADER, p + size - 4, false);
+    ctx.nvals = 0;
+    // The usual record, one template instance, is read into flat value descriptors without a tree; the
+    // tree is parsed only when needed (XML, another shape, or a record the compiled plan cannot replay).
+    let nodes: XNode[] | null = null;
+    let tpl = opts.generic || opts.xml ? null : flatInstance(ctx, start, limit);
+    if (tpl === null) {
+      nodes = parseFragment(ctx, start, limit, false);
+      if (!opts.generic && nodes.length === 1 && nodes[0].t === 3) {
+        tpl = nodes[0].tpl;
+        loadVals(ctx, nodes[0].vals, 0);
+      }
+    }
     let plan: Plan | null = null;
-    if (!opts.generic && nodes.length === 1 && nodes[0].t === 3) {
-      const tpl = nodes[0].tpl;
+    if (tpl !== null) {
       let cached = ctx.plans.get(tpl) as Plan | null | undefined;
       if (cached === undefined) ctx.plans.set(tpl, (cached = compile(tpl)));
       plan = cached;
     }
-    if (out.text !== null && plan !== null) {
-      const line = replayJson(plan, ctx, (nodes[0] as XInst).vals, number, written, recovered, opts.eventIds);
-      if (line !== null) {
-        if (line !== '') out.text += line + '\n';
-        return null;
-      }
-    }
-    let record = plan === null ? null : replay(plan, ctx, (nodes[0] as XInst).vals, number, written, opts.eventIds);
+    const count = ctx.nvals;
+    if (out.json && plan !== null && replayJson(plan, ctx, count, number, writtenLo, writtenHi, recovered, opts.eventIds)) return null;
+    const written = filetime(writtenLo, writtenHi);
+    let record = plan === null || out.json ? null : replay(plan, ctx, count, number, written, opts.eventIds);
     if (record === FILTERED) return null;
+    if (nodes === null) nodes = parseFragment(ctx, start, limit, false);
     const scope = new Scope(ctx, []);
     if (record === null) record = buildRecord(nodes, scope, number, written);
     if (opts.eventIds !== undefined && !opts.eventIds.has(record.event_id)) return null;
     const item: ChunkRecordItem = { kind: 'record', record, loc: at(p) };
     if (recovered) item.recovered = true;
-    if (out.text !== null) {
-      out.text += recordJson(item) + '\n';
+    if (out.json) {
+      writeLine(recordJson(item));
       return null;
     }
     if (opts.xml) item.xml = renderXml(nodes, scope);
     out.items.push(item);
     return null;
   } catch (e) {
+    if (out.json) jsonRewind(mark);
     const where = `record at chunk offset 0x${p.toString(16)}`;
     if (e instanceof BinXmlError) return `${where}: ${e.message} (at chunk offset 0x${e.offset.toString(16)})`;
     if (e instanceof ValueError || e instanceof RecordShapeError || e instanceof ExpansionError || e instanceof RangeError) return `${where}: ${e.message}`;
     // A bug of ours, not damage in the file: still report it against the record and go on.
     return `${where}: internal error: ${(e as Error).stack ?? e}`;
   }
+}
+
+function writeLine(json: string): void {
+  rawString(json);
+  byte(0x0a);
 }
 
 /** Records left in the slack after the last live record (deleted or overwritten data), marked recovered. */
@@ -215,7 +243,7 @@ function carveFragments(ctx: ChunkContext, from: number, len: number, covered: [
         const record = buildRecord(nodes, new Scope(ctx, []), 0, undefined);
         if (record.provider !== '' && record.timestamp !== '' && (opts.eventIds === undefined || opts.eventIds.has(record.event_id))) {
           const item: ChunkRecordItem = { kind: 'record', record, loc: at(p), recovered: true };
-          if (out.text !== null) out.text += recordJson(item) + '\n';
+          if (out.json) writeLine(recordJson(item));
           else {
             if (opts.xml) item.xml = renderXml(nodes, new Scope(ctx, []));
             out.items.push(item);
@@ -238,6 +266,8 @@ export type SerializeFormat = 'jsonl' | 'xml';
 export interface ChunkBatch {
   items: ChunkItem[];
   text?: string;
+  /** JSON lines as UTF-8 (when asked for bytes). */
+  bytes?: Buffer;
 }
 
 /** One JSON line per record, with the reference dumps' field names (`recovered: true` added when so). */

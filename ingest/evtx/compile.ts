@@ -3,9 +3,10 @@
 // else (UserData, BinXML or array values, mixed content) returns null and takes the general tree walk in
 // flatten.ts, which defines the behaviour this must reproduce exactly (a test compares the two).
 
-import { parseFragment, type ChunkContext, type Val, type XElem, type XNode } from './binxml.js';
+import { flatInstance, parseFragment, type ChunkContext, type Val, type XElem, type XNode } from './binxml.js';
+import { byte, bytes, filetimeValue, hex64Padded, num, raw, str, value } from './jsonout.js';
 import type { EvtxRecord } from './record.js';
-import { scalar, VT_ANSI, VT_ARRAY, VT_BINXML, VT_EVTXML, VT_HEXINT64, VT_NULL, VT_STRING } from './values.js';
+import { arrayItems, need, scalar, u16, u32, VT_ARRAY, VT_BINXML, VT_EVTXML, VT_FILETIME, VT_HEXINT32, VT_HEXINT64, VT_NULL, VT_UINT16, VT_UINT32, VT_UINT64, VT_UINT8 } from './values.js';
 import { normalizeIsoText, normalizeKeywords, parseNumber } from './flatten.js';
 
 const enum F {
@@ -25,8 +26,8 @@ const enum F {
 interface Op {
   f: F;
   key: string;
-  /** `key` as JSON text with its colon. */
-  keyJson: string;
+  /** `key` as JSON text with its colon, UTF-8 (event data). */
+  keyBytes: Uint8Array;
   lit: string | null;
   sub: number;
   opt: boolean;
@@ -35,6 +36,8 @@ interface Op {
   /** The value is the element's literal text, typed as written (Keywords keep their form). */
   literalText: boolean;
 }
+
+const NO_KEY = new Uint8Array(0);
 
 export interface Plan {
   ops: Op[];
@@ -103,7 +106,7 @@ function compileChildren(kids: XNode[], ops: Op[]): boolean {
   for (const part of kids) {
     if (part.t === 4) continue;
     if (part.t === 1) {
-      ops.push({ f: F.Nested, key: '', keyJson: '', lit: null, sub: part.i, opt: part.opt, elem: false, literalText: false });
+      ops.push({ f: F.Nested, key: '', keyBytes: NO_KEY, lit: null, sub: part.i, opt: part.opt, elem: false, literalText: false });
       continue;
     }
     if (part.t !== 2) return false;
@@ -111,7 +114,7 @@ function compileChildren(kids: XNode[], ops: Op[]): boolean {
       if (!compileSystem(part, ops)) return false;
     } else if (part.name === 'EventData') {
       if (part.attrs.length > 0) return false;
-      ops.push({ f: F.EventData, key: '', keyJson: '', lit: '', sub: -1, opt: false, elem: false, literalText: false });
+      ops.push({ f: F.EventData, key: '', keyBytes: NO_KEY, lit: '', sub: -1, opt: false, elem: false, literalText: false });
       if (!compileEventData(part, ops)) return false;
     } else if (part.name === 'UserData' || part.name === 'ProcessingErrorData') {
       return false;
@@ -130,14 +133,14 @@ function compileSystem(sys: XElem, ops: Op[]): boolean {
       if (f === undefined) continue;
       const s = source(a.parts);
       if (s === undefined) return false;
-      ops.push({ f, key: '', keyJson: '', ...s, elem: false, literalText: false });
+      ops.push({ f, key: '', keyBytes: NO_KEY, ...s, elem: false, literalText: false });
     }
     const tf = TEXTS[c.name];
     if (tf !== undefined) {
       if (c.kids.some((k) => k.t === 2 || k.t === 3)) return false;
       const s = source(c.kids);
       if (s === undefined) return false;
-      ops.push({ f: tf, key: '', keyJson: '', ...s, elem: c.attrs.length === 0, literalText: s.lit !== null });
+      ops.push({ f: tf, key: '', keyBytes: NO_KEY, ...s, elem: c.attrs.length === 0, literalText: s.lit !== null });
     } else if (c.kids.some((k) => k.t !== 4) && c.name in ATTRS) {
       return false;
     }
@@ -161,10 +164,10 @@ function compileEventData(ed: XElem, ops: Op[]): boolean {
         key = ks.lit;
       }
       if (c.attrs.length > (key === null ? 0 : 1)) return false;
-      ops.push({ f: key === null || key === '' ? F.Unnamed : F.Data, key: key ?? '', keyJson: JSON.stringify(key ?? '') + ':', ...s, elem: c.attrs.length === 0, literalText: false });
+      ops.push({ f: key === null || key === '' ? F.Unnamed : F.Data, key: key ?? '', keyBytes: bytes(JSON.stringify(key ?? '') + ':'), ...s, elem: c.attrs.length === 0, literalText: false });
     } else if (c.name === 'Binary') {
       if (c.attrs.length > 0) return false;
-      ops.push({ f: F.Data, key: 'Binary', keyJson: '"Binary":', ...s, elem: true, literalText: false });
+      ops.push({ f: F.Data, key: 'Binary', keyBytes: bytes('"Binary":'), ...s, elem: true, literalText: false });
     } else {
       return false;
     }
@@ -172,84 +175,132 @@ function compileEventData(ed: XElem, ops: Op[]): boolean {
   return true;
 }
 
-// Replay writes into these scratch slots (one record at a time on a thread), then one of two finishers
-// builds either the record object or its JSON line directly, without an object in between.
+// Replay works on the flat value descriptors of ctx (see readInstanceFlat): first the plan's ops note
+// where each field comes from (a value index or a literal) in scratch slots, one record at a time on a
+// thread; then one of two finishers builds the record object or writes its JSON line as bytes. Values
+// are decoded only by the finisher, straight from the chunk's bytes.
+
 const FIELD_COUNT = F.Nested + 1;
-const sys: (string | number | undefined)[] = new Array(FIELD_COUNT).fill(undefined);
-const dataKeys: string[] = [];
-/** Each key as JSON text with its colon, made once per plan (or from the parameter number). */
-const dataKeyJson: string[] = [];
-const dataVals: string[] = [];
-/** The value is JSON-safe as it is (a number, GUID, SID, time or hex rendering): no escape check needed. */
-const dataSafe: boolean[] = [];
+/** How a System field is set: not at all, a final string, a value to render, a number, Keywords as 16 hex digits. */
+const UNSET = 0;
+const LIT = 1;
+const VAL = 2;
+const NUM = 3;
+const KW64 = 4;
+const sysKind = new Uint8Array(FIELD_COUNT);
+const sysIdx = new Int32Array(FIELD_COUNT);
+const sysNum = new Float64Array(FIELD_COUNT);
+const sysLit: string[] = new Array<string>(FIELD_COUNT).fill('');
+/** Event data in order: key (or unnamed: its parameter number), and a value index or a literal (index -1). */
+let dataCount = 0;
+const dataKey: string[] = [];
+const dataKeyBytes: Uint8Array[] = [];
+let dataParam = new Int32Array(64);
+let dataIdx = new Int32Array(64);
+const dataLit: string[] = [];
 let dataPlans = 0;
 let kindEventData = false;
 /** The event-ID pre-filter of this replay, and whether it dropped the record before its data was decoded. */
 let keepIds: ReadonlySet<number> | undefined;
 let filteredOut = false;
+let nestDepth = 0;
+/** Nested BinXML values within values: deeper than this takes the general walk (which has its own limits). */
+const MAX_NEST = 16;
 
-/** Fills the scratch slots; false when this record's values need the general walk (or it was filtered out). */
-function run(plan: Plan, ctx: ChunkContext, vals: Val[], eventIds: ReadonlySet<number> | undefined): boolean {
-  sys.fill(undefined);
-  dataKeys.length = 0;
-  dataKeyJson.length = 0;
-  dataVals.length = 0;
-  dataSafe.length = 0;
+/** Fills the scratch slots from the `count` values at flat index 0; false when the record needs the general walk (or was filtered out). */
+function run(plan: Plan, ctx: ChunkContext, count: number, eventIds: ReadonlySet<number> | undefined): boolean {
+  sysKind.fill(UNSET);
+  dataCount = 0;
   dataPlans = 0;
   kindEventData = false;
   keepIds = eventIds;
   filteredOut = false;
-  return replayOps(plan, ctx, vals);
+  nestDepth = 0;
+  return replayOps(plan, ctx, 0, count);
 }
 
 /** What replay gives for a record the event-ID pre-filter dropped. */
 export const FILTERED = 'filtered';
 
-function replayOps(plan: Plan, ctx: ChunkContext, vals: Val[]): boolean {
+/** A numeric field's value: as parseNumber(scalar(...)) gives it, read directly for the integer types. */
+function numberOf(ctx: ChunkContext, idx: number, lit: string | null): number | undefined {
+  if (lit !== null) return parseNumber(lit);
   const b = ctx.b;
+  const vt = ctx.vt[idx];
+  const off = ctx.voff[idx];
+  const size = ctx.vsize[idx];
+  switch (vt) {
+    case VT_UINT8: need(size, 1); return b[off];
+    case VT_UINT16: need(size, 2); return u16(b, off);
+    case VT_UINT32: case VT_HEXINT32: need(size, 4); return u32(b, off);
+    case VT_UINT64: {
+      need(size, 8);
+      const hi = u32(b, off + 4);
+      if (hi < 0x200000) return hi * 0x100000000 + u32(b, off);
+      break;
+    }
+  }
+  return parseNumber(scalar(b, vt, off, size));
+}
+
+function pushData(key: string, keyBytes: Uint8Array, param: number, idx: number, lit: string | null): void {
+  const n = dataCount++;
+  if (n >= dataIdx.length) {
+    const grow = (a: Int32Array) => {
+      const g = new Int32Array(a.length * 2);
+      g.set(a);
+      return g;
+    };
+    dataIdx = grow(dataIdx);
+    dataParam = grow(dataParam);
+  }
+  dataKey[n] = key;
+  dataKeyBytes[n] = keyBytes;
+  dataParam[n] = param;
+  dataIdx[n] = idx;
+  dataLit[n] = lit ?? '';
+}
+
+function replayOps(plan: Plan, ctx: ChunkContext, base: number, count: number): boolean {
   let unnamed = 0;
   const ops = plan.ops;
   // Keys are unique within a plan (checked when compiling); two plans adding data could collide.
   if (plan.hasData && ++dataPlans > 1) return false;
   for (let k = 0; k < ops.length; k++) {
     const op = ops[k];
-    let v: string;
-    let hex64 = false;
-    let safe = false;
-    if (op.lit !== null) v = op.lit;
-    else {
-      const val = vals[op.sub];
-      if (val === undefined || val.vt === VT_NULL) {
+    let idx = -1;
+    let lit: string | null = op.lit;
+    let vt = VT_NULL;
+    if (lit === null) {
+      if (op.sub < count) vt = ctx.vt[base + op.sub];
+      if (vt === VT_NULL) {
         // Absent: an attribute is omitted, an optional element is dropped, a plain element is empty.
         if (!op.elem || op.opt) continue;
-        v = '';
+        lit = '';
       } else {
-        const vt = val.vt;
         if (op.f === F.Nested) {
-          if (vt !== VT_BINXML || !replayNested(ctx, val)) return false;
+          if (vt !== VT_BINXML || !replayNested(ctx, base + op.sub)) return false;
+          continue;
+        }
+        if (vt & VT_ARRAY && op.f === F.Unnamed) {
+          // Classic events' string arrays: the Data element repeats once per item (once, empty, for none).
+          const items = arrayItems(ctx.b, vt, ctx.voff[base + op.sub], ctx.vsize[base + op.sub]);
+          if (items.length === 0) pushData('', NO_KEY, ++unnamed, -1, '');
+          for (let j = 0; j < items.length; j++) pushData('', NO_KEY, ++unnamed, -1, items[j]);
           continue;
         }
         if (vt & VT_ARRAY || vt === VT_BINXML || vt === VT_EVTXML) return false;
-        v = scalar(b, vt, val.off, val.size);
-        hex64 = vt === VT_HEXINT64;
-        safe = vt !== VT_STRING && vt !== VT_ANSI && vt <= VT_HEXINT64;
+        idx = base + op.sub;
       }
     }
-    switch (op.f) {
+    const f = op.f;
+    switch (f) {
       case F.Data:
-        dataKeys.push(op.key);
-        dataKeyJson.push(op.keyJson);
-        dataVals.push(v);
-        dataSafe.push(safe);
+        pushData(op.key, op.keyBytes, 0, idx, lit);
         break;
-      case F.Unnamed: {
-        const key = 'param' + ++unnamed;
-        dataKeys.push(key);
-        dataKeyJson.push('"' + key + '":');
-        dataVals.push(v);
-        dataSafe.push(safe);
+      case F.Unnamed:
+        pushData('', NO_KEY, ++unnamed, idx, lit);
         break;
-      }
       case F.EventData:
         if (kindEventData) return false;
         kindEventData = true;
@@ -258,17 +309,19 @@ function replayOps(plan: Plan, ctx: ChunkContext, vals: Val[]): boolean {
       case F.Nested:
         return false;
       case F.EventId: {
-        const id = parseNumber(v) ?? 0;
+        const id = numberOf(ctx, idx, lit) ?? 0;
         // The cheap pre-filter: stop before the event data is decoded.
         if (keepIds !== undefined && !keepIds.has(id)) {
           filteredOut = true;
           return false;
         }
-        sys[F.EventId] = id;
+        sysKind[f] = NUM;
+        sysNum[f] = id;
         break;
       }
       case F.RecordId:
-        sys[op.f] = parseNumber(v) ?? 0;
+        sysKind[f] = NUM;
+        sysNum[f] = numberOf(ctx, idx, lit) ?? 0;
         break;
       case F.Qualifiers:
       case F.Version:
@@ -277,90 +330,223 @@ function replayOps(plan: Plan, ctx: ChunkContext, vals: Val[]): boolean {
       case F.Opcode:
       case F.ProcessId:
       case F.ThreadId: {
-        const n = parseNumber(v);
-        if (n !== undefined) sys[op.f] = n;
+        const n = numberOf(ctx, idx, lit);
+        if (n !== undefined) {
+          sysKind[f] = NUM;
+          sysNum[f] = n;
+        }
         break;
       }
       case F.Keywords:
-        if (v !== '') sys[F.Keywords] = op.literalText ? v : hex64 ? padHex64(v) : normalizeKeywords(v);
+        if (vt === VT_HEXINT64) {
+          need(ctx.vsize[idx], 8);
+          sysKind[f] = KW64;
+          sysIdx[f] = idx;
+        } else {
+          const v = lit ?? scalar(ctx.b, vt, ctx.voff[idx], ctx.vsize[idx]);
+          if (v !== '') {
+            sysKind[f] = LIT;
+            sysLit[f] = op.literalText ? v : normalizeKeywords(v);
+          }
+        }
         break;
       case F.TimeCreated:
-        sys[F.TimeCreated] = normalizeIsoText(v);
+        if (vt === VT_FILETIME) {
+          // A FILETIME renders in the normalized form already.
+          sysKind[f] = VAL;
+          sysIdx[f] = idx;
+        } else {
+          sysKind[f] = LIT;
+          sysLit[f] = normalizeIsoText(lit ?? scalar(ctx.b, vt, ctx.voff[idx], ctx.vsize[idx]));
+        }
         break;
       default:
-        sys[op.f] = v;
+        if (idx >= 0) {
+          sysKind[f] = VAL;
+          sysIdx[f] = idx;
+        } else {
+          sysKind[f] = LIT;
+          sysLit[f] = lit!;
+        }
     }
   }
   return true;
 }
 
-/** A BinXML value holding one template instance of Event children (usually the EventData). */
-function replayNested(ctx: ChunkContext, val: Val): boolean {
-  if (val.size === 0) return true;
-  const nodes = parseFragment(ctx, val.off, val.off + val.size, false);
-  if (nodes.length !== 1 || nodes[0].t !== 3) return false;
-  const inst = nodes[0];
-  let plan = ctx.nestedPlans.get(inst.tpl) as Plan | null | undefined;
-  if (plan === undefined) ctx.nestedPlans.set(inst.tpl, (plan = compileNested(inst.tpl)));
-  return plan !== null && replayOps(plan, ctx, inst.vals);
+/** A BinXML value (flat index `idx`) holding one template instance of Event children (usually the EventData). */
+function replayNested(ctx: ChunkContext, idx: number): boolean {
+  const off = ctx.voff[idx];
+  const size = ctx.vsize[idx];
+  if (size === 0) return true;
+  if (nestDepth >= MAX_NEST) return false;
+  const base = ctx.nvals;
+  let tpl = flatInstance(ctx, off, off + size);
+  if (tpl === null) {
+    const nodes = parseFragment(ctx, off, off + size, false);
+    if (nodes.length !== 1 || nodes[0].t !== 3) return false;
+    tpl = nodes[0].tpl;
+    loadVals(ctx, nodes[0].vals, base);
+  }
+  let plan = ctx.nestedPlans.get(tpl) as Plan | null | undefined;
+  if (plan === undefined) ctx.nestedPlans.set(tpl, (plan = compileNested(tpl)));
+  if (plan === null) return false;
+  nestDepth++;
+  const ok = replayOps(plan, ctx, base, ctx.nvals - base);
+  nestDepth--;
+  return ok;
 }
 
-/** The record from a compiled plan, or null when this record's values need the general walk. */
-export function replay(plan: Plan, ctx: ChunkContext, vals: Val[], recordNumber: number, writtenTime: string, eventIds?: ReadonlySet<number>): EvtxRecord | typeof FILTERED | null {
-  if (!run(plan, ctx, vals, eventIds)) return filteredOut ? FILTERED : null;
+/** Puts an instance's Val objects into the flat descriptors from index `base` (the tree path's instances). */
+export function loadVals(ctx: ChunkContext, vals: Val[], base: number): void {
+  ctx.reserve(base + vals.length);
+  for (let i = 0; i < vals.length; i++) {
+    ctx.vt[base + i] = vals[i].vt;
+    ctx.voff[base + i] = vals[i].off;
+    ctx.vsize[base + i] = vals[i].size;
+  }
+  ctx.nvals = base + vals.length;
+}
+
+const paramKeys: string[] = [];
+function paramKey(n: number): string {
+  return paramKeys[n] ?? (paramKeys[n] = 'param' + n);
+}
+
+function sysString(ctx: ChunkContext, f: F): string | undefined {
+  switch (sysKind[f]) {
+    case LIT: return sysLit[f];
+    case VAL: {
+      const i = sysIdx[f];
+      return scalar(ctx.b, ctx.vt[i], ctx.voff[i], ctx.vsize[i]);
+    }
+    case KW64: {
+      const i = sysIdx[f];
+      return padHex64(scalar(ctx.b, ctx.vt[i], ctx.voff[i], ctx.vsize[i]));
+    }
+    default: return undefined;
+  }
+}
+
+function sysValue(ctx: ChunkContext, f: F): string | number | undefined {
+  return sysKind[f] === NUM ? sysNum[f] : sysString(ctx, f);
+}
+
+/**
+ * The record from a compiled plan and the `count` values at flat index 0, or null when this record's
+ * values need the general walk.
+ */
+export function replay(plan: Plan, ctx: ChunkContext, count: number, recordNumber: number, writtenTime: string, eventIds?: ReadonlySet<number>): EvtxRecord | typeof FILTERED | null {
+  if (!run(plan, ctx, count, eventIds)) return filteredOut ? FILTERED : null;
+  const b = ctx.b;
   const data: Record<string, string> = {};
-  for (let i = 0; i < dataKeys.length; i++) data[dataKeys[i]] = dataVals[i];
+  for (let i = 0; i < dataCount; i++) {
+    const idx = dataIdx[i];
+    data[dataParam[i] > 0 ? paramKey(dataParam[i]) : dataKey[i]] = idx < 0 ? dataLit[i] : scalar(b, ctx.vt[idx], ctx.voff[idx], ctx.vsize[idx]);
+  }
   const rec = {
-    record_id: sys[F.RecordId] ?? 0,
+    record_id: sysKind[F.RecordId] === NUM ? sysNum[F.RecordId] : 0,
     record_number: recordNumber,
     written_time: writtenTime,
-    timestamp: sys[F.TimeCreated] ?? '',
-    channel: sys[F.Channel] ?? '',
-    provider: sys[F.Provider] ?? '',
-    event_id: sys[F.EventId] ?? 0,
-    computer: sys[F.Computer] ?? '',
+    timestamp: sysString(ctx, F.TimeCreated) ?? '',
+    channel: sysString(ctx, F.Channel) ?? '',
+    provider: sysString(ctx, F.Provider) ?? '',
+    event_id: sysKind[F.EventId] === NUM ? sysNum[F.EventId] : 0,
+    computer: sysString(ctx, F.Computer) ?? '',
     event_data: data,
     event_data_kind: kindEventData ? 'EventData' : 'none',
   } as EvtxRecord;
-  for (let f = 0; f < OPTIONAL.length; f++) {
-    const v = sys[OPTIONAL[f]];
-    if (v !== undefined) (rec as unknown as Record<string, unknown>)[OPTIONAL_NAMES[f]] = v;
+  for (let k = 0; k < OPTIONAL.length; k++) {
+    const v = sysValue(ctx, OPTIONAL[k]);
+    if (v !== undefined) (rec as unknown as Record<string, unknown>)[OPTIONAL_NAMES[k]] = v;
   }
   return rec;
 }
 
 const OPTIONAL = [F.ProviderGuid, F.EventSourceName, F.Qualifiers, F.Version, F.Level, F.Task, F.Opcode, F.Keywords, F.ActivityId, F.RelatedActivityId, F.ProcessId, F.ThreadId, F.UserSid];
 const OPTIONAL_NAMES = ['provider_guid', 'event_source_name', 'qualifiers', 'version', 'level', 'task', 'opcode', 'keywords', 'activity_id', 'related_activity_id', 'process_id', 'thread_id', 'user_sid'];
-const OPTIONAL_KEYS = OPTIONAL_NAMES.map((n) => `,"${n}":`);
+const OPTIONAL_KEYS = OPTIONAL_NAMES.map((n) => bytes(`,"${n}":`));
+const K_RECORD_ID = bytes('{"record_id":');
+const K_RECORD_NUMBER = bytes(',"record_number":');
+const K_WRITTEN = bytes(',"written_time":');
+const K_TIMESTAMP = bytes(',"timestamp":');
+const K_CHANNEL = bytes(',"channel":');
+const K_PROVIDER = bytes(',"provider":');
+const K_EVENT_ID = bytes(',"event_id":');
+const K_COMPUTER = bytes(',"computer":');
+const K_EVENT_DATA = bytes(',"event_data":{');
+const K_PARAM = bytes('"param');
+const K_KIND_EVENTDATA = bytes(',"event_data_kind":"EventData"');
+const K_KIND_NONE = bytes(',"event_data_kind":"none"');
+const K_RECOVERED_END = bytes(',"recovered":true}\n');
+const K_END = bytes('}\n');
+const EMPTY = bytes('""');
 
-// Strings that JSON.stringify would escape (or that are not well-formed UTF-16) take the slow path.
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/; // eslint-disable-line no-control-regex
-function q(s: string): string {
-  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : '"' + s + '"';
+/** Writes a System field's string (or "" when unset). */
+function writeSys(ctx: ChunkContext, f: F): void {
+  switch (sysKind[f]) {
+    case LIT: return str(sysLit[f]);
+    case VAL: {
+      const i = sysIdx[f];
+      return value(ctx.b, ctx.vt[i], ctx.voff[i], ctx.vsize[i]);
+    }
+    case KW64: return hex64Padded(ctx.b, ctx.voff[sysIdx[f]]);
+    case NUM: return num(sysNum[f]);
+    default: return raw(EMPTY);
+  }
 }
 
 /**
- * The record's JSON line (with the reference dumps' field names) straight from the plan, or null when the
- * record needs the general walk. `eventIds`: the pre-filter; a filtered-out record gives ''.
+ * Writes the record's JSON line (with the reference dumps' field names, newline included) to the JSON
+ * writer straight from the plan; false when the record needs the general walk. `eventIds`: the
+ * pre-filter; a filtered-out record writes nothing and gives true. The record header's FILETIME is
+ * `writtenLo`/`writtenHi`. A throw can leave part of a line written: the caller rewinds.
  */
-export function replayJson(plan: Plan, ctx: ChunkContext, vals: Val[], recordNumber: number, writtenTime: string, recovered: boolean, eventIds: ReadonlySet<number> | undefined): string | null {
-  if (!run(plan, ctx, vals, eventIds)) return filteredOut ? '' : null;
-  const eventId = (sys[F.EventId] as number | undefined) ?? 0;
+export function replayJson(plan: Plan, ctx: ChunkContext, count: number, recordNumber: number, writtenLo: number, writtenHi: number, recovered: boolean, eventIds: ReadonlySet<number> | undefined): boolean {
+  if (!run(plan, ctx, count, eventIds)) return filteredOut;
+  const eventId = sysKind[F.EventId] === NUM ? sysNum[F.EventId] : 0;
   // A template without an EventID element: the filter still applies (to 0).
-  if (eventIds !== undefined && !eventIds.has(eventId)) return '';
-  let s = '{"record_id":' + (sys[F.RecordId] ?? 0) + ',"record_number":' + recordNumber + ',"written_time":"' + writtenTime +
-    '","timestamp":' + q((sys[F.TimeCreated] as string | undefined) ?? '') + ',"channel":' + q((sys[F.Channel] as string | undefined) ?? '') +
-    ',"provider":' + q((sys[F.Provider] as string | undefined) ?? '') + ',"event_id":' + eventId +
-    ',"computer":' + q((sys[F.Computer] as string | undefined) ?? '') + ',"event_data":{';
-  for (let i = 0; i < dataKeys.length; i++) {
-    s += (i === 0 ? dataKeyJson[i] : ',' + dataKeyJson[i]) + (dataSafe[i] ? '"' + dataVals[i] + '"' : q(dataVals[i]));
+  if (eventIds !== undefined && !eventIds.has(eventId)) return true;
+  const b = ctx.b;
+  raw(K_RECORD_ID);
+  num(sysKind[F.RecordId] === NUM ? sysNum[F.RecordId] : 0);
+  raw(K_RECORD_NUMBER);
+  num(recordNumber);
+  raw(K_WRITTEN);
+  filetimeValue(writtenLo, writtenHi);
+  raw(K_TIMESTAMP);
+  writeSys(ctx, F.TimeCreated);
+  raw(K_CHANNEL);
+  writeSys(ctx, F.Channel);
+  raw(K_PROVIDER);
+  writeSys(ctx, F.Provider);
+  raw(K_EVENT_ID);
+  num(eventId);
+  raw(K_COMPUTER);
+  writeSys(ctx, F.Computer);
+  raw(K_EVENT_DATA);
+  for (let i = 0; i < dataCount; i++) {
+    if (i > 0) byte(0x2c);
+    const p = dataParam[i];
+    if (p > 0) {
+      raw(K_PARAM);
+      num(p);
+      byte(0x22);
+      byte(0x3a);
+    } else raw(dataKeyBytes[i]);
+    const idx = dataIdx[i];
+    if (idx < 0) str(dataLit[i]);
+    else value(b, ctx.vt[idx], ctx.voff[idx], ctx.vsize[idx]);
   }
-  s += '}';
-  for (let f = 0; f < OPTIONAL.length; f++) {
-    const v = sys[OPTIONAL[f]];
-    if (v !== undefined) s += OPTIONAL_KEYS[f] + (typeof v === 'number' ? v : q(v));
+  byte(0x7d);
+  for (let k = 0; k < OPTIONAL.length; k++) {
+    const f = OPTIONAL[k];
+    if (sysKind[f] === UNSET) continue;
+    raw(OPTIONAL_KEYS[k]);
+    writeSys(ctx, f);
   }
-  return s + (kindEventData ? ',"event_data_kind":"EventData"' : ',"event_data_kind":"none"') + (recovered ? ',"recovered":true}' : '}');
+  raw(kindEventData ? K_KIND_EVENTDATA : K_KIND_NONE);
+  raw(recovered ? K_RECOVERED_END : K_END);
+  return true;
 }
 
 function padHex64(v: string): string {

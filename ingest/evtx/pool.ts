@@ -34,6 +34,9 @@ export class WorkerPool {
         if (!p) return;
         this.pending.delete(m.id);
         this.load[p.worker]--;
+        // A transferred Buffer arrives as a plain Uint8Array.
+        const bytes = m.batch.bytes;
+        if (bytes !== undefined && !Buffer.isBuffer(bytes)) m.batch.bytes = Buffer.from((bytes as Uint8Array).buffer, (bytes as Uint8Array).byteOffset, (bytes as Uint8Array).byteLength);
         p.resolve(m.batch);
       });
       w.on('error', (e) => this.failAll(i, e));

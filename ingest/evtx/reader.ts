@@ -5,7 +5,7 @@
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
-import { CHUNK_SIZE, isChunk, parseChunk, parseChunkText, type ChunkBatch, type ChunkItem, type ChunkOptions, type SerializeFormat } from './chunk.js';
+import { CHUNK_SIZE, isChunk, parseChunk, parseChunkBytes, parseChunkText, type ChunkBatch, type ChunkItem, type ChunkOptions, type SerializeFormat } from './chunk.js';
 import type { EvtxErrorItem } from './record.js';
 import { u16, u32 } from './values.js';
 import { WorkerPool } from './pool.js';
@@ -24,6 +24,8 @@ export interface ReadOptions extends ChunkOptions {
   name?: string;
   /** Batches carry their records as text in this format (done on the workers when there are any). */
   serialize?: SerializeFormat;
+  /** With serialize 'jsonl': the lines as UTF-8 bytes (`batch.bytes`) instead of a string (`batch.text`). */
+  bytes?: boolean;
 }
 
 export type EvtxReadItem = ChunkItem;
@@ -65,7 +67,8 @@ interface BlockSource {
 /** Reads ahead in large pieces, one read always in flight, so parsing never waits on a 64 KiB round trip. */
 const READ_AHEAD = 16 * CHUNK_SIZE;
 
-async function fileSource(path: string): Promise<BlockSource> {
+/** `copy`: each block in memory of its own (to be transferred to a worker); else a view into the read piece. */
+async function fileSource(path: string, copy: boolean): Promise<BlockSource> {
   const fh = await open(path, 'r');
   let pos = 0;
   const readAt = async (at: number, n: number): Promise<Buffer> => {
@@ -97,10 +100,15 @@ async function fileSource(path: string): Promise<BlockSource> {
         ahead = piece.length === READ_AHEAD ? readAt(pos, READ_AHEAD) : null;
         if (piece.length === 0) return null;
       }
-      // A copy per chunk: chunks go to workers by transfer, and a chunk must not pin the whole piece.
+      // For workers a copy per chunk: chunks go by transfer, and a chunk must not pin the whole piece.
       const end = Math.min(piece.length, piecePos + CHUNK_SIZE);
-      const block = Buffer.allocUnsafeSlow(end - piecePos);
-      piece.copy(block, 0, piecePos, end);
+      let block: Buffer;
+      if (copy) {
+        block = Buffer.allocUnsafeSlow(end - piecePos);
+        piece.copy(block, 0, piecePos, end);
+      } else {
+        block = piece.subarray(piecePos, end);
+      }
       piecePos = end;
       return block;
     },
@@ -160,9 +168,10 @@ const single = (item: ChunkItem): ChunkBatch => ({ items: [item] });
 export async function* readEvtxChunks(source: string | Readable, opts: ReadOptions = {}): AsyncGenerator<ChunkBatch> {
   const file = typeof source === 'string' ? source : (opts.name ?? '<stream>');
   const fatal = (offset: number, chunk: number, message: string): ChunkBatch => single({ kind: 'error', severity: 'fatal', loc: { file, chunk, offset }, message });
+  const usePool = opts.pool !== undefined || (opts.threads ?? 0) > 1;
   let src: BlockSource;
   try {
-    src = typeof source === 'string' ? await fileSource(source) : streamSource(source);
+    src = typeof source === 'string' ? await fileSource(source, usePool) : streamSource(source);
   } catch (e) {
     yield fatal(0, -1, `cannot open: ${(e as Error).message}`);
     return;
@@ -171,8 +180,11 @@ export async function* readEvtxChunks(source: string | Readable, opts: ReadOptio
   const pool = opts.pool ?? ownPool;
   const threads = pool?.size ?? 0;
   const chunkOpts: ChunkOptions = { xml: opts.xml || opts.serialize === 'xml', recover: opts.recover, eventIds: opts.eventIds, generic: opts.generic };
+  // JSON lines are made as bytes (on the workers too); a caller that wants text gets them decoded here.
+  const asText = (batch: ChunkBatch): ChunkBatch => (batch.bytes === undefined || opts.bytes ? batch : { items: batch.items, text: batch.bytes.toString('utf8') });
   const parse = (block: Buffer, index: number, offset: number): Promise<ChunkBatch> => {
-    if (pool) return pool.parse(block, file, index, offset, chunkOpts, opts.serialize);
+    if (pool) return pool.parse(block, file, index, offset, chunkOpts, opts.serialize).then(asText);
+    if (opts.serialize === 'jsonl') return Promise.resolve(asText(parseChunkBytes(block, file, index, offset, chunkOpts)));
     return Promise.resolve(opts.serialize ? parseChunkText(block, file, index, offset, chunkOpts, opts.serialize) : { items: parseChunk(block, file, index, offset, chunkOpts) });
   };
   try {

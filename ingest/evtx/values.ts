@@ -172,7 +172,7 @@ function filetimeBig(lo: number, hi: number): string {
   return secondsIso(sec) + '.' + String(rem).padStart(7, '0') + 'Z';
 }
 
-function secondsIso(sec: number): string {
+export function secondsIso(sec: number): string {
   if (sec === lastSec) return lastSecStr;
   const iso = new Date(sec * 1000).toISOString();
   // toISOString gives "YYYY-MM-DDTHH:MM:SS.000Z" (or an expanded year); drop the milliseconds.
@@ -249,7 +249,7 @@ export function scalar(b: Buffer, type: number, o: number, size: number): string
   }
 }
 
-function need(size: number, n: number): void {
+export function need(size: number, n: number): void {
   if (size < n) throw new ValueError(`value of ${size} bytes is too short (needs ${n})`);
 }
 

@@ -161,8 +161,38 @@ test('JSON lines written straight from compiled templates parse to the same reco
     for await (const it of readEvtx(path)) if (it.kind === 'record') objects.push(it.recovered ? { ...it.record, recovered: true } : it.record);
     let text = '';
     for await (const batch of readEvtxChunks(path, { serialize: 'jsonl' })) text += batch.text ?? '';
-    const lines = text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l));
+    const raw = text.split('\n').filter((l) => l !== '');
+    const lines = raw.map((l) => JSON.parse(l));
     assert.deepEqual(lines, objects, path);
+    // Escaped exactly as JSON.stringify would (the bytes are written by our own writer).
+    for (const l of raw) if (l !== JSON.stringify(JSON.parse(l))) assert.equal(l, JSON.stringify(JSON.parse(l)), path);
+    // As bytes, with worker threads, the same lines.
+    const chunks: Buffer[] = [];
+    for await (const batch of readEvtxChunks(path, { serialize: 'jsonl', bytes: true, threads: 2 })) if (batch.bytes) chunks.push(batch.bytes);
+    assert.equal(Buffer.concat(chunks).toString('utf8'), text, path);
+  }
+});
+
+test('JSON lines of the damaged and unusual files parse to the same records as the object path', { skip: SKIP_NO_SHARED }, async () => {
+  const { readEvtxChunks } = await import('../../ingest/evtx/index.js');
+  const paths = [...readTsv(sharedPath('corpus', 'robustness', 'EXPECTED.tsv')).map((r) => sharedPath('corpus', 'robustness', r.file)), sharedPath('corpus', 'large', 'StolenSzechuan_DC_System.evtx')];
+  for (const path of paths) {
+    const objects = [];
+    const errors: string[] = [];
+    for await (const it of readEvtx(path)) {
+      if (it.kind === 'record') objects.push(it.recovered ? { ...it.record, recovered: true } : it.record);
+      else errors.push(it.message);
+    }
+    let text = '';
+    const jsonErrors: string[] = [];
+    for await (const batch of readEvtxChunks(path, { serialize: 'jsonl' })) {
+      text += batch.text ?? '';
+      for (const it of batch.items) if (it.kind === 'error') jsonErrors.push(it.message);
+    }
+    const raw = text.split('\n').filter((l) => l !== '');
+    assert.deepEqual(raw.map((l) => JSON.parse(l)), objects, path);
+    for (const l of raw) if (l !== JSON.stringify(JSON.parse(l))) assert.equal(l, JSON.stringify(JSON.parse(l)), path);
+    assert.deepEqual(jsonErrors, errors, path);
   }
 });
 

@@ -1,0 +1,391 @@
+// A byte-level JSON writer: the records' JSON lines go straight into one growing Buffer as UTF-8, values
+// transcoded from the chunk's bytes, so that most values never become a JS string. Escaping is exactly
+// JSON.stringify's (short escapes, \u00xx lower-case, lone surrogates as \udxxx), so the bytes equal
+// Buffer.from(JSON.stringify(value)) of the value the object path gives (a test checks this).
+// One writer per thread; a chunk walk is synchronous, so it never interleaves with another.
+
+import { conventionalText, filetime, need, scalar, secondsIso, sidLength, u32, utf16, ValueError, VT_ANSI, VT_BINARY, VT_FILETIME, VT_GUID, VT_INT16, VT_INT32, VT_INT8, VT_SID, VT_STRING, VT_UINT16, VT_UINT32, VT_UINT8 } from './values.js';
+
+let ob = Buffer.allocUnsafeSlow(1 << 18);
+let pos = 0;
+
+export function jsonPos(): number {
+  return pos;
+}
+
+/** Drops what was written after `p` (a record that failed half-way). */
+export function jsonRewind(p: number): void {
+  pos = p;
+}
+
+/** The bytes written since the last take, in a Buffer of their own (so it can be transferred), and resets. */
+export function jsonTake(): Buffer {
+  const out = Buffer.allocUnsafeSlow(pos);
+  ob.copy(out, 0, 0, pos);
+  pos = 0;
+  // A huge chunk of output should not stay pinned for the rest of the run.
+  if (ob.length > 1 << 22) ob = Buffer.allocUnsafeSlow(1 << 18);
+  return out;
+}
+
+function room(n: number): void {
+  if (pos + n > ob.length) {
+    let cap = ob.length * 2;
+    while (cap < pos + n) cap *= 2;
+    const g = Buffer.allocUnsafeSlow(cap);
+    ob.copy(g, 0, 0, pos);
+    ob = g;
+  }
+}
+
+/** Constant ASCII text (keys and punctuation), as bytes made once. */
+export function bytes(s: string): Uint8Array {
+  return new Uint8Array(Buffer.from(s, 'utf8'));
+}
+
+export function raw(a: Uint8Array): void {
+  const n = a.length;
+  room(n);
+  const o = ob;
+  let q = pos;
+  for (let i = 0; i < n; i++) o[q++] = a[i];
+  pos = q;
+}
+
+export function byte(c: number): void {
+  room(1);
+  ob[pos++] = c;
+}
+
+/** Text that is already JSON (from JSON.stringify: well-formed, so plain UTF-8). */
+export function rawString(s: string): void {
+  room(s.length * 3);
+  pos += ob.write(s, pos, 'utf8');
+}
+
+/** ASCII text needing no escape (digits, times, hex). */
+function ascii(s: string): void {
+  const n = s.length;
+  room(n);
+  const o = ob;
+  let q = pos;
+  for (let i = 0; i < n; i++) o[q++] = s.charCodeAt(i);
+  pos = q;
+}
+
+const HEXL = [0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66];
+const HEXU = [0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46];
+
+/** JSON.stringify's escape of an ASCII control character, quote or backslash; returns the new position. */
+function esc(o: Buffer, q: number, c: number): number {
+  o[q++] = 0x5c;
+  switch (c) {
+    case 0x22: o[q++] = 0x22; return q;
+    case 0x5c: o[q++] = 0x5c; return q;
+    case 0x08: o[q++] = 0x62; return q;
+    case 0x09: o[q++] = 0x74; return q;
+    case 0x0a: o[q++] = 0x6e; return q;
+    case 0x0c: o[q++] = 0x66; return q;
+    case 0x0d: o[q++] = 0x72; return q;
+    default: return hex4(o, q, c);
+  }
+}
+
+/** `u` and four lower-case hex digits (after the backslash). */
+function hex4(o: Buffer, q: number, c: number): number {
+  o[q++] = 0x75;
+  o[q++] = HEXL[(c >> 12) & 15];
+  o[q++] = HEXL[(c >> 8) & 15];
+  o[q++] = HEXL[(c >> 4) & 15];
+  o[q++] = HEXL[c & 15];
+  return q;
+}
+
+/** A JS string as a JSON string (quotes included). */
+export function str(s: string): void {
+  const n = s.length;
+  room(n * 6 + 2);
+  const o = ob;
+  let q = pos;
+  o[q++] = 0x22;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) {
+      if (c >= 0x20 && c !== 0x22 && c !== 0x5c) o[q++] = c;
+      else q = esc(o, q, c);
+    } else if (c < 0x800) {
+      o[q++] = 0xc0 | (c >> 6);
+      o[q++] = 0x80 | (c & 63);
+    } else if (c >= 0xd800 && c <= 0xdfff) {
+      const d = i + 1 < n ? s.charCodeAt(i + 1) : 0;
+      if (c <= 0xdbff && d >= 0xdc00 && d <= 0xdfff) {
+        q = utf8Pair(o, q, c, d);
+        i++;
+      } else {
+        o[q++] = 0x5c;
+        q = hex4(o, q, c);
+      }
+    } else {
+      o[q++] = 0xe0 | (c >> 12);
+      o[q++] = 0x80 | ((c >> 6) & 63);
+      o[q++] = 0x80 | (c & 63);
+    }
+  }
+  o[q++] = 0x22;
+  pos = q;
+}
+
+function utf8Pair(o: Buffer, q: number, hi: number, lo: number): number {
+  const cp = 0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00);
+  o[q++] = 0xf0 | (cp >> 18);
+  o[q++] = 0x80 | ((cp >> 12) & 63);
+  o[q++] = 0x80 | ((cp >> 6) & 63);
+  o[q++] = 0x80 | (cp & 63);
+  return q;
+}
+
+/** A number as JSON writes it. */
+export function num(n: number): void {
+  if (n >= 0 && n <= 0x1fffffffffffff && Math.floor(n) === n) {
+    digits(n);
+  } else if (n < 0 && n >= -0x1fffffffffffff && Math.floor(n) === n) {
+    byte(0x2d);
+    digits(-n);
+  } else {
+    ascii(String(n));
+  }
+}
+
+const DIG = new Uint8Array(20);
+
+function digits(n: number): void {
+  let k = 0;
+  if (n < 0x80000000) {
+    let m = n | 0;
+    do {
+      const d = (m / 10) | 0;
+      DIG[k++] = 0x30 + (m - d * 10);
+      m = d;
+    } while (m > 0);
+  } else {
+    do {
+      const d = Math.floor(n / 10);
+      DIG[k++] = 0x30 + (n - d * 10);
+      n = d;
+    } while (n > 0);
+  }
+  room(k);
+  const o = ob;
+  let q = pos;
+  while (k > 0) o[q++] = DIG[--k];
+  pos = q;
+}
+
+function quotedNum(n: number): void {
+  byte(0x22);
+  num(n);
+  byte(0x22);
+}
+
+/** A UTF-16LE value as a JSON string, with conventionalText's conventions (as scalar renders it). */
+function utf16Value(b: Buffer, off: number, size: number): void {
+  let end = off + (size & ~1);
+  while (end > off && b[end - 1] === 0 && b[end - 2] === 0) end -= 2;
+  const n = (end - off) >> 1;
+  // Text that conventionalText may rewrite (GUID, time or hex text) takes the string way; CR is done here.
+  if (n >= 19 && n <= 38) {
+    const c10 = b[off + 20] | (b[off + 21] << 8);
+    if ((n === 38 && b[off] === 0x7b && b[off + 1] === 0) || (n <= 28 && (c10 === 0x20 || c10 === 0x54) && b[off + 8] === 0x2d && b[off + 9] === 0)) {
+      str(conventionalText(utf16(b, off, size)));
+      return;
+    }
+  }
+  if (n > 3 && b[off] === 0x30 && b[off + 1] === 0 && b[off + 2] === 0x78 && b[off + 3] === 0 && b[off + 4] === 0x30 && b[off + 5] === 0) {
+    str(conventionalText(utf16(b, off, size)));
+    return;
+  }
+  room(n * 6 + 2);
+  const o = ob;
+  let q = pos;
+  o[q++] = 0x22;
+  for (let i = off; i < end; i += 2) {
+    const c = b[i] | (b[i + 1] << 8);
+    if (c < 0x80) {
+      if (c >= 0x20 && c !== 0x22 && c !== 0x5c) o[q++] = c;
+      else if (c === 0x0d) {
+        // Line ends as in parsed XML: CRLF and a lone CR become LF.
+        o[q++] = 0x5c;
+        o[q++] = 0x6e;
+        if (i + 3 < end && b[i + 2] === 0x0a && b[i + 3] === 0) i += 2;
+      } else q = esc(o, q, c);
+    } else if (c < 0x800) {
+      o[q++] = 0xc0 | (c >> 6);
+      o[q++] = 0x80 | (c & 63);
+    } else if (c >= 0xd800 && c <= 0xdfff) {
+      const d = i + 3 < end ? b[i + 2] | (b[i + 3] << 8) : 0;
+      if (c <= 0xdbff && d >= 0xdc00 && d <= 0xdfff) {
+        q = utf8Pair(o, q, c, d);
+        i += 2;
+      } else {
+        o[q++] = 0x5c;
+        q = hex4(o, q, c);
+      }
+    } else {
+      o[q++] = 0xe0 | (c >> 12);
+      o[q++] = 0x80 | ((c >> 6) & 63);
+      o[q++] = 0x80 | (c & 63);
+    }
+  }
+  o[q++] = 0x22;
+  pos = q;
+}
+
+/** Latin-1 text without its trailing NULs, as a JSON string. */
+function ansiValue(b: Buffer, off: number, size: number): void {
+  let end = off + size;
+  while (end > off && b[end - 1] === 0) end--;
+  room((end - off) * 6 + 2);
+  const o = ob;
+  let q = pos;
+  o[q++] = 0x22;
+  for (let i = off; i < end; i++) {
+    const c = b[i];
+    if (c < 0x80) {
+      if (c >= 0x20 && c !== 0x22 && c !== 0x5c) o[q++] = c;
+      else q = esc(o, q, c);
+    } else {
+      o[q++] = 0xc0 | (c >> 6);
+      o[q++] = 0x80 | (c & 63);
+    }
+  }
+  o[q++] = 0x22;
+  pos = q;
+}
+
+function hexByte(o: Buffer, q: number, v: number, table: number[]): number {
+  o[q++] = table[v >> 4];
+  o[q++] = table[v & 15];
+  return q;
+}
+
+function guidValue(b: Buffer, p: number): void {
+  room(40);
+  const o = ob;
+  let q = pos;
+  o[q++] = 0x22;
+  o[q++] = 0x7b;
+  q = hexByte(o, q, b[p + 3], HEXU);
+  q = hexByte(o, q, b[p + 2], HEXU);
+  q = hexByte(o, q, b[p + 1], HEXU);
+  q = hexByte(o, q, b[p], HEXU);
+  o[q++] = 0x2d;
+  q = hexByte(o, q, b[p + 5], HEXU);
+  q = hexByte(o, q, b[p + 4], HEXU);
+  o[q++] = 0x2d;
+  q = hexByte(o, q, b[p + 7], HEXU);
+  q = hexByte(o, q, b[p + 6], HEXU);
+  o[q++] = 0x2d;
+  q = hexByte(o, q, b[p + 8], HEXU);
+  q = hexByte(o, q, b[p + 9], HEXU);
+  o[q++] = 0x2d;
+  for (let i = 10; i < 16; i++) q = hexByte(o, q, b[p + i], HEXU);
+  o[q++] = 0x7d;
+  o[q++] = 0x22;
+  pos = q;
+}
+
+function binaryValue(b: Buffer, p: number, size: number): void {
+  room(2 * size + 2);
+  const o = ob;
+  let q = pos;
+  o[q++] = 0x22;
+  for (let i = p, e = p + size; i < e; i++) q = hexByte(o, q, b[i], HEXU);
+  o[q++] = 0x22;
+  pos = q;
+}
+
+function sidValue(b: Buffer, p: number, size: number): void {
+  if (sidLength(b, p, p + size) < 0) throw new ValueError('SID runs past its value');
+  const count = b[p + 1];
+  const auth = b[p + 2] * 0x10000000000 + b[p + 3] * 0x100000000 + b[p + 4] * 0x1000000 + b[p + 5] * 0x10000 + b[p + 6] * 0x100 + b[p + 7];
+  byte(0x22);
+  byte(0x53);
+  byte(0x2d);
+  digits(b[p]);
+  byte(0x2d);
+  digits(auth);
+  for (let i = 0; i < count; i++) {
+    byte(0x2d);
+    digits(u32(b, p + 8 + 4 * i));
+  }
+  byte(0x22);
+}
+
+let lastSec = NaN;
+let lastSecBytes: Uint8Array = new Uint8Array(0);
+
+/** A FILETIME as filetime() renders it, quoted. */
+export function filetimeValue(lo: number, hi: number): void {
+  if (hi >= 0x20000000) {
+    byte(0x22);
+    ascii(filetime(lo, hi));
+    byte(0x22);
+    return;
+  }
+  const t = hi * 4967296 + lo;
+  const qs = Math.floor(t / 1e7);
+  let rem = t - qs * 1e7;
+  const sec = hi * 429 + qs - 11644473600;
+  if (sec !== lastSec) {
+    lastSecBytes = bytes(secondsIso(sec));
+    lastSec = sec;
+  }
+  const sb = lastSecBytes;
+  room(sb.length + 11);
+  const o = ob;
+  let q = pos;
+  o[q++] = 0x22;
+  for (let i = 0; i < sb.length; i++) o[q++] = sb[i];
+  o[q++] = 0x2e;
+  for (let i = 7; i > 0; i--) {
+    const d = Math.floor(rem / 10);
+    o[q + i - 1] = 0x30 + (rem - d * 10);
+    rem = d;
+  }
+  q += 7;
+  o[q++] = 0x5a;
+  o[q++] = 0x22;
+  pos = q;
+}
+
+/** A HexInt64 with all 16 digits (as Keywords are shown), quoted. */
+export function hex64Padded(b: Buffer, p: number): void {
+  room(20);
+  const o = ob;
+  let q = pos;
+  o[q++] = 0x22;
+  o[q++] = 0x30;
+  o[q++] = 0x78;
+  for (let i = 7; i >= 0; i--) q = hexByte(o, q, b[p + i], HEXL);
+  o[q++] = 0x22;
+  pos = q;
+}
+
+/** A scalar value as a JSON string: the bytes of JSON.stringify(scalar(b, vt, off, size)), UTF-8. */
+export function value(b: Buffer, vt: number, off: number, size: number): void {
+  switch (vt) {
+    case VT_STRING: return utf16Value(b, off, size);
+    case VT_ANSI: return ansiValue(b, off, size);
+    case VT_UINT8: need(size, 1); return quotedNum(b[off]);
+    case VT_INT8: need(size, 1); return quotedNum((b[off] << 24) >> 24);
+    case VT_UINT16: need(size, 2); return quotedNum(b[off] | (b[off + 1] << 8));
+    case VT_INT16: need(size, 2); return quotedNum(((b[off] | (b[off + 1] << 8)) << 16) >> 16);
+    case VT_UINT32: need(size, 4); return quotedNum(u32(b, off));
+    case VT_INT32: need(size, 4); return quotedNum(b[off] | (b[off + 1] << 8) | (b[off + 2] << 16) | (b[off + 3] << 24));
+    case VT_GUID: need(size, 16); return guidValue(b, off);
+    case VT_SID: return sidValue(b, off, size);
+    case VT_BINARY: return binaryValue(b, off, size);
+    case VT_FILETIME: need(size, 8); return filetimeValue(u32(b, off), u32(b, off + 4));
+    default: return str(scalar(b, vt, off, size));
+  }
+}
