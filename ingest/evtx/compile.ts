@@ -45,23 +45,31 @@ export interface Plan {
   hasData: boolean;
 }
 
-/** A plan whose event-data keys could repeat needs the general walk, which numbers repeats. */
+/**
+ * A plan whose event-data keys could repeat needs the general walk, which numbers repeats: the same
+ * name twice, or a name of the form paramN beside unnamed Data (numbered param1, param2, ...).
+ */
 function finish(ops: Op[]): Plan | null {
   const keys = new Set<string>();
   const fields = new Set<F>();
   let data = false;
+  let unnamed = false;
+  let paramNamed = false;
   for (const op of ops) {
     if (op.f === F.Data) {
-      if (keys.has(op.key) || /^param\d+$/.test(op.key)) return null;
+      if (keys.has(op.key)) return null;
+      if (/^param\d+$/.test(op.key)) paramNamed = true;
       keys.add(op.key);
       data = true;
     } else if (op.f === F.Unnamed) {
       data = true;
+      unnamed = true;
     } else if (op.f !== F.Nested && op.f !== F.EventData) {
       if (fields.has(op.f)) return null;
       fields.add(op.f);
     }
   }
+  if (unnamed && paramNamed) return null;
   return { ops, hasData: data };
 }
 
