@@ -15,7 +15,8 @@ export interface Piece {
   bad?: string;
 }
 
-const MAX_PIECE = 256 * 1024 * 1024;
+/** No Windows event comes near this (an EVTX record lives in a 64 KiB chunk): larger is rejected unparsed. */
+const MAX_PIECE = 16 * 1024 * 1024;
 
 const enum C { NL = 10, CR = 13, SP = 32, TAB = 9, QUOTE = 34, BSL = 92, COMMA = 44, LBRACE = 123, RBRACE = 125, LBRACK = 91, RBRACK = 93 }
 
@@ -32,6 +33,8 @@ export async function* splitJson(chunks: AsyncIterable<Buffer | string>): AsyncG
   // scanner state for array/value modes
   let start = -1, startLine = 0, depth = 0, inStr = false, esc = false, sawNl = false, index = 0;
   let first = true;
+  // An oversized record was reported: its bytes are dropped as they come, until it ends.
+  let skipping = false;
 
   const piece = (s: number, e: number, ln: number, extra?: Partial<Piece>): Piece => {
     let a = s, b = e;
@@ -59,6 +62,15 @@ export async function* splitJson(chunks: AsyncIterable<Buffer | string>): AsyncG
         continue;
       }
       if (mode === 'lines') {
+        if (skipping) {
+          const nl = buf.indexOf(C.NL, i);
+          if (nl < 0) { i = buf.length; consumed = i; break; }
+          skipping = false;
+          line++;
+          i = nl + 1;
+          consumed = i;
+          continue;
+        }
         const nl = buf.indexOf(C.NL, i);
         if (nl < 0) { consumed = i; break; }
         const p = piece(i, nl, line);
@@ -90,36 +102,41 @@ export async function* splitJson(chunks: AsyncIterable<Buffer | string>): AsyncG
         else if (b === C.LBRACE || b === C.LBRACK) depth++;
         else if (b === C.RBRACE || b === C.RBRACK) {
           if (depth === 0 && mode === 'array') { // the array's own `]`
-            out.push(piece(start, i, startLine, { index: index++ }));
+            if (skipping) { skipping = false; index++; } else out.push(piece(start, i, startLine, { index: index++ }));
             start = -1; i++; mode = 'start'; consumed = i; done = true; break;
           }
           depth--;
           if (depth === 0 && mode === 'value') {
             i++;
-            out.push(piece(start, i, startLine));
+            if (skipping) skipping = false; else out.push(piece(start, i, startLine));
             // One object per line: the rest of the file is JSON lines (a bad line cannot swallow the next).
             mode = sawNl ? 'start' : 'lines';
             if (mode === 'lines') { while (i < buf.length && buf[i] !== C.NL && ws(buf[i])) i++; }
             start = -1; consumed = i; done = true; break;
           }
         } else if (b === C.COMMA && depth === 0 && mode === 'array') {
-          out.push(piece(start, i, startLine, { index: index++ }));
+          if (skipping) { skipping = false; index++; } else out.push(piece(start, i, startLine, { index: index++ }));
           start = -1; i++; consumed = i; continue;
         }
         i++;
       }
-      if (!done) { consumed = start >= 0 ? start : i; break; }
+      if (!done) { consumed = start >= 0 && !skipping ? start : i; break; }
     }
     for (const p of out) yield p;
     if (consumed > 0) {
       buf = buf.subarray(consumed);
       base += consumed;
       i -= consumed;
-      if (start >= 0) start -= consumed;
+      // While skipping, start only says "inside a value" (its bytes are gone).
+      if (start >= 0) start = skipping ? 0 : start - consumed;
     }
-    if (buf.length > MAX_PIECE) {
-      yield { text: buf.toString('utf8', 0, 1024), offset: base, line: startLine || line, bad: `record larger than ${MAX_PIECE} bytes` };
-      return;
+    if (buf.length > MAX_PIECE && !skipping) {
+      // Reported with its first KiB; the rest of it is dropped, and reading resumes after it.
+      const at = mode === 'lines' ? i : Math.max(start, 0);
+      yield { text: buf.toString('utf8', at, Math.min(buf.length, at + 1024)), offset: base + at, line: mode === 'lines' ? line : startLine, bad: `record larger than ${MAX_PIECE} bytes` };
+      skipping = true;
+      if (mode === 'lines') { base += buf.length; buf = Buffer.alloc(0); i = 0; }
+      else { base += i; buf = buf.subarray(i); i = 0; if (start >= 0) start = 0; }
     }
   }
   // End of input: what is left is the last line, or a truncated value.
@@ -128,7 +145,7 @@ export async function* splitJson(chunks: AsyncIterable<Buffer | string>): AsyncG
     const p = piece(i, buf.length, line);
     if (p.text.length > 0) yield p;
   } else if (endMode === 'array' || endMode === 'value') {
-    if (start >= 0) yield { ...piece(start, buf.length, startLine, endMode === 'array' ? { index } : {}), bad: 'truncated: input ended inside a JSON value' };
+    if (start >= 0 && !skipping) yield { ...piece(start, buf.length, startLine, endMode === 'array' ? { index } : {}), bad: 'truncated: input ended inside a JSON value' };
     else if (endMode === 'array') yield { text: '', offset: base + i, line, bad: 'truncated: JSON array not closed' };
   }
 }

@@ -39,8 +39,8 @@ export async function planEvtx(file: string): Promise<EvtxPlan> {
   }
 }
 
-/** The items of blocks [from, to) of a file (synchronous: run on a worker thread). */
-export function readEvtxRange(file: string, from: number, to: number, opts: ChunkOptions = {}): ChunkItem[] {
+/** The items of blocks [from, to) of a file, chunk by chunk (synchronous: run on a worker thread). */
+export function* readEvtxRange(file: string, from: number, to: number, opts: ChunkOptions = {}): Generator<ChunkItem[]> {
   const start = FILE_HEADER_SIZE + from * CHUNK_SIZE;
   const buf = Buffer.allocUnsafe((to - from) * CHUNK_SIZE);
   let got = 0;
@@ -55,15 +55,12 @@ export function readEvtxRange(file: string, from: number, to: number, opts: Chun
   } finally {
     closeSync(fd);
   }
-  const out: ChunkItem[] = [];
   for (let i = 0; from + i < to && i * CHUNK_SIZE < got; i++) {
     const offset = start + i * CHUNK_SIZE;
     const block = buf.subarray(i * CHUNK_SIZE, Math.min(got, (i + 1) * CHUNK_SIZE));
-    if (isChunk(block)) {
-      for (const it of parseChunk(block, file, from + i, offset, opts)) out.push(it);
-    } else if (block.some((b) => b !== 0)) {
-      out.push({ kind: 'error', severity: 'error', loc: { file, chunk: from + i, offset }, message: `block at 0x${offset.toString(16)} has no chunk signature; skipped` });
+    if (isChunk(block)) yield parseChunk(block, file, from + i, offset, opts);
+    else if (block.some((b) => b !== 0)) {
+      yield [{ kind: 'error', severity: 'error', loc: { file, chunk: from + i, offset }, message: `block at 0x${offset.toString(16)} has no chunk signature; skipped` }];
     }
   }
-  return out;
 }

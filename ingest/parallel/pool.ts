@@ -1,11 +1,14 @@
 // Files in, normalized JSON lines and the events detectors need out, on worker threads, in input order.
-// The same two passes as ingest/pipeline.ts (learn clocks and FQDNs from JSON inputs, then normalize), with
-// each pass spread over the workers: large EVTX files are cut into block ranges, JSON inputs go whole.
-// Output order never depends on which worker finished first; memory is bounded by acknowledging a batch
-// that is ahead of its turn only while the batches held stay under a cap.
+// The same two passes as ingest/pipeline.ts (learn clocks and FQDNs from JSON inputs, then normalize),
+// spread over the workers: large EVTX files are cut into block ranges, JSON inputs go whole.
+// - Output order never depends on which worker finished first.
+// - EVTX ranges do not wait for the first pass: they run at once with provisional knowledge, and the rare
+//   range whose records asked it something (a short host name's FQDN) runs again once it is final.
+// - Memory is bounded: workers have modest heaps, and a batch ahead of its turn is acknowledged only
+//   while the batches held stay under a cap.
 import { availableParallelism } from 'node:os';
 import { stat } from 'node:fs/promises';
-import { Worker } from 'node:worker_threads';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { InputFormat } from '../../schemas/event.js';
 import { ClockKnowledge, type KnowledgeSnapshot } from '../normalize/clock.js';
 import { needsLearning } from '../pipeline.js';
@@ -18,7 +21,12 @@ export type { JobBatch } from './protocol.js';
 /** 64 KiB blocks per EVTX job: about 8 000 records, small enough to balance two threads on one file. */
 const RANGE_BLOCKS = 32;
 /** Bytes of JSON lines held ahead of their turn before workers must wait. */
-const HELD_CAP = 64 << 20;
+const HELD_CAP = 16 << 20;
+/**
+ * A worker's heap holds a batch or two and one record of at most 16 MiB (ingest/json/split.ts): a
+ * bounded heap is collected sooner, and every worker's heap counts in RSS.
+ */
+const LIMITS: ResourceLimits = { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 32 };
 
 export interface ParallelOptions {
   format?: InputFormat;
@@ -29,6 +37,8 @@ export interface ParallelOptions {
   threads?: number;
   /** Ship every event as an object (an Elasticsearch sink needs them all), not only what detectors use. */
   shipAll?: boolean;
+  /** Filled in as work goes: ranges redone with the final knowledge. */
+  stats?: { redone: number };
 }
 
 export type ParallelItem =
@@ -41,14 +51,19 @@ export function defaultThreads(): number {
   return Math.max(1, Math.min(4, availableParallelism()));
 }
 
-interface Slot { worker: Worker; busy: boolean }
+type Task = { kind: 'learn'; index: number } | { kind: 'job'; index: number };
+
+interface Slot { worker: Worker; task?: Task }
 
 interface JobState {
   job: Job | { kind: 'unreadable'; file: string; error: string };
   lastOfFile: boolean;
   /** held: counted against the cap (arrived ahead of its turn); deferred: not yet acknowledged. */
   batches: { batch: JobBatch; size: number; held: boolean; deferred: boolean }[];
+  dispatched: boolean;
   done: boolean;
+  /** Ran with provisional knowledge and needed more: runs again only with the final knowledge. */
+  needsKnowledge?: boolean;
   unreadable?: string;
   slot?: Slot;
 }
@@ -57,112 +72,143 @@ interface JobState {
 export async function* normalizeInParallel(files: string[], opts: ParallelOptions = {}): AsyncGenerator<ParallelItem> {
   const n = Math.max(1, opts.threads ?? defaultThreads());
   const setup: WorkerSetup = { tz: opts.tz, ingested: opts.ingested ?? new Date().toISOString(), validate: opts.validate ?? 'fast', ship: opts.shipAll ? 'all' : 'relevant' };
-  const slots: Slot[] = [];
   let failure: Error | undefined;
   let wake: (() => void) | undefined;
   const signal = (): void => { const w = wake; wake = undefined; w?.(); };
   const waitForSignal = (): Promise<void> => new Promise((r) => { wake = r; });
-  const onMessage = new Map<Worker, (m: FromWorker) => void>();
+  const fail = (e: Error): void => { failure ??= e; signal(); };
 
-  for (let i = 0; i < n; i++) {
-    const worker = new Worker(new URL('./worker.js', import.meta.url));
-    const slot: Slot = { worker, busy: false };
-    worker.on('message', (m: FromWorker) => {
-      if (m.type === 'failed') { failure ??= new Error(`normalizing worker failed: ${m.message}`); signal(); return; }
-      onMessage.get(worker)?.(m);
-    });
-    worker.on('error', (e) => { failure ??= new Error(`normalizing worker failed: ${e.stack ?? e.message}`); signal(); });
-    worker.on('exit', (code) => { if (code !== 0) { failure ??= new Error(`normalizing worker exited with code ${code}`); signal(); } });
-    worker.postMessage({ type: 'setup', setup } satisfies ToWorker);
-    slots.push(slot);
+  // Work, planned before any worker starts.
+  const toLearn = files.filter((f) => needsLearning(f, opts.format));
+  const learned: ({ snap?: KnowledgeSnapshot; error?: string } | undefined)[] = toLearn.map(() => undefined);
+  let learnNext = 0, learnPending = toLearn.length;
+  let knowledge: KnowledgeSnapshot | undefined = toLearn.length === 0 ? new ClockKnowledge().snapshot() : undefined;
+  const jobs: JobState[] = [];
+  const sizes = new Map<string, number>();
+  const state = (job: JobState['job'], lastOfFile: boolean, done = false): JobState => ({ job, lastOfFile, batches: [], dispatched: done, done });
+  for (const f of files) {
+    sizes.set(f, (await stat(f).catch(() => ({ size: 0 }))).size);
+    if (!isEvtxPath(f, opts.format)) { jobs.push(state({ kind: 'json', file: f, format: opts.format }, true)); continue; }
+    const plan = await planEvtx(f);
+    if (plan.fatal !== undefined) { jobs.push(state({ kind: 'unreadable', file: f, error: plan.fatal }, true, true)); continue; }
+    if (plan.blocks === 0) { jobs.push(state({ kind: 'evtx', file: f, from: 0, to: 0 }, true, true)); continue; }
+    for (let from = 0; from < plan.blocks; from += RANGE_BLOCKS) {
+      const to = Math.min(plan.blocks, from + RANGE_BLOCKS);
+      jobs.push(state({ kind: 'evtx', file: f, from, to }, to === plan.blocks));
+    }
   }
+
+  const slots: Slot[] = [];
+  let current = 0, held = 0;
   const send = (s: Slot, m: ToWorker): void => s.worker.postMessage(m);
 
-  try {
-    // Pass 1: learn from the JSON inputs, merged in input order (what one sequential pass would learn).
-    const toLearn = files.filter((f) => needsLearning(f, opts.format));
-    const learned: ({ snap?: KnowledgeSnapshot; error?: string } | undefined)[] = toLearn.map(() => undefined);
-    let next = 0, pending = 0;
-    const dispatchLearn = (s: Slot): void => {
-      if (next >= toLearn.length) { s.busy = false; return; }
-      const id = next++;
-      s.busy = true;
-      pending++;
-      onMessage.set(s.worker, (m) => {
-        if (m.type !== 'learned') return;
-        learned[m.id] = { snap: m.snap, error: m.error };
-        pending--;
-        dispatchLearn(s);
-        signal();
-      });
-      send(s, { type: 'learn', id, file: toLearn[id], format: opts.format });
-    };
-    for (const s of slots) dispatchLearn(s);
-    while (pending > 0 && !failure) await waitForSignal();
-    if (failure) throw failure;
-    const knowledge = new ClockKnowledge();
-    const failed = new Map<string, string>();
+  /** The first job not yet dispatched that may run now (JSON inputs wait for the first pass). */
+  const nextJob = (): number | undefined => {
+    for (let i = current; i < jobs.length; i++) {
+      const st = jobs[i];
+      if (!st.dispatched && (knowledge || (st.job.kind === 'evtx' && !st.needsKnowledge))) return i;
+    }
+    return undefined;
+  };
+
+  /** No job before i is still waiting to be dispatched. */
+  const isHead = (i: number): boolean => {
+    for (let j = current; j < i; j++) if (!jobs[j].dispatched) return false;
+    return true;
+  };
+
+  const dispatch = (s: Slot): void => {
+    s.task = undefined;
+    // The job the output waits for comes first; then the first pass; then whatever may run.
+    const head = nextJob();
+    if (learnNext < toLearn.length && (head === undefined || !isHead(head))) {
+      const index = learnNext++;
+      s.task = { kind: 'learn', index };
+      send(s, { type: 'learn', id: index, file: toLearn[index], format: opts.format });
+      return;
+    }
+    const i = head;
+    if (i === undefined) return;
+    const st = jobs[i];
+    st.dispatched = true;
+    st.slot = s;
+    s.task = { kind: 'job', index: i };
+    send(s, { type: 'job', id: i, job: st.job as Job });
+  };
+
+  const firstPassDone = (): void => {
+    const k = new ClockKnowledge();
     for (let i = 0; i < toLearn.length; i++) {
       const r = learned[i]!;
-      if (r.error !== undefined) failed.set(toLearn[i], r.error);
-      else if (r.snap) knowledge.merge(r.snap);
+      if (r.error === undefined && r.snap) k.merge(r.snap);
     }
-    const snap = knowledge.snapshot();
-    for (const s of slots) send(s, { type: 'knowledge', snap });
+    knowledge = k.snapshot();
+    // A file the first pass could not read is reported in its place, and not read again.
+    for (let i = 0; i < toLearn.length; i++) {
+      const error = learned[i]!.error;
+      if (error === undefined) continue;
+      const j = jobs.findIndex((st) => st.job.file === toLearn[i]);
+      if (j >= 0) jobs[j] = state({ kind: 'unreadable', file: toLearn[i], error }, true, true);
+    }
+    for (const s of slots) send(s, { type: 'knowledge', snap: knowledge });
+    for (const s of slots) if (!s.task) dispatch(s);
+  };
 
-    // Pass 2: jobs in input order.
-    const jobs: JobState[] = [];
-    const sizes = new Map<string, number>();
-    for (const f of files) {
-      const error = failed.get(f);
-      // A file the first pass could not read is reported in its place, and not read again.
-      if (error !== undefined) { jobs.push({ job: { kind: 'unreadable', file: f, error }, lastOfFile: true, batches: [], done: true }); continue; }
-      sizes.set(f, (await stat(f).catch(() => ({ size: 0 }))).size);
-      if (!isEvtxPath(f, opts.format)) { jobs.push({ job: { kind: 'json', file: f, format: opts.format }, lastOfFile: true, batches: [], done: false }); continue; }
-      const plan = await planEvtx(f);
-      if (plan.fatal !== undefined) { jobs.push({ job: { kind: 'unreadable', file: f, error: plan.fatal }, lastOfFile: true, batches: [], done: true }); continue; }
-      if (plan.blocks === 0) { jobs.push({ job: { kind: 'evtx', file: f, from: 0, to: 0 }, lastOfFile: true, batches: [], done: true }); continue; }
-      for (let from = 0; from < plan.blocks; from += RANGE_BLOCKS) {
-        const to = Math.min(plan.blocks, from + RANGE_BLOCKS);
-        jobs.push({ job: { kind: 'evtx', file: f, from, to }, lastOfFile: to === plan.blocks, batches: [], done: false });
+  const onMessage = (s: Slot, m: FromWorker): void => {
+    if (m.type === 'failed') return fail(new Error(`normalizing worker failed: ${m.message}`));
+    if (m.type === 'learned') {
+      learned[m.id] = { snap: m.snap, error: m.error };
+      dispatch(s);
+      if (--learnPending === 0) firstPassDone();
+    } else if (m.type === 'batch') {
+      const st = jobs[m.id];
+      if (m.batch.provisional) {
+        // Ran before the first pass ended and asked what it teaches: again, with the final knowledge.
+        st.dispatched = false;
+        st.needsKnowledge = true;
+        if (opts.stats) opts.stats.redone++;
+        st.slot = undefined;
+        send(s, { type: 'ack', id: m.id });
+        return;
       }
+      const size = m.batch.ndjson.byteLength;
+      // The current job's batches are taken at once; others wait, acknowledged only under the cap.
+      const ahead = m.id !== current;
+      const deferred = ahead && held + size > HELD_CAP;
+      if (ahead) held += size;
+      st.batches.push({ batch: m.batch, size, held: ahead, deferred });
+      if (!deferred) send(s, { type: 'ack', id: m.id });
+    } else if (m.type === 'done') {
+      const st = jobs[m.id];
+      if (st.slot === s) {
+        st.done = true;
+        if (m.unreadable !== undefined) st.unreadable = m.unreadable;
+      }
+      dispatch(s);
     }
+    signal();
+  };
 
-    let current = 0, nextJob = 0, held = 0;
-    const dispatch = (s: Slot): void => {
-      while (nextJob < jobs.length && jobs[nextJob].done) nextJob++;
-      if (nextJob >= jobs.length) { s.busy = false; return; }
-      const id = nextJob++;
-      const st = jobs[id];
-      st.slot = s;
-      s.busy = true;
-      onMessage.set(s.worker, (m) => {
-        if (m.type === 'batch') {
-          const size = m.batch.ndjson.byteLength;
-          // The current job's batches are taken at once; others wait, acknowledged only under the cap.
-          const ahead = m.id !== current;
-          const deferred = ahead && held + size > HELD_CAP;
-          if (ahead) held += size;
-          jobs[m.id].batches.push({ batch: m.batch, size, held: ahead, deferred });
-          if (!deferred) send(s, { type: 'ack', id: m.id });
-        } else if (m.type === 'done') {
-          jobs[m.id].done = true;
-          if (m.unreadable !== undefined) jobs[m.id].unreadable = m.unreadable;
-          dispatch(s);
-        }
-        signal();
-      });
-      send(s, { type: 'job', id, job: st.job as Job });
-    };
+  const spawn = (): Slot => {
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { resourceLimits: LIMITS });
+    const s: Slot = { worker };
+    worker.on('message', (m: FromWorker) => onMessage(s, m));
+    worker.on('error', (e) => fail(new Error(`normalizing worker failed: ${e.stack ?? e.message}`)));
+    worker.postMessage({ type: 'setup', setup } satisfies ToWorker);
+    if (knowledge) worker.postMessage({ type: 'knowledge', snap: knowledge } satisfies ToWorker);
+    return s;
+  };
+
+  try {
+    for (let i = 0; i < n; i++) slots.push(spawn());
     for (const s of slots) dispatch(s);
-
     while (current < jobs.length) {
       if (failure) throw failure;
       const st = jobs[current];
       const b = st.batches.shift();
       if (b) {
         if (b.held) held -= b.size;
-        if (b.deferred) send(st.slot!, { type: 'ack', id: current });
+        if (b.deferred && st.slot) send(st.slot, { type: 'ack', id: current });
         yield { kind: 'batch', file: st.job.file, batch: b.batch };
         continue;
       }
@@ -171,7 +217,10 @@ export async function* normalizeInParallel(files: string[], opts: ParallelOption
       else if (st.unreadable !== undefined) yield { kind: 'unreadable', file: st.job.file, error: st.unreadable };
       if (st.lastOfFile) yield { kind: 'file-done', file: st.job.file, bytes: sizes.get(st.job.file) ?? 0 };
       current++;
+      // Free workers may now reach jobs that were outside what could run.
+      for (const s of slots) if (!s.task) dispatch(s);
     }
+    if (failure) throw failure;
   } finally {
     await Promise.all(slots.map((s) => s.worker.terminate()));
   }

@@ -31,6 +31,8 @@ export interface JobBatch {
   shipped: NormalizedEvent[];
   rejects: Reject[];
   warnings: number;
+  /** Made before the first pass ended, and the records asked what it teaches: to be done again. */
+  provisional?: boolean;
 }
 
 export type FromWorker =

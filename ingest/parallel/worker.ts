@@ -11,11 +11,20 @@ import { readEvtxRange } from './evtx-range.js';
 import type { FromWorker, Job, JobBatch, ToWorker, WorkerSetup } from './protocol.js';
 
 const BATCH_EVENTS = 4096;
-const BATCH_CHARS = 8 << 20;
+const BATCH_CHARS = 2 << 20;
 
 const port = parentPort!;
+/** Until the first pass ends: knowledge that knows nothing and notes that it was asked. */
+class ProvisionalKnowledge extends ClockKnowledge {
+  asked = false;
+  override fqdnOf(): undefined { this.asked = true; return undefined; }
+  override offset(): undefined { this.asked = true; return undefined; }
+  override anchor(): undefined { this.asked = true; return undefined; }
+}
+
 let setup: WorkerSetup = { ingested: new Date().toISOString(), validate: 'fast', ship: 'relevant' };
-let norm = new Normalizer(setup);
+let provisional: ProvisionalKnowledge | undefined = new ProvisionalKnowledge();
+let norm = new Normalizer({ ...setup, knowledge: provisional });
 const acks = new Map<number, () => void>();
 
 const post = (m: FromWorker, transfer?: ArrayBuffer[]): void => port.postMessage(m, transfer ?? []);
@@ -47,6 +56,7 @@ class Batcher {
     // Transfer, not copy: a Buffer this size owns its ArrayBuffer (not the shared pool).
     const ndjson = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const batch: JobBatch = { events: this.lines.length, ndjson, shipped: this.shipped, rejects: this.rejects, warnings: this.warnings };
+    if (provisional?.asked) batch.provisional = true;
     this.lines = []; this.chars = 0; this.shipped = []; this.rejects = []; this.warnings = 0;
     const acked = new Promise<void>((r) => acks.set(this.id, r));
     post({ type: 'batch', id: this.id, batch }, bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? [bytes.buffer as ArrayBuffer] : undefined);
@@ -63,9 +73,11 @@ function take(b: Batcher, file: string, it: Parameters<typeof normalizeItem>[2])
 
 async function runJob(id: number, job: Job): Promise<void> {
   const b = new Batcher(id);
+  if (provisional) provisional.asked = false;
   try {
     if (job.kind === 'evtx') {
-      for (const it of readEvtxRange(job.file, job.from, job.to)) take(b, job.file, evtxInputItem(job.file, it));
+      // One batch per range: with provisional knowledge the whole range must be judged before it is sent.
+      for (const items of readEvtxRange(job.file, job.from, job.to)) for (const it of items) take(b, job.file, evtxInputItem(job.file, it));
     } else {
       for await (const it of readInput(job.file, job.format)) {
         take(b, job.file, it);
@@ -94,8 +106,11 @@ async function learn(id: number, file: string, format: InputFormat | undefined):
 port.on('message', (m: ToWorker) => {
   try {
     switch (m.type) {
-      case 'setup': setup = m.setup; norm = new Normalizer({ tz: setup.tz, ingested: setup.ingested, validate: setup.validate }); break;
-      case 'knowledge': norm = new Normalizer({ tz: setup.tz, ingested: setup.ingested, validate: setup.validate, knowledge: ClockKnowledge.from(m.snap) }); break;
+      case 'setup': setup = m.setup; norm = new Normalizer({ tz: setup.tz, ingested: setup.ingested, validate: setup.validate, knowledge: provisional }); break;
+      case 'knowledge':
+        provisional = undefined;
+        norm = new Normalizer({ tz: setup.tz, ingested: setup.ingested, validate: setup.validate, knowledge: ClockKnowledge.from(m.snap) });
+        break;
       case 'learn': void learn(m.id, m.file, m.format); break;
       case 'job': void runJob(m.id, m.job); break;
       case 'ack': { const r = acks.get(m.id); acks.delete(m.id); r?.(); break; }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { isRelevant } from '../../detectors/engine.js';
 import { FindingsCollector } from '../../detectors/findings/collector.js';
-import { normalizeInParallel } from '../../ingest/parallel/pool.js';
+import { normalizeInParallel, type ParallelOptions } from '../../ingest/parallel/pool.js';
 import { normalizeFiles } from '../../ingest/pipeline.js';
 import { expandPaths } from '../../ingest/sources.js';
 import { sharedPath, SKIP_NO_SHARED } from '../support/shared.js';
@@ -29,9 +29,9 @@ async function sequential(files: string[]): Promise<Out> {
   return o;
 }
 
-async function parallel(files: string[], threads: number): Promise<Out> {
+async function parallel(files: string[], threads: number, more: ParallelOptions = {}): Promise<Out> {
   const o: Out = { lines: [], rejects: [], unreadable: [], shipped: [], done: [] };
-  for await (const it of normalizeInParallel(files, { ingested: INGESTED, threads })) {
+  for await (const it of normalizeInParallel(files, { ingested: INGESTED, threads, ...more })) {
     if (it.kind === 'batch') {
       const text = Buffer.from(it.batch.ndjson).toString('utf8');
       const lines = text === '' ? [] : text.slice(0, -1).split('\n');
@@ -50,7 +50,11 @@ test('parallel normalizing equals the one-thread pipeline on the corpus, damaged
   // Unreadable inputs keep their place: one not EVTX at all, one missing.
   writeFileSync(join(dir, 'a-not.evtx'), 'this is not an event log, only text long enough '.repeat(2000));
   copyFileSync(sharedPath('corpus', 'R1_RemotePowerShell_MS_Windows-Remote_Management_EventID_169.evtx'), join(dir, 'b.evtx'));
+  // First, a log whose host name has no domain: it is read before the first pass ends, so it asks for the
+  // FQDN that pass may teach, and must be read again once the pass is over.
+  copyFileSync(sharedPath('corpus', 'L3_smb-password-guessing-security.evtx'), join(dir, '0-short-name.evtx'));
   const files = [
+    join(dir, '0-short-name.evtx'),
     ...(await expandPaths([sharedPath('corpus'), sharedPath('datasets')])).filter((f) => !f.includes('/large/')),
     join(dir, 'a-not.evtx'), join(dir, 'b.evtx'), join(dir, 'missing.json'),
   ];
@@ -58,7 +62,9 @@ test('parallel normalizing equals the one-thread pipeline on the corpus, damaged
   assert.deepEqual(want.unreadable.map((u) => u.replace(/:.*/, '')).sort(), [join(dir, 'a-not.evtx'), join(dir, 'missing.json')]);
   assert.ok(want.lines.length > 30_000 && want.rejects.length > 0 && want.shipped.length > 1000, 'the inputs hold events, rejects and detector events');
   for (const threads of [1, 3]) {
-    const got = await parallel(files, threads);
+    const stats = { redone: 0 };
+    const got = await parallel(files, threads, { stats });
+    assert.ok(stats.redone > 0, 'the first EVTX range was redone with the final knowledge');
     assert.equal(got.lines.length, want.lines.length, `${threads} thread(s): event count`);
     for (let i = 0; i < want.lines.length; i++) if (got.lines[i] !== want.lines[i]) assert.equal(got.lines[i], want.lines[i], `${threads} thread(s): line ${i + 1}`);
     assert.deepEqual(got.rejects, want.rejects, `${threads} thread(s): rejects`);
@@ -69,4 +75,29 @@ test('parallel normalizing equals the one-thread pipeline on the corpus, damaged
     // Every file reports its end once, in input order, the unreadable ones too.
     assert.deepEqual(got.done, files);
   }
+});
+
+test('an outsized JSON record is rejected with its reason; the records around it are all kept', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hoptrail-big-'));
+  const event = (i: number, script: string): string => JSON.stringify({
+    '@timestamp': `2024-05-01T10:00:${String(i % 60).padStart(2, '0')}.000Z`,
+    winlog: { channel: 'Microsoft-Windows-PowerShell/Operational', provider_name: 'Microsoft-Windows-PowerShell', computer_name: 'ws1.corp.local', event_id: 4104, record_id: i, event_data: { MessageNumber: '1', MessageTotal: '1', ScriptBlockText: script, ScriptBlockId: `id-${i}` } },
+  });
+  const lines: string[] = [];
+  for (let i = 0; i < 3000; i++) lines.push(event(i, `Write-Output ${i}`));
+  // One record of 40 MB: no event is that large, and a worker's bounded heap must not have to hold it.
+  lines.splice(2500, 0, event(99_999, 'A'.repeat(40 << 20)));
+  const file = join(dir, 'big.ndjson');
+  writeFileSync(file, lines.join('\n') + '\n');
+  const want = await sequential([file]);
+  const got = await parallel([file], 2);
+  assert.equal(got.lines.length, 3000);
+  assert.ok(got.lines.length === want.lines.length && got.lines.every((l, i) => l === want.lines[i]), 'the same lines, once each, in order');
+  assert.equal(got.rejects.length, 1);
+  assert.deepEqual(got.rejects, want.rejects);
+  const r = JSON.parse(got.rejects[0]) as { reason: string; position: string; original: string };
+  assert.match(r.reason, /^record larger than 16777216 bytes/);
+  assert.match(r.position, /line 2501/);
+  assert.ok(r.original.length <= 1024);
+  assert.deepEqual(got.unreadable, []);
 });

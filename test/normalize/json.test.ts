@@ -47,6 +47,25 @@ test('splitter: arrays stream element by element; bare and pretty objects; trunc
   assert.equal(bom.length, 2);
 });
 
+test('splitter: a record over 16 MiB is reported and skipped; reading resumes after it (lines, objects, arrays)', async () => {
+  const big = `{"a":"${'x'.repeat(17 << 20)}"}`;
+  // Fed in 1 MiB chunks, as a file stream would be: the record never sits whole in the buffer.
+  const feed = (text: string): string[] => { const c: string[] = []; for (let i = 0; i < text.length; i += 1 << 20) c.push(text.slice(i, i + (1 << 20))); return c; };
+  for (const [name, text, good] of [
+    ['lines', `{"n":1}\n${big}\n{"n":2}\n{"n":3}\n`, ['{"n":1}', '{"n":2}', '{"n":3}']],
+    ['pretty objects', `{\n "n": 1\n}\n${big.replace('{', '{\n')}\n{\n "n": 2\n}\n`, ['{\n "n": 1\n}', '{\n "n": 2\n}']],
+    ['array', `[{"n":1},\n${big},\n{"n":2}]`, ['{"n":1}', '{"n":2}']],
+  ] as const) {
+    const ps = await pieces(feed(text));
+    const bad = ps.filter((p) => p.bad !== undefined);
+    assert.equal(bad.length, 1, `${name}: one oversized record`);
+    assert.match(bad[0].bad ?? '', /^record larger than 16777216 bytes/);
+    assert.ok(bad[0].text.length <= 1024 && bad[0].text.startsWith('{'), `${name}: the record's first KiB`);
+    assert.equal(bad[0].offset, text.search(/\{\n?"a"/), `${name}: offset`);
+    assert.deepEqual(ps.filter((p) => p.bad === undefined).map((p) => p.text), good, `${name}: the records around it`);
+  }
+});
+
 test('bad lines are rejects with source, position, reason and original text; the rest flows on', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hoptrail-json-'));
   const f = join(dir, 'mixed.json');
