@@ -11,7 +11,7 @@ import { dlqMessage } from './dlq.js';
 import { ensureInternalTopic, eventMessage, needsCorrelation, progressMessage } from './internal.js';
 import type { Logger } from './log.js';
 import { StreamMetrics } from './metrics.js';
-import { chunks, type StreamSink } from './runner.js';
+import { chunks, STOP_GRACE_MS, untilDone, type StreamSink } from './runner.js';
 
 export interface ForwardOptions {
   brokers: string[];
@@ -41,7 +41,11 @@ export class ForwardRunner {
   private lastCommit = 0;
   private assigned: { topic: string; partitions: number[] }[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private commitTimer: NodeJS.Timeout | undefined;
   private stopping = false;
+  private stopDeadline = Infinity;
+  /** Highest offset per partition forwarded and acknowledged: a restarted consumer does not forward it again. */
+  private readonly processed = new Map<string, number>();
   forwarded = 0;
 
   constructor(private readonly o: ForwardOptions) {
@@ -65,6 +69,7 @@ export class ForwardRunner {
       const a = e.payload.memberAssignment;
       const now = new Set(Object.entries(a).flatMap(([t, ps]) => ps.map((p) => `${t}/${p}`)));
       for (const k of [...this.due.keys()]) if (!now.has(k)) this.due.delete(k);
+      for (const k of [...this.processed.keys()]) if (!now.has(k)) this.processed.delete(k);
       for (const { topic, partitions } of this.assigned) for (const p of partitions) if (!now.has(`${topic}/${p}`)) this.metrics.dropLag(topic, p);
       this.assigned = Object.entries(a).map(([topic, partitions]) => ({ topic, partitions }));
       o.log.info('forward: assigned', { assignment: a });
@@ -77,6 +82,9 @@ export class ForwardRunner {
       partitionsConsumedConcurrently: 1,
       eachBatch: (p) => this.serial(() => this.onBatch(p)),
     });
+    // The last commit of a burst is due even if no batch follows (stage 2 waits for it before an idle flush).
+    this.commitTimer = setInterval(() => { if (this.due.size > 0 && !this.stopping) void this.serial(() => this.commit()); }, 1000);
+    this.commitTimer.unref();
     const every = o.metricsIntervalMs ?? 10_000;
     if (every > 0) {
       this.timer = setInterval(() => o.log.info('forward: metrics', { ...this.metrics.snapshot(), forwarded: this.forwarded }), every);
@@ -88,7 +96,9 @@ export class ForwardRunner {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.stopDeadline = Date.now() + STOP_GRACE_MS;
     clearInterval(this.timer);
+    clearInterval(this.commitTimer);
     if (this.assigned.length > 0) this.consumer.pause(this.assigned);
     await this.serial(() => this.commit());
     await this.consumer.disconnect();
@@ -111,6 +121,8 @@ export class ForwardRunner {
     for (const m of batch.messages) {
       if (!isRunning() || isStale()) break;
       const from: MessageOrigin = { topic: batch.topic, partition: batch.partition, offset: m.offset };
+      last = m.offset;
+      if (Number(m.offset) <= (this.processed.get(source) ?? -1)) continue;
       const d = this.decoder.decode(m.value, from);
       if (!d.ok) {
         this.metrics.rejects++;
@@ -120,7 +132,6 @@ export class ForwardRunner {
         if (o.sink) events.push(d.event);
         if (needsCorrelation(d.event)) out.push(eventMessage(d.event, source, m.offset));
       }
-      last = m.offset;
     }
     if (last === undefined) return;
     this.knowledge.seal();
@@ -128,12 +139,14 @@ export class ForwardRunner {
     out.push(progressMessage({ source, through: Number(last), high }));
     const topicMessages: { topic: string; messages: Message[] }[] = [{ topic: o.internalTopic, messages: out.map((m) => ({ ...m, partition: 0 })) }];
     if (o.dlqTopic && dlq.length > 0) topicMessages.push({ topic: o.dlqTopic, messages: dlq });
-    for (const chunk of chunks(topicMessages)) await this.producer.sendBatch({ topicMessages: chunk, acks: -1 });
+    const giveUp = (): boolean => Date.now() > this.stopDeadline;
+    for (const chunk of chunks(topicMessages)) await untilDone('forward', () => this.producer.sendBatch({ topicMessages: chunk, acks: -1 }), o.log, giveUp);
     if (o.sink && events.length > 0) {
       await o.sink.write(events, []);
       await o.sink.flush();
     }
     this.forwarded += out.length - 1;
+    this.processed.set(source, Number(last));
     this.metrics.setLag(batch.topic, batch.partition, Math.max(0, high - Number(last) - 1));
     resolveOffset(last);
     this.due.set(source, { topic: batch.topic, partition: batch.partition, offset: String(Number(last) + 1) });
@@ -150,7 +163,9 @@ export class ForwardRunner {
       await this.consumer.commitOffsets(offsets);
       this.metrics.commits++;
     } catch (e) {
-      // A rebalance in progress: the new owner re-forwards from the last commit (stage 2 drops repeats).
+      // Broker unavailable: retried (by the timer if no batch comes). A rebalance: the new owner
+      // re-forwards from the last commit (stage 2 drops repeats); revoked partitions leave `due` on re-join.
+      for (const d of offsets) if (!this.due.has(`${d.topic}/${d.partition}`)) this.due.set(`${d.topic}/${d.partition}`, d);
       this.o.log.warn('forward: commit failed', { error: String(e) });
     }
   }

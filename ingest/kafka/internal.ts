@@ -82,9 +82,18 @@ export async function ensureInternalTopic(kafka: Kafka, topic: string): Promise<
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true }).catch(() => false);
-    const md = await admin.fetchTopicMetadata({ topics: [topic] });
-    const n = md.topics[0]?.partitions.length ?? 0;
+    // Created here or by another instance starting at the same moment: its metadata may lag a little.
+    let n = 0;
+    for (let attempt = 0; ; attempt++) {
+      await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true }).catch(() => false);
+      try {
+        n = (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]?.partitions.length ?? 0;
+        break;
+      } catch (e) {
+        if (attempt >= 40) throw e;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
     // One partition: every half-session meets every candidate other half (README: why one partition).
     if (n !== 1) throw new Error(`internal topic ${topic} has ${n} partitions; it must have exactly 1`);
   } finally {

@@ -68,6 +68,28 @@ export function chunks(tms: { topic: string; messages: Message[] }[]): { topic: 
   return out;
 }
 
+/**
+ * Runs a Kafka call until it succeeds: a broker that is down or restarting makes sends and commits fail
+ * for a while, and giving up would drop alerts the detectors already released. Backs off to 5 s; gives up
+ * only when `giveUp()` says so (a stop that cannot reach the broker).
+ */
+export async function untilDone<T>(what: string, fn: () => Promise<T>, log: Logger, giveUp: () => boolean): Promise<T> {
+  for (let wait = 250, failures = 0; ; wait = Math.min(wait * 2, 5000)) {
+    try {
+      const r = await fn();
+      if (failures > 0) log.info('kafka reachable again', { what, failures });
+      return r;
+    } catch (e) {
+      if (giveUp()) throw e;
+      if (failures++ === 0 || failures % 10 === 0) log.warn('kafka unavailable: retrying', { what, error: String(e), failures });
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+
+/** After a stop begins, Kafka calls are retried this long before the stop gives up. */
+export const STOP_GRACE_MS = 30_000;
+
 /** The default commit horizon: lateness, pairing wait, idle close and script timeout, with a margin. */
 export function defaultHorizonMs(o: LiveOptions): number {
   const lateness = o.latenessMs ?? 5 * 60_000, skew = o.skewMs ?? 2 * 60_000;
@@ -113,6 +135,12 @@ export class StreamRunner {
   private readonly sourceSeen = new Map<string, number>();
   private readonly internalNext = new Map<number, number>();
   private lastReconcile = 0;
+  /** Highest offset per partition already in the detector state: a consumer that restarts (a broker
+   * outage) or re-fetches resumes from the last commit, and what is already held is not pushed twice. */
+  private readonly processed = new Map<string, number>();
+  /** Commits that failed (broker unavailable), retried with the next. */
+  private readonly unacked = new Map<string, { topic: string; partition: number; offset: string }>();
+  private stopDeadline = Infinity;
 
   constructor(private readonly o: RunnerOptions) {
     this.kafka = new Kafka({ clientId: o.clientId ?? 'hoptrail-stream', brokers: o.brokers, logLevel: logLevel.NOTHING });
@@ -156,7 +184,13 @@ export class StreamRunner {
       const a = e.payload.memberAssignment;
       const now = new Set(Object.entries(a).flatMap(([t, ps]) => ps.map((p) => `${t}/${p}`)));
       for (const { topic, partitions } of this.assigned) {
-        for (const p of partitions) if (!now.has(`${topic}/${p}`)) { this.book.forget(topic, p); this.metrics.dropLag(topic, p); }
+        for (const p of partitions) {
+          if (now.has(`${topic}/${p}`)) continue;
+          this.book.forget(topic, p);
+          this.metrics.dropLag(topic, p);
+          this.processed.delete(`${topic}/${p}`);
+          this.unacked.delete(`${topic}/${p}`);
+        }
       }
       this.assigned = Object.entries(a).map(([topic, partitions]) => ({ topic, partitions }));
       this.assignmentVersion++;
@@ -219,6 +253,7 @@ export class StreamRunner {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.stopDeadline = Date.now() + STOP_GRACE_MS;
     for (const t of this.timers) clearInterval(t);
     // No new batch starts; the one in hand finishes first (serial), then what is due is committed while
     // the group is still joined, then the group is left.
@@ -257,11 +292,11 @@ export class StreamRunner {
    */
   private async declareBacklogs(): Promise<void> {
     if (this.declaredVersion === this.assignmentVersion) return;
-    this.declaredVersion = this.assignmentVersion;
+    const version = this.assignmentVersion;
     const admin = this.kafka.admin();
     await admin.connect();
     try {
-      if (this.o.correlate) { await this.declareSources(admin); return; }
+      if (this.o.correlate) { await this.declareSources(admin); this.declaredVersion = version; return; }
       for (const { topic, partitions } of this.assigned) {
         const high = new Map((await admin.fetchTopicOffsets(topic)).map((x) => [x.partition, { high: Number(x.high), low: Number(x.low) }]));
         const [committed] = await admin.fetchOffsets({ groupId: this.o.group, topics: [topic] });
@@ -269,10 +304,13 @@ export class StreamRunner {
         for (const p of partitions) {
           const h = high.get(p);
           const from = Math.max(at.get(p) ?? -1, h?.low ?? 0);
-          if (h && from < h.high) this.live.openPartition(`${topic}/${p}`);
+          // After a consumer restart the state already holds what follows the last commit.
+          const next = Math.max(from, (this.processed.get(`${topic}/${p}`) ?? -1) + 1);
+          if (h && next < h.high) this.live.openPartition(`${topic}/${p}`);
           else this.caughtUp.add(`${topic}/${p}`);
         }
       }
+      this.declaredVersion = version;
     } finally {
       await admin.disconnect();
     }
@@ -369,6 +407,8 @@ export class StreamRunner {
     for (const m of batch.messages) {
       if (!isRunning() || isStale()) break;
       const from: MessageOrigin = { topic: batch.topic, partition: batch.partition, offset: m.offset };
+      if (Number(m.offset) <= (this.processed.get(label) ?? -1)) { done.push(m.offset); continue; }
+      this.processed.set(label, Number(m.offset));
       if (this.o.correlate) {
         this.fromInternal(m, from, dlq, alerts);
         done.push(m.offset);
@@ -446,6 +486,8 @@ export class StreamRunner {
   private async tick(): Promise<void> {
     if (this.stopping) return;
     const now = Date.now();
+    // A re-join without new messages (a consumer restarted after a broker outage) is declared here.
+    if (this.declaredVersion !== this.assignmentVersion && this.assigned.length > 0) await this.declareBacklogs();
     const idle = this.o.idleFlushMs ?? 0;
     // Idle means read to the end, not just quiet: a rebalance or a slow fetch is no end of input.
     const allRead = this.declaredVersion === this.assignmentVersion && this.assigned.every(({ topic, partitions }) => partitions.every((p) => this.caughtUp.has(`${topic}/${p}`)));
@@ -490,7 +532,7 @@ export class StreamRunner {
     const started = Date.now();
     const slow = setTimeout(() => this.pauseAll(true), o.slowSinkMs ?? 1000);
     try {
-      for (const chunk of chunks(topicMessages)) await this.producer.sendBatch({ topicMessages: chunk, acks: -1 });
+      for (const chunk of chunks(topicMessages)) await this.retry('send', () => this.producer.sendBatch({ topicMessages: chunk, acks: -1 }));
       if (o.sink && (events.length > 0 || alerts.length > 0)) {
         await o.sink.write(events, alerts);
         await o.sink.flush();
@@ -523,11 +565,23 @@ export class StreamRunner {
     }
   }
 
+  private retry<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return untilDone(what, fn, this.o.log, () => Date.now() > this.stopDeadline);
+  }
+
   private async commit(cutoff: number): Promise<void> {
     this.lastCommit = Date.now();
-    const due = this.book.due(cutoff);
-    if (due.length === 0) return;
-    await this.consumer.commitOffsets(due);
+    for (const d of this.book.due(cutoff)) this.unacked.set(`${d.topic}/${d.partition}`, d);
+    if (this.unacked.size === 0) return;
+    const due = [...this.unacked.values()];
+    try {
+      await this.consumer.commitOffsets(due);
+    } catch (e) {
+      // Broker unavailable or a rebalance: kept for the next commit (a crash meanwhile replays more).
+      this.o.log.warn('commit failed', { error: String(e) });
+      return;
+    }
+    for (const d of due) if (this.unacked.get(`${d.topic}/${d.partition}`) === d) this.unacked.delete(`${d.topic}/${d.partition}`);
     this.metrics.commits++;
     this.o.log.debug('committed', { offsets: due });
   }

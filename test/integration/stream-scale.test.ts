@@ -47,9 +47,9 @@ test('stream --internal-topic: two instances in one group give the sessions and 
   const logs = (): string => children.map((c, i) => `--- instance ${i}\n${c.stderr().slice(-3000)}`).join('\n');
   try {
     await admin.createTopics({ topics: [{ topic, numPartitions: 4 }, { topic: dlq, numPartitions: 1 }, { topic: alerts, numPartitions: 1 }], waitForLeaders: true });
-    // The idle flush needs stage 1 read to the end of every partition and 4 s without a message: the
+    // The idle flush needs stage 1 read to the end of every partition and 6 s without a message: the
     // input is produced in sends of 100 after both instances joined, well inside that.
-    const args = ['--topic', topic, '--group', group, '--internal-topic', internal, '--alerts-topic', alerts, '--dlq-topic', dlq, '--idle-flush', '4', '--metrics-interval', '0'];
+    const args = ['--topic', topic, '--group', group, '--internal-topic', internal, '--alerts-topic', alerts, '--dlq-topic', dlq, '--idle-flush', '6', '--metrics-interval', '0'];
     children.push(startStream(args));
     await waitFor('first instance assigned', () => assignedTo(children[0], topic)?.length === 4, 45_000, logs);
     children.push(startStream(args));

@@ -82,8 +82,8 @@ export async function huntResults(...dirs: string[]): Promise<{ sessions: Map<st
   return res;
 }
 
-export function kafka(): Kafka {
-  return new Kafka({ clientId: 'hoptrail-stream-it', brokers: KAFKA_BROKERS, logLevel: logLevel.NOTHING });
+export function kafka(brokers: string[] = KAFKA_BROKERS): Kafka {
+  return new Kafka({ clientId: 'hoptrail-stream-it', brokers, logLevel: logLevel.NOTHING });
 }
 
 export function uniqueName(what: string): string {
@@ -134,8 +134,8 @@ export function withoutLocation(v: unknown): unknown {
 export interface Child { proc: ChildProcess; stderr: () => string; exited: Promise<number | null> }
 
 /** `hoptrail stream` as a child process (built CLI), its JSON logs kept for diagnosis. */
-export function startStream(args: string[]): Child {
-  const proc = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'hoptrail.js'), 'stream', '--brokers', KAFKA_BROKERS.join(','), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+export function startStream(args: string[], brokers: string[] = KAFKA_BROKERS): Child {
+  const proc = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'hoptrail.js'), 'stream', '--brokers', brokers.join(','), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   proc.stderr?.on('data', (d: Buffer) => { err += d.toString('utf8'); if (err.length > 1 << 20) err = err.slice(-(1 << 19)); });
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
