@@ -92,6 +92,12 @@ function sessionLine(s: Session): string {
   return `  ${s.start} ${s.kind.padEnd(10)} ${s.source.host ?? '?'} -> ${s.destination.host ?? '?'} as ${who}, ${s.commands.length} command(s), ${pair}`;
 }
 
+function countLines(s: string): number {
+  let n = 0;
+  for (let i = s.indexOf('\n'); i >= 0; i = s.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
 export async function run(argv: string[]): Promise<number> {
   let args;
   try {
@@ -192,8 +198,10 @@ export async function run(argv: string[]): Promise<number> {
         await es?.event(e);
         await handle(engine.push(e, it.file));
       }
-      for (const r of b.rejects) await rejectsOut.write(JSON.stringify(r) + '\n');
-      nRejects += b.rejects.length;
+      if (b.rejects !== '') {
+        await rejectsOut.write(b.rejects);
+        nRejects += countLines(b.rejects);
+      }
       progress.tick(filesDone, nEvents, bytesDone);
     } else if (it.kind === 'file-done') await finishFile(it.file, it.bytes);
     else unreadable.push(`${it.file}: ${it.error}`);

@@ -1,5 +1,5 @@
 // Messages between the normalizing pool (ingest/parallel/pool.ts) and its workers (worker.ts).
-import type { InputFormat, NormalizedEvent, Reject } from '../../schemas/event.js';
+import type { InputFormat, NormalizedEvent } from '../../schemas/event.js';
 import type { KnowledgeSnapshot } from '../normalize/clock.js';
 
 /** A unit of work: blocks [from, to) of an EVTX file, or a whole JSON input (plain or archived). */
@@ -29,7 +29,8 @@ export interface JobBatch {
   ndjson: Uint8Array;
   /** The events that matter to the session engine or findings (or all: WorkerSetup.ship), as objects. */
   shipped: NormalizedEvent[];
-  rejects: Reject[];
+  /** Rejects as JSON lines (written as they are). */
+  rejects: string;
   warnings: number;
   /** Made before the first pass ended, and the records asked what it teaches: to be done again. */
   provisional?: boolean;

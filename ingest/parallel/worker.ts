@@ -25,42 +25,54 @@ class ProvisionalKnowledge extends ClockKnowledge {
 let setup: WorkerSetup = { ingested: new Date().toISOString(), validate: 'fast', ship: 'relevant' };
 let provisional: ProvisionalKnowledge | undefined = new ProvisionalKnowledge();
 let norm = new Normalizer({ ...setup, knowledge: provisional });
-const acks = new Map<number, () => void>();
+/** Batches sent and not yet acknowledged: a worker runs at most one batch ahead of the main thread. */
+let unacked = 0;
+let onAck: (() => void) | undefined;
 
 const post = (m: FromWorker, transfer?: ArrayBuffer[]): void => port.postMessage(m, transfer ?? []);
 
-/** Collects one job's output and sends it in bounded batches, each acknowledged before the next. */
+/** Collects one job's output and sends it in bounded batches. */
 class Batcher {
-  private lines: string[] = [];
-  private chars = 0;
+  // JSON lines are encoded into this buffer as they are made: no array of strings outlives a scavenge.
+  private buf = Buffer.allocUnsafeSlow(BATCH_CHARS + (BATCH_CHARS >> 2));
+  private bytes = 0;
+  private events = 0;
   private shipped: NormalizedEvent[] = [];
-  private rejects: Reject[] = [];
+  private rejects: string[] = [];
   private warnings = 0;
   constructor(private readonly id: number) {}
 
   event(e: NormalizedEvent): void {
     const line = JSON.stringify(e);
-    this.lines.push(line);
-    this.chars += line.length;
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    if (this.bytes + 3 * line.length + 1 > this.buf.length) this.grow(this.bytes + 3 * line.length + 1);
+    this.bytes += this.buf.write(line, this.bytes, 'utf8');
+    this.buf[this.bytes++] = 10;
+    this.events++;
     if (setup.ship === 'all') this.shipped.push(e);
     else if (isRelevant(e) || FindingsCollector.wants(e)) this.shipped.push(e.message === undefined ? e : { ...e, message: undefined });
   }
-  reject(r: Reject): void { this.rejects.push(r); }
+  private grow(need: number): void {
+    const b = Buffer.allocUnsafeSlow(Math.max(need, 2 * this.buf.length));
+    this.buf.copy(b, 0, 0, this.bytes);
+    this.buf = b;
+  }
+  reject(r: Reject): void { this.rejects.push(JSON.stringify(r)); }
   warning(): void { this.warnings++; }
-  get full(): boolean { return this.lines.length >= BATCH_EVENTS || this.chars >= BATCH_CHARS; }
+  get full(): boolean { return this.events >= BATCH_EVENTS || this.bytes >= BATCH_CHARS; }
 
   async send(): Promise<void> {
-    if (this.lines.length === 0 && this.rejects.length === 0 && this.warnings === 0) return;
-    const text = this.lines.length > 0 ? this.lines.join('\n') + '\n' : '';
-    const bytes = Buffer.from(text, 'utf8');
-    // Transfer, not copy: a Buffer this size owns its ArrayBuffer (not the shared pool).
-    const ndjson = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const batch: JobBatch = { events: this.lines.length, ndjson, shipped: this.shipped, rejects: this.rejects, warnings: this.warnings };
+    if (this.events === 0 && this.rejects.length === 0 && this.warnings === 0) return;
+    // The bytes move to the main thread (transferred, not copied); a fresh buffer takes their place.
+    const ndjson = new Uint8Array(this.buf.buffer, this.buf.byteOffset, this.bytes);
+    const batch: JobBatch = { events: this.events, ndjson, shipped: this.shipped, rejects: this.rejects.length > 0 ? this.rejects.join('\n') + '\n' : '', warnings: this.warnings };
     if (provisional?.asked) batch.provisional = true;
-    this.lines = []; this.chars = 0; this.shipped = []; this.rejects = []; this.warnings = 0;
-    const acked = new Promise<void>((r) => acks.set(this.id, r));
-    post({ type: 'batch', id: this.id, batch }, bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? [bytes.buffer as ArrayBuffer] : undefined);
-    await acked;
+    const transfer = this.buf.buffer as ArrayBuffer;
+    this.buf = Buffer.allocUnsafeSlow(BATCH_CHARS + (BATCH_CHARS >> 2));
+    this.bytes = 0; this.events = 0; this.shipped = []; this.rejects = []; this.warnings = 0;
+    post({ type: 'batch', id: this.id, batch }, [transfer]);
+    unacked++;
+    while (unacked > 1) await new Promise<void>((r) => { onAck = r; });
   }
 }
 
@@ -113,7 +125,7 @@ port.on('message', (m: ToWorker) => {
         break;
       case 'learn': void learn(m.id, m.file, m.format); break;
       case 'job': void runJob(m.id, m.job); break;
-      case 'ack': { const r = acks.get(m.id); acks.delete(m.id); r?.(); break; }
+      case 'ack': { unacked--; const r = onAck; onAck = undefined; r?.(); break; }
     }
   } catch (e) {
     post({ type: 'failed', message: (e as Error).stack ?? String(e) });

@@ -37,7 +37,7 @@ async function parallel(files: string[], threads: number, more: ParallelOptions 
       const lines = text === '' ? [] : text.slice(0, -1).split('\n');
       assert.equal(lines.length, it.batch.events);
       o.lines.push(...lines);
-      o.rejects.push(...it.batch.rejects.map((r) => JSON.stringify(r)));
+      if (it.batch.rejects !== '') o.rejects.push(...it.batch.rejects.slice(0, -1).split('\n'));
       o.shipped.push(...it.batch.shipped.map((e) => JSON.stringify(e)));
     } else if (it.kind === 'unreadable') o.unreadable.push(`${it.file}: ${it.error}`);
     else o.done.push(it.file);
