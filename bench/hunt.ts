@@ -1,78 +1,86 @@
 // bench/hunt: `hoptrail hunt` over all of ../shared (EVTX corpus, damaged and large files, JSON datasets),
-// end to end in this one process: wall time, events/s, peak RSS. Then the detector engine alone on the
-// same events held in memory, to show what the stream core costs beside parsing and normalizing.
-// Run: npm run build && node dist/bench/hunt.js [runs]
-import { mkdtempSync, rmSync } from 'node:fs';
+// end to end as whole processes: wall time, events/s, peak RSS, with the default worker threads and with
+// one. The peer, timed in the same run: libevtx's `evtxexport` only parsing the EVTX files among the
+// inputs (no normalizing, no detection, no JSON inputs): what the nearest native tool costs for part of the work.
+// Then the detector engine alone, in this process, on the same events held in memory.
+// Usage: npm run bench:hunt [-- --runs N]
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { run } from '../cli/hunt.js';
 import { HuntEngine } from '../detectors/engine.js';
 import { normalizeFiles } from '../ingest/pipeline.js';
-import { expandPaths } from '../ingest/sources.js';
+import { expandPaths, isEvtxPath } from '../ingest/sources.js';
 import type { NormalizedEvent } from '../schemas/event.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SHARED = process.env.HOPTRAIL_SHARED ?? join(ROOT, '..', 'shared');
-const RUNS = Number(process.argv[2] ?? 3);
+const BIN = join(ROOT, 'bin', 'hoptrail.js');
+const runsArg = process.argv.indexOf('--runs');
+const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 3;
 
-const mb = (kb: number): string => (kb / 1024).toFixed(0);
+interface Timing { seconds: number; rssMB: number; stdout: string }
 
-async function endToEnd(): Promise<{ secs: number; cpu: number; events: number; sessions: number }> {
-  const out = mkdtempSync(join(tmpdir(), 'hoptrail-bench-'));
-  const write = process.stdout.write.bind(process.stdout);
-  let said = '';
-  process.stdout.write = ((s: string) => { said += s; return true; }) as typeof process.stdout.write;
-  const t0 = performance.now();
-  const c0 = process.cpuUsage();
-  try {
-    await run([SHARED, '--out', out]);
-  } finally {
-    process.stdout.write = write;
-    rmSync(out, { recursive: true, force: true });
+/** Wall time and peak RSS of a command (GNU time): the median of RUNS runs. */
+function timeCommand(cmd: string[], setup?: () => void): Timing {
+  const samples: Timing[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    setup?.();
+    const r = spawnSync('/usr/bin/time', ['-f', '%e %M', ...cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
+    const last = r.stderr.trim().split('\n').pop() ?? '';
+    const [sec, kb] = last.split(' ').map(Number);
+    if (r.status !== 0 || !Number.isFinite(sec)) throw new Error(`${cmd.join(' ')} failed (${r.status}): ${r.stderr.slice(-500)}`);
+    samples.push({ seconds: sec, rssMB: kb / 1024, stdout: r.stdout });
   }
-  const secs = (performance.now() - t0) / 1000;
-  const c = process.cpuUsage(c0);
-  const cpu = (c.user + c.system) / 1e6;
-  const events = Number(/(\d+) event\(s\)/.exec(said)?.[1] ?? 0);
-  const sessions = Number(/(\d+) session\(s\)/.exec(said)?.[1] ?? 0);
-  return { secs, cpu, events, sessions };
+  samples.sort((a, b) => a.seconds - b.seconds);
+  return samples[Math.floor(samples.length / 2)];
 }
 
 async function main(): Promise<void> {
-  const rows: string[] = [];
-  let best = Infinity, events = 0, sessions = 0;
-  for (let r = 0; r < RUNS; r++) {
-    const x = await endToEnd();
-    rows.push(`  run ${r + 1}: wall ${x.secs.toFixed(2)} s (${(x.events / x.secs).toFixed(0)} events/s), CPU ${x.cpu.toFixed(2)} s (${(x.events / x.cpu).toFixed(0)} events per CPU-second)`);
-    best = Math.min(best, x.secs);
-    events = x.events;
-    sessions = x.sessions;
+  if (!existsSync(join(SHARED, 'corpus'))) {
+    console.log(`bench/hunt: shared data not found at ${SHARED}; nothing to measure`);
+    return;
   }
-  const rssEnd = process.resourceUsage().maxRSS;
+  const out = mkdtempSync(join(tmpdir(), 'hoptrail-bench-'));
+  const clean = (): void => rmSync(join(out, 'o'), { recursive: true, force: true });
+  const hunt = (extra: string[]): Timing => timeCommand([process.execPath, BIN, 'hunt', SHARED, '--out', join(out, 'o'), ...extra], clean);
+  try {
+    const def = hunt([]);
+    const events = Number(/(\d+) event\(s\)/.exec(def.stdout)?.[1] ?? 0);
+    const sessions = Number(/(\d+) session\(s\)/.exec(def.stdout)?.[1] ?? 0);
+    const one = hunt(['--threads', '1']);
+    console.log(`bench/hunt over ${SHARED}: ${events} events, ${sessions} sessions; median of ${RUNS} runs, whole processes`);
+    const row = (label: string, t: Timing, n = events, what = 'events'): void =>
+      console.log(`  ${label.padEnd(44)} ${t.seconds.toFixed(2).padStart(6)} s ${(n / t.seconds).toFixed(0).padStart(8)} ${what}/s  peak RSS ${t.rssMB.toFixed(0)} MB`);
+    row('hoptrail hunt (default threads)', def);
+    row('hoptrail hunt --threads 1', one);
+    console.log(`  default threads / 1 thread: ${(one.seconds / def.seconds).toFixed(2)}x`);
 
-  // The engine alone, on events already normalized and held in memory.
-  const evs: NormalizedEvent[] = [];
-  const n0 = performance.now();
-  for await (const it of normalizeFiles(await expandPaths([SHARED]))) if (it.kind === 'event') evs.push(it.event);
-  const normSecs = (performance.now() - n0) / 1000;
-  let engineBest = Infinity;
-  for (let r = 0; r < RUNS; r++) {
-    const t0 = performance.now();
-    const e = new HuntEngine({ batch: true });
-    for (const ev of evs) e.push(ev);
-    e.flush();
-    engineBest = Math.min(engineBest, (performance.now() - t0) / 1000);
+    const files = await expandPaths([SHARED]);
+    const evtx = files.filter((f) => isEvtxPath(f));
+    if (spawnSync('evtxexport', ['-V'], { stdio: 'ignore' }).status === 0) {
+      const lib = timeCommand(['sh', '-c', 'for f; do evtxexport "$f" >/dev/null 2>&1; done; true', 'sh', ...evtx]);
+      const records = Number(/(\d+) event\(s\)/.exec(spawnSync(process.execPath, [BIN, 'hunt', ...evtx, '--out', join(out, 'e')], { encoding: 'utf8' }).stdout)?.[1] ?? 0);
+      row(`libevtx evtxexport, parse only (${evtx.length} EVTX)`, lib, records, 'records');
+      console.log(`  hoptrail end to end (all inputs) / libevtx parsing the EVTX part: ${((events / def.seconds) / (records / lib.seconds)).toFixed(1)}x the rate`);
+    } else console.log('  libevtx evtxexport not installed (apt-get install libevtx-utils): no peer');
+
+    // The engine alone, on events already normalized and held in memory.
+    const evs: NormalizedEvent[] = [];
+    for await (const it of normalizeFiles(files)) if (it.kind === 'event') evs.push(it.event);
+    let engineBest = Infinity;
+    for (let r = 0; r < RUNS; r++) {
+      const t0 = performance.now();
+      const e = new HuntEngine({ batch: true });
+      for (const ev of evs) e.push(ev);
+      e.flush();
+      engineBest = Math.min(engineBest, (performance.now() - t0) / 1000);
+    }
+    console.log(`  detector engine alone (events in memory, best of ${RUNS}): ${engineBest.toFixed(3)} s, ${(evs.length / engineBest).toFixed(0)} events/s`);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
   }
-
-  process.stdout.write([
-    `bench/hunt over ${SHARED}: ${events} events, ${sessions} sessions`,
-    ...rows,
-    `end to end (best of ${RUNS}): wall ${best.toFixed(2)} s, ${(events / best).toFixed(0)} events/s, peak RSS ${mb(rssEnd)} MB`,
-    `parse + normalize alone (no detectors, no output): ${normSecs.toFixed(2)} s, ${(evs.length / normSecs).toFixed(0)} events/s`,
-    `detector engine alone (events in memory): ${engineBest.toFixed(3)} s, ${(evs.length / engineBest).toFixed(0)} events/s`,
-    `peak RSS including the in-memory copy: ${mb(process.resourceUsage().maxRSS)} MB`,
-  ].join('\n') + '\n');
 }
 
 await main();
