@@ -18,6 +18,10 @@ const USAGE = `usage: hoptrail stream --brokers LIST --topic T [--group G] [--al
                        Stage 1 (group G, every instance) decodes, normalizes, dead-letters, indexes events (--es)
                        and forwards what the detectors use to T4; stage 2 (group G.correlate, one active
                        instance, the others on standby) runs the detectors on T4. Without it: one process, one stage.
+  --state-topic T5     keep the detector state in T5 (compacted, time-bounded): every event the detectors use,
+                       replayed into them on start, so a restart keeps state older than the commit horizon
+                       (with --internal-topic: stage 2's)
+  --state-ttl SEC      event time kept in the state topic (default 86400, the findings window)
   --stage S            with --internal-topic: both (default), forward (stage 1 only) or correlate (stage 2 only)
   --alerts-topic T2    sessions (key: session ID) and findings (key: finding ID; null value: retracted)
   --dlq-topic T3       messages that cannot be used: original bytes, source topic/partition/offset, reason
@@ -41,7 +45,7 @@ export async function run(argv: string[]): Promise<number> {
     args = parseArgs(argv, {
       brokers: 'string', topic: 'string', group: 'string', 'alerts-topic': 'string', 'dlq-topic': 'string', es: 'string',
       lateness: 'string', skew: 'string', horizon: 'string', 'idle-flush': 'string', 'max-message-bytes': 'string', rules: 'string',
-      'metrics-interval': 'string', 'metrics-port': 'string', 'log-level': 'string', 'es-prefix': 'string', 'internal-topic': 'string', stage: 'string', help: 'boolean',
+      'metrics-interval': 'string', 'metrics-port': 'string', 'log-level': 'string', 'es-prefix': 'string', 'internal-topic': 'string', stage: 'string', 'state-topic': 'string', 'state-ttl': 'string', help: 'boolean',
     });
   } catch (e) {
     if (e instanceof UsageError) { process.stderr.write(`hoptrail stream: ${e.message}\n${USAGE}\n`); return 2; }
@@ -55,7 +59,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!brokers || !topic) return usage('--brokers and --topic are required');
   if (args.positional.length > 0) return usage(`unexpected argument '${args.positional[0]}'`);
   const nums: Record<string, number | undefined> = {};
-  for (const n of ['lateness', 'skew', 'horizon', 'idle-flush', 'max-message-bytes', 'metrics-interval', 'metrics-port']) {
+  for (const n of ['state-ttl', 'lateness', 'skew', 'horizon', 'idle-flush', 'max-message-bytes', 'metrics-interval', 'metrics-port']) {
     const v = str(n);
     if (v === undefined) continue;
     const x = Number(v);
@@ -72,6 +76,7 @@ export async function run(argv: string[]): Promise<number> {
   if (internalTopic !== undefined && internalTopic === topic) return usage('--internal-topic must differ from --topic');
   const forwarding = internalTopic !== undefined && stage !== 'correlate';
   const correlating = internalTopic === undefined || stage !== 'forward';
+  if (!correlating && (str('state-topic') !== undefined || str('state-ttl') !== undefined)) return usage('--state-topic is stage 2\'s: not with --stage forward');
   let rules: RulesConfig = DEFAULT_CONFIG;
   const rulesFile = str('rules');
   if (rulesFile !== undefined) {
@@ -112,6 +117,8 @@ export async function run(argv: string[]): Promise<number> {
     correlate: internalTopic === undefined ? undefined : { inputTopic: topic, inputGroup: group },
     alertsTopic: str('alerts-topic'),
     dlqTopic: str('dlq-topic'),
+    stateTopic: str('state-topic'),
+    stateTtlMs: ms('state-ttl'),
     latenessMs: ms('lateness'),
     skewMs: ms('skew'),
     horizonMs: ms('horizon'),

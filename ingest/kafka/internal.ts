@@ -43,7 +43,7 @@ export type InternalRecord =
 
 export function eventMessage(e: NormalizedEvent, source: string, offset: string): Message {
   const value = JSON.stringify(e.message === undefined ? e : { ...e, message: undefined });
-  return { key: source, value, headers: { 'hoptrail.kind': 'event', 'hoptrail.source': source, 'hoptrail.source.offset': offset } };
+  return { key: `${source}/${offset}`, value, headers: { 'hoptrail.kind': 'event', 'hoptrail.source': source, 'hoptrail.source.offset': offset } };
 }
 
 export function progressMessage(p: Progress): Message {

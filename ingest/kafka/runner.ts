@@ -9,7 +9,7 @@ import { dlqMessage, type OutMessage } from './dlq.js';
 import type { Logger } from './log.js';
 import { StreamMetrics } from './metrics.js';
 import { OffsetBook } from './offsets.js';
-import { ensureInternalTopic, readInternal } from './internal.js';
+import { ensureInternalTopic, eventMessage, needsCorrelation, readInternal } from './internal.js';
 import type { NormalizedEvent } from '../../schemas/event.js';
 
 /** A further output (the Elasticsearch sink): written before the offsets that fed it are committed. */
@@ -45,6 +45,14 @@ export interface RunnerOptions extends LiveOptions {
    * of the engine's watermark, behind or caught up as stage 1's progress records say.
    */
   correlate?: { inputTopic: string; inputGroup: string };
+  /**
+   * State changelog (compacted and time-bounded topic): every event the detectors use is written there,
+   * after what its batch produced was acknowledged, and replayed into the detectors on start, so the state
+   * survives a restart beyond the commit horizon (README: state topic).
+   */
+  stateTopic?: string;
+  /** Event time kept in the state topic behind its newest event. Default 24 h (the findings window). */
+  stateTtlMs?: number;
   log: Logger;
 }
 
@@ -106,6 +114,7 @@ export class StreamRunner {
   private readonly knowledge = new ClockKnowledge();
   private readonly book = new OffsetBook();
   private readonly horizonMs: number;
+  private readonly stateTtlMs: number;
   private chain: Promise<unknown> = Promise.resolve();
   private timers: NodeJS.Timeout[] = [];
   private lastFindings = 0;
@@ -153,6 +162,7 @@ export class StreamRunner {
     this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     this.live = new LiveHunt(o);
     this.horizonMs = o.horizonMs ?? defaultHorizonMs(o);
+    this.stateTtlMs = o.stateTtlMs ?? o.keepMs ?? 24 * 3600_000;
     const norm = new Normalizer({ knowledge: this.knowledge });
     this.decoder = new MessageDecoder(norm, this.knowledge, o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
   }
@@ -172,6 +182,12 @@ export class StreamRunner {
       const topics = [
         ...(o.alertsTopic ? [{ topic: o.alertsTopic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }] : []),
         ...(o.dlqTopic ? [{ topic: o.dlqTopic, numPartitions: 1 }] : []),
+        // Keyed by source position (a replay overwrites); deleted by age beyond the TTL and the horizon.
+        ...(o.stateTopic ? [{ topic: o.stateTopic, numPartitions: 1, configEntries: [
+          { name: 'cleanup.policy', value: 'compact,delete' },
+          { name: 'retention.ms', value: String(this.stateTtlMs + this.horizonMs) },
+          { name: 'segment.ms', value: String(Math.max(60_000, Math.floor(this.stateTtlMs / 4))) },
+        ] }] : []),
       ];
       if (topics.length > 0) await admin.createTopics({ topics, waitForLeaders: true }).catch(() => false);
     } finally {
@@ -179,6 +195,7 @@ export class StreamRunner {
     }
     if (o.alertsTopic) o.log.info('alerts read back', { findings: await this.readBack(o.alertsTopic) });
     await this.producer.connect();
+    if (o.stateTopic) await this.restoreState(o.stateTopic);
     await this.consumer.connect();
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
       const a = e.payload.memberAssignment;
@@ -216,6 +233,55 @@ export class StreamRunner {
    * republishes only what changed and retracts what an earlier run published and the replay disproves.
    */
   private async readBack(topic: string): Promise<number> {
+    let n = 0;
+    await this.readTopic(topic, (message) => {
+      if (message.headers?.['hoptrail.kind']?.toString() === 'session') return;
+      this.live.restore(message.key?.toString('utf8') ?? '', message.value === null ? null : message.value.toString('utf8'));
+      n++;
+    });
+    return n;
+  }
+
+  /**
+   * The state topic replayed into the detectors, in event time order, from its newest event less the TTL.
+   * What it held is then marked processed, so the input (stage 2: the internal topic) resumes after it.
+   * Alerts this produces were mostly published before: keyed, they overwrite themselves.
+   */
+  private async restoreState(topic: string): Promise<void> {
+    const started = Date.now();
+    // Keyed by source position: a record written twice (a send retried) counts once.
+    const byKey = new Map<string, { source: string; offset: number; t: number; event: NormalizedEvent }>();
+    await this.readTopic(topic, (message) => {
+      const r = readInternal(message.headers, message.value);
+      if (r.kind === 'event') byKey.set(`${r.source}/${r.offset}`, { source: r.source, offset: r.offset, t: Date.parse(r.event['@timestamp']), event: r.event });
+    });
+    const got = [...byKey.values()];
+    let newest = -Infinity;
+    for (const g of got) if (g.t > newest) newest = g.t;
+    const from = newest - this.stateTtlMs;
+    const keep = got.filter((g) => g.t >= from).sort((a, b) => a.t - b.t || (a.source < b.source ? -1 : a.source > b.source ? 1 : a.offset - b.offset));
+    const alerts: AlertRecord[] = [];
+    const seen = new Map<string, number>();
+    for (const g of keep) {
+      for (const a of this.live.push(g.event, g.source)) alerts.push(a);
+      if (g.offset > (seen.get(g.source) ?? -1)) seen.set(g.source, g.offset);
+    }
+    // Everything up to the newest restored offset per source was processed and acknowledged by the run
+    // that wrote it (state records follow their batch's outputs): the input resumes after it.
+    for (const [source, offset] of seen) {
+      this.live.closePartition(source);
+      if (this.o.correlate) this.sourceSeen.set(source, offset);
+      else this.processed.set(source, offset);
+    }
+    for (const a of this.live.drain()) alerts.push(a);
+    for (const a of this.live.findings()) alerts.push(a);
+    if (keep.length > 0) this.heldSinceFlush = true;
+    await this.publish(alerts, []);
+    this.o.log.info('state restored', { events: keep.length, expired: got.length - keep.length, sources: Object.fromEntries(seen), ms: Date.now() - started });
+  }
+
+  /** Reads a topic from its beginning to its current end. */
+  private async readTopic(topic: string, each: (m: KafkaMessage) => void): Promise<void> {
     const admin = this.kafka.admin();
     await admin.connect();
     let ends: Map<number, number>;
@@ -225,8 +291,7 @@ export class StreamRunner {
       await admin.disconnect();
     }
     const todo = new Set([...ends].filter(([, high]) => high > 0).map(([p]) => p));
-    if (todo.size === 0) return 0;
-    let n = 0;
+    if (todo.size === 0) return;
     const reader = this.kafka.consumer({ groupId: `${this.o.group}.readback.${process.pid}.${Date.now()}` });
     await reader.connect();
     try {
@@ -234,10 +299,7 @@ export class StreamRunner {
       await new Promise<void>((resolve, reject) => {
         reader.run({
           eachMessage: async ({ partition, message }) => {
-            if (message.headers?.['hoptrail.kind']?.toString() !== 'session') {
-              this.live.restore(message.key?.toString('utf8') ?? '', message.value === null ? null : message.value.toString('utf8'));
-              n++;
-            }
+            each(message);
             if (Number(message.offset) + 1 >= (ends.get(partition) ?? 0)) todo.delete(partition);
             if (todo.size === 0) resolve();
           },
@@ -246,7 +308,6 @@ export class StreamRunner {
     } finally {
       await reader.disconnect();
     }
-    return n;
   }
 
   /** Graceful stop: the batch in hand finishes, what is due is published and committed, the group is left. */
@@ -403,6 +464,7 @@ export class StreamRunner {
     const alerts: AlertRecord[] = [];
     const dlq: OutMessage[] = [];
     const events: NormalizedEvent[] = [];
+    const state: Message[] = [];
     const done: string[] = [];
     for (const m of batch.messages) {
       if (!isRunning() || isStale()) break;
@@ -410,7 +472,7 @@ export class StreamRunner {
       if (Number(m.offset) <= (this.processed.get(label) ?? -1)) { done.push(m.offset); continue; }
       this.processed.set(label, Number(m.offset));
       if (this.o.correlate) {
-        this.fromInternal(m, from, dlq, alerts);
+        this.fromInternal(m, from, dlq, alerts, state);
         done.push(m.offset);
         continue;
       }
@@ -423,6 +485,7 @@ export class StreamRunner {
         this.metrics.events++;
         if (this.o.sink) events.push(d.event);
         for (const a of this.live.push(d.event, label)) alerts.push(a);
+        if (this.o.stateTopic && needsCorrelation(d.event)) state.push(eventMessage(d.event, label, m.offset));
         this.book.add(batch.topic, batch.partition, Number(m.offset), Date.parse(d.event['@timestamp']));
         this.heldSinceFlush = true;
       }
@@ -448,7 +511,7 @@ export class StreamRunner {
       evaluated = this.cutoff();
       for (const a of this.live.findings()) alerts.push(a);
     }
-    await this.publish(alerts, dlq, events, ref);
+    await this.publish(alerts, dlq, events, ref, state);
     if (evaluated !== undefined) this.evaluatedCutoff = evaluated;
     for (const off of done) resolveOffset(off);
     // Committing is a round trip: at most every 500 ms (a crash replays a little more, nothing is lost).
@@ -457,7 +520,7 @@ export class StreamRunner {
   }
 
   /** Stage 2: one internal record (an event forwarded by stage 1, or stage 1's progress on a source). */
-  private fromInternal(m: KafkaMessage, from: MessageOrigin, dlq: OutMessage[], alerts: AlertRecord[]): void {
+  private fromInternal(m: KafkaMessage, from: MessageOrigin, dlq: OutMessage[], alerts: AlertRecord[], state: Message[]): void {
     const r = readInternal(m.headers, m.value);
     if (r.kind === 'bad') {
       this.metrics.rejects++;
@@ -477,6 +540,7 @@ export class StreamRunner {
       // Events are indexed by stage 1; this stage's sink gets sessions and findings.
       this.metrics.events++;
       for (const a of this.live.push(r.event, r.source)) alerts.push(a);
+      if (this.o.stateTopic) state.push({ key: `${r.source}/${r.offset}`, value: m.value, headers: m.headers });
       this.book.add(from.topic, from.partition, Number(from.offset), Date.parse(r.event['@timestamp']));
       this.heldSinceFlush = true;
     }
@@ -519,7 +583,7 @@ export class StreamRunner {
     }
   }
 
-  private async publish(alerts: readonly AlertRecord[], dlq: readonly OutMessage[], events: readonly NormalizedEvent[] = [], ref?: number): Promise<void> {
+  private async publish(alerts: readonly AlertRecord[], dlq: readonly OutMessage[], events: readonly NormalizedEvent[] = [], ref?: number, state: Message[] = []): Promise<void> {
     const { o } = this;
     const topicMessages: { topic: string; messages: Message[] }[] = [];
     if (o.alertsTopic && alerts.length > 0) {
@@ -536,6 +600,10 @@ export class StreamRunner {
       if (o.sink && (events.length > 0 || alerts.length > 0)) {
         await o.sink.write(events, alerts);
         await o.sink.flush();
+      }
+      // Last: a state record means everything its batch produced is acknowledged (restoreState).
+      if (o.stateTopic && state.length > 0) {
+        for (const chunk of chunks([{ topic: o.stateTopic, messages: state }])) await this.retry('state', () => this.producer.sendBatch({ topicMessages: chunk, acks: -1 }));
       }
     } finally {
       clearTimeout(slow);
