@@ -31,9 +31,6 @@ const flat = { vt: new Int32Array(1024), voff: new Int32Array(1024), vsize: new 
 export class ChunkContext {
   readonly names = new Map<number, string>();
   readonly templates = new Map<number, XNode[] | null>();
-  /** Compiled plans by template (see compile.ts); null when a template needs the general walk. */
-  readonly plans = new Map<XNode[], unknown>();
-  readonly nestedPlans = new Map<XNode[], unknown>();
   depth = 0;
   /** Elements visited while rendering the current record: hostile nesting cannot make it explode. */
   work = 0;
@@ -91,6 +88,7 @@ function readName(ctx: ChunkContext, p: number, limit: number): [string, number]
   }
   if (p + 4 > limit) fail('name offset runs past the data', p);
   const off = u32(b, p);
+  const rec = recording;
   p += 4;
   let name = ctx.names.get(off);
   if (name === undefined) {
@@ -100,6 +98,11 @@ function readName(ctx: ChunkContext, p: number, limit: number): [string, number]
     if (strEnd > ctx.end) fail(`name at 0x${off.toString(16)} runs past the chunk`, off);
     name = utf16(b, off + 8, 2 * n);
     ctx.names.set(off, name);
+  }
+  if (rec !== null) {
+    rec.rel.push(p - 4 - rec.base);
+    rec.inline.push(off === p);
+    rec.names.push(name);
   }
   if (off === p) {
     // The name is stored inline right here: skip it (header 8 bytes, chars, NUL).
@@ -288,6 +291,8 @@ function parseTokens(ctx: ChunkContext, p: number, limit: number, inTemplate: bo
         break;
       }
       case 0x0c: {
+        // A template holding an instance refers to another template by offset: not shared across chunks.
+        if (recording !== null) recording.ok = false;
         let inst: XInst;
         [inst, p] = readTemplateInstance(ctx, p, limit);
         add(inst);
@@ -373,15 +378,119 @@ export function templateAt(ctx: ChunkContext, off: number, from: number): XNode[
   const size = u32(ctx.b, off + 20);
   const dataEnd = off + 24 + size;
   if (dataEnd > ctx.end) fail(`template at 0x${off.toString(16)} runs past the chunk`, off);
+  // Carving reads names inline (another encoding); at the depth limit the parse itself would fail.
+  const shareable = !ctx.carving && ctx.depth < MAX_DEPTH;
+  if (shareable) {
+    const seen = sharedTemplate(ctx, off, size);
+    if (seen !== null) {
+      ctx.templates.set(off, seen);
+      return seen;
+    }
+  }
   ctx.templates.set(off, null);
+  const outer = recording;
+  const rec: NameRefs | null = shareable ? { base: off + 24, rel: [], inline: [], names: [], ok: true } : null;
+  recording = rec;
   try {
     const nodes = parseFragment(ctx, off + 24, dataEnd, true);
     ctx.templates.set(off, nodes);
+    if (rec !== null && rec.ok) shareTemplate(ctx, off, size, nodes, rec);
     return nodes;
   } catch (e) {
     // Do not cache a failure as a cycle marker: a later reference gets the same error again.
     ctx.templates.delete(off);
     throw e;
+  } finally {
+    recording = outer;
   }
+}
+
+// Templates shared across chunks. Every chunk defines its templates again; the same template in another
+// chunk differs only where it refers to names (chunk offsets, and the link field of a name stored inline).
+// A template is taken from here when its GUID and size match and every other byte is equal, and every
+// name it refers to is the same text: then parsing it would give the same nodes. Parsing (and compiling)
+// ~1000 template copies of a large log becomes ~100.
+
+/** Name references met while parsing a template: positions (relative to its data), inline or not, names. */
+interface NameRefs {
+  base: number;
+  rel: number[];
+  inline: boolean[];
+  names: string[];
+  ok: boolean;
+}
+
+interface SharedTemplate {
+  bytes: Buffer;
+  refs: NameRefs;
+  nodes: XNode[];
+}
+
+let recording: NameRefs | null = null;
+const shared = new Map<string, SharedTemplate[]>();
+let sharedBytes = 0;
+/** Bounds on what is kept (hostile files can hold many distinct templates). */
+const SHARED_MAX_BYTES = 8 << 20;
+const SHARED_MAX_PER_KEY = 8;
+
+function sharedKey(b: Buffer, off: number): string {
+  // GUID and data size.
+  return b.toString('latin1', off + 4, off + 24);
+}
+
+function shareTemplate(ctx: ChunkContext, off: number, size: number, nodes: XNode[], refs: NameRefs): void {
+  if (sharedBytes + size > SHARED_MAX_BYTES) return;
+  const key = sharedKey(ctx.b, off);
+  let list = shared.get(key);
+  if (list === undefined) shared.set(key, (list = []));
+  if (list.length >= SHARED_MAX_PER_KEY) return;
+  const bytes = Buffer.alloc(size);
+  ctx.b.copy(bytes, 0, off + 24, off + 24 + size);
+  list.push({ bytes, refs, nodes });
+  sharedBytes += size;
+}
+
+function sharedTemplate(ctx: ChunkContext, off: number, size: number): XNode[] | null {
+  if (shared.size === 0) return null;
+  const list = shared.get(sharedKey(ctx.b, off));
+  if (list === undefined) return null;
+  for (let i = 0; i < list.length; i++) if (sameTemplate(ctx, off + 24, size, list[i])) return list[i].nodes;
+  return null;
+}
+
+function sameTemplate(ctx: ChunkContext, d0: number, size: number, t: SharedTemplate): boolean {
+  const b = ctx.b;
+  const cb = t.bytes;
+  if (cb.length !== size) return false;
+  const { rel, inline, names } = t.refs;
+  let pos = 0;
+  for (let i = 0; i < rel.length; i++) {
+    const r = rel[i];
+    if (r < pos || b.compare(cb, pos, r, d0 + pos, d0 + r) !== 0) return false;
+    const off = u32(b, d0 + r);
+    const here = off === d0 + r + 4;
+    if (here !== inline[i]) return false;
+    if (here) {
+      // Inline: skip the link field; the name's own bytes are compared with the rest.
+      pos = r + 8;
+    } else {
+      if (nameAt(ctx, off) !== names[i]) return false;
+      pos = r + 4;
+    }
+  }
+  return pos <= size && b.compare(cb, pos, size, d0 + pos, d0 + size) === 0;
+}
+
+/** The name at chunk offset `off` as readName reads it, or null where readName would fail. */
+function nameAt(ctx: ChunkContext, off: number): string | null {
+  let name = ctx.names.get(off);
+  if (name === undefined) {
+    if (off + 8 > ctx.end) return null;
+    const n = u16(ctx.b, off + 6);
+    if (off + 8 + 2 * n > ctx.end) return null;
+    name = utf16(ctx.b, off + 8, 2 * n);
+    ctx.names.set(off, name);
+  }
+  return name;
 }
 

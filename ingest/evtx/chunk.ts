@@ -4,7 +4,7 @@
 import { crc32 } from 'node:zlib';
 import { BinXmlError, ChunkContext, flatInstance, parseFragment, type XNode } from './binxml.js';
 import { buildRecord, RecordShapeError } from './flatten.js';
-import { compile, FILTERED, loadVals, replay, replayJson, type Plan } from './compile.js';
+import { FILTERED, loadVals, planOf, replay, replayJson, type Plan } from './compile.js';
 import { byte, jsonPos, jsonRewind, jsonTake, rawString } from './jsonout.js';
 import type { EvtxItem, EvtxLocation, EvtxRecordItem } from './record.js';
 import { ExpansionError, Scope } from './resolve.js';
@@ -163,12 +163,7 @@ function emitRecord(ctx: ChunkContext, p: number, size: number, recovered: boole
         loadVals(ctx, nodes[0].vals, 0);
       }
     }
-    let plan: Plan | null = null;
-    if (tpl !== null) {
-      let cached = ctx.plans.get(tpl) as Plan | null | undefined;
-      if (cached === undefined) ctx.plans.set(tpl, (cached = compile(tpl)));
-      plan = cached;
-    }
+    const plan: Plan | null = tpl === null ? null : planOf(tpl);
     const count = ctx.nvals;
     if (out.json && plan !== null && replayJson(plan, ctx, count, number, writtenLo, writtenHi, recovered, opts.eventIds)) return null;
     const written = filetime(writtenLo, writtenHi);

@@ -96,6 +96,24 @@ function source(parts: XNode[]): { lit: string | null; sub: number; opt: boolean
   return undefined;
 }
 
+// Plans by template nodes: templates are shared across chunks (binxml.ts), so a plan is compiled once per
+// distinct template. Weak: a template no chunk uses any more goes with its plan.
+const plans = new WeakMap<XNode[], Plan | null>();
+const nestedPlans = new WeakMap<XNode[], Plan | null>();
+
+/** The compiled plan of a record template, or null when it needs the general walk. */
+export function planOf(tpl: XNode[]): Plan | null {
+  let plan = plans.get(tpl);
+  if (plan === undefined) plans.set(tpl, (plan = compile(tpl)));
+  return plan;
+}
+
+function nestedPlanOf(tpl: XNode[]): Plan | null {
+  let plan = nestedPlans.get(tpl);
+  if (plan === undefined) nestedPlans.set(tpl, (plan = compileNested(tpl)));
+  return plan;
+}
+
 /** Compiles a record template (root: Event). */
 export function compile(tpl: XNode[]): Plan | null {
   const roots = tpl.filter((n) => n.t !== 4);
@@ -395,8 +413,7 @@ function replayNested(ctx: ChunkContext, idx: number): boolean {
     tpl = nodes[0].tpl;
     loadVals(ctx, nodes[0].vals, base);
   }
-  let plan = ctx.nestedPlans.get(tpl) as Plan | null | undefined;
-  if (plan === undefined) ctx.nestedPlans.set(tpl, (plan = compileNested(tpl)));
+  const plan = nestedPlanOf(tpl);
   if (plan === null) return false;
   nestDepth++;
   const ok = replayOps(plan, ctx, base, ctx.nvals - base);

@@ -132,6 +132,26 @@ test('worker threads give the same items in the same order', { skip: SKIP_NO_SHA
   assert.deepEqual(two, one);
 });
 
+test('templates shared across chunks: any chunk order, and a fresh thread, give the same items', { skip: SKIP_NO_SHARED }, async () => {
+  const { parseChunk, CHUNK_SIZE, FILE_HEADER_SIZE } = await import('../../ingest/evtx/index.js');
+  const { readFileSync } = await import('node:fs');
+  for (const path of [sharedPath('corpus', 'large', 'StolenSzechuan_DC_Security.evtx'), sharedPath('corpus', 'robustness', 'security_bad_string_cache.evtx'), sharedPath('corpus', 'robustness', 'MSExchange_Management_wec.evtx')]) {
+    const file = readFileSync(path);
+    const chunks: Buffer[] = [];
+    for (let o = FILE_HEADER_SIZE; o < file.length; o += CHUNK_SIZE) chunks.push(file.subarray(o, o + CHUNK_SIZE));
+    const parse = (i: number) => (chunks[i].subarray(0, 8).toString('latin1') === 'ElfChnk\0' ? parseChunk(chunks[i], path, i, FILE_HEADER_SIZE + i * CHUNK_SIZE) : []);
+    const forward = chunks.map((_, i) => parse(i));
+    const backward = chunks.map((_, i) => parse(chunks.length - 1 - i)).reverse();
+    assert.deepEqual(backward, forward, path);
+    // A worker starts with no shared template: the same items as this thread with its warm cache.
+    const fresh = [];
+    for await (const it of readEvtx(path, { threads: 2 })) fresh.push(it);
+    const here = [];
+    for await (const it of readEvtx(path)) here.push(it);
+    assert.deepEqual(fresh, here, path);
+  }
+});
+
 if (!HAVE_SHARED) console.log(`conformance: skipped, ${SKIP_NO_SHARED}`);
 
 test('the compiled fast path and the general tree walk give identical records', { skip: SKIP_NO_SHARED }, async () => {
