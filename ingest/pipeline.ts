@@ -28,17 +28,26 @@ export function needsLearning(file: string, format?: InputFormat): boolean {
   return !isEvtxPath(file, format);
 }
 
+/** The learning pass over one file's items: observe() each until it returns false (nothing more to learn). */
+export class FileLearner {
+  private seen = 0;
+  private trusted = 0;
+  constructor(private readonly knowledge: ClockKnowledge, private readonly file: string) {}
+
+  observe(it: InputItem): boolean {
+    if (it.kind !== 'record') return true;
+    this.knowledge.observe(it.record, sourceName(this.file, it.prov.entry));
+    // A file whose first records all carry true UTC (Winlogbeat) has no clock to learn: stop early.
+    this.seen++;
+    if ((it.record.time_kind ?? 'utc') === 'utc') this.trusted++;
+    return !(this.seen === PROBE && this.trusted === PROBE);
+  }
+}
+
 /** The learning pass over one JSON file. Throws when the file cannot be read. */
 export async function learnFile(knowledge: ClockKnowledge, f: string, format?: InputFormat): Promise<void> {
-  let seen = 0, trusted = 0;
-  for await (const it of readInput(f, format)) {
-    if (it.kind !== 'record') continue;
-    knowledge.observe(it.record, sourceName(f, it.prov.entry));
-    // A file whose first records all carry true UTC (Winlogbeat) has no clock to learn: stop early.
-    seen++;
-    if ((it.record.time_kind ?? 'utc') === 'utc') trusted++;
-    if (seen === PROBE && trusted === PROBE) break;
-  }
+  const learner = new FileLearner(knowledge, f);
+  for await (const it of readInput(f, format)) if (!learner.observe(it)) break;
 }
 
 /** One input item of file `f`, normalized: an event, or a reject that keeps the original and the reason. */

@@ -26,7 +26,7 @@ const HELD_CAP = 16 << 20;
  * A worker's heap holds a batch or two and one record of at most 16 MiB (ingest/json/split.ts): a
  * bounded heap is collected sooner, and every worker's heap counts in RSS.
  */
-const LIMITS: ResourceLimits = { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 32 };
+const LIMITS: ResourceLimits = { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 16 };
 
 export interface ParallelOptions {
   format?: InputFormat;
@@ -37,8 +37,8 @@ export interface ParallelOptions {
   threads?: number;
   /** Ship every event as an object (an Elasticsearch sink needs them all), not only what detectors use. */
   shipAll?: boolean;
-  /** Filled in as work goes: ranges redone with the final knowledge. */
-  stats?: { redone: number };
+  /** Filled in as work goes: ranges redone with the final knowledge; files normalized from kept items. */
+  stats?: { redone: number; kept: number };
 }
 
 export type ParallelItem =
@@ -64,6 +64,8 @@ interface JobState {
   done: boolean;
   /** Ran with provisional knowledge and needed more: runs again only with the final knowledge. */
   needsKnowledge?: boolean;
+  /** The worker that kept this file's items from the first pass. */
+  keptBy?: Slot;
   unreadable?: string;
   slot?: Slot;
 }
@@ -102,11 +104,17 @@ export async function* normalizeInParallel(files: string[], opts: ParallelOption
   let current = 0, held = 0;
   const send = (s: Slot, m: ToWorker): void => s.worker.postMessage(m);
 
-  /** The first job not yet dispatched that may run now (JSON inputs wait for the first pass). */
-  const nextJob = (): number | undefined => {
+  /**
+   * The first job not yet dispatched that slot s may run now. JSON inputs wait for the first pass; a file
+   * whose items another worker kept is left to it, unless the output is waiting for that very file.
+   */
+  const nextJob = (s: Slot): number | undefined => {
     for (let i = current; i < jobs.length; i++) {
       const st = jobs[i];
-      if (!st.dispatched && (knowledge || (st.job.kind === 'evtx' && !st.needsKnowledge))) return i;
+      if (st.dispatched) continue;
+      if (!knowledge && !(st.job.kind === 'evtx' && !st.needsKnowledge)) continue;
+      if (st.keptBy && st.keptBy !== s && i !== current) continue;
+      return i;
     }
     return undefined;
   };
@@ -120,7 +128,7 @@ export async function* normalizeInParallel(files: string[], opts: ParallelOption
   const dispatch = (s: Slot): void => {
     s.task = undefined;
     // The job the output waits for comes first; then the first pass; then whatever may run.
-    const head = nextJob();
+    const head = nextJob(s);
     if (learnNext < toLearn.length && (head === undefined || !isHead(head))) {
       const index = learnNext++;
       s.task = { kind: 'learn', index };
@@ -133,6 +141,8 @@ export async function* normalizeInParallel(files: string[], opts: ParallelOption
     st.dispatched = true;
     st.slot = s;
     s.task = { kind: 'job', index: i };
+    if (st.keptBy && st.keptBy !== s) send(st.keptBy, { type: 'forget', file: st.job.file });
+    else if (st.keptBy && opts.stats) opts.stats.kept++;
     send(s, { type: 'job', id: i, job: st.job as Job });
   };
 
@@ -158,6 +168,7 @@ export async function* normalizeInParallel(files: string[], opts: ParallelOption
     if (m.type === 'failed') return fail(new Error(`normalizing worker failed: ${m.message}`));
     if (m.type === 'learned') {
       learned[m.id] = { snap: m.snap, error: m.error };
+      if (m.cached) { const st = jobs.find((j) => j.job.file === toLearn[m.id] && j.job.kind === 'json'); if (st) st.keptBy = s; }
       dispatch(s);
       if (--learnPending === 0) firstPassDone();
     } else if (m.type === 'batch') {

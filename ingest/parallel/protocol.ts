@@ -20,6 +20,8 @@ export type ToWorker =
   | { type: 'learn'; id: number; file: string; format?: InputFormat }
   | { type: 'knowledge'; snap: KnowledgeSnapshot }
   | { type: 'job'; id: number; job: Job }
+  /** Another worker took the job of a file this one kept: drop the items. */
+  | { type: 'forget'; file: string }
   /** A batch was taken: the worker may send the next (bounds what waits in the main thread). */
   | { type: 'ack'; id: number };
 
@@ -37,7 +39,8 @@ export interface JobBatch {
 }
 
 export type FromWorker =
-  | { type: 'learned'; id: number; snap?: KnowledgeSnapshot; error?: string }
+  /** cached: the worker kept the file's items; its normalizing job is cheapest there. */
+  | { type: 'learned'; id: number; snap?: KnowledgeSnapshot; error?: string; cached?: boolean }
   | { type: 'batch'; id: number; batch: JobBatch }
   | { type: 'done'; id: number; unreadable?: string }
   | { type: 'failed'; message: string };

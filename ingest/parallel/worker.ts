@@ -5,8 +5,8 @@ import { FindingsCollector } from '../../detectors/findings/collector.js';
 import { isRelevant } from '../../detectors/engine.js';
 import type { InputFormat, NormalizedEvent, Reject } from '../../schemas/event.js';
 import { ClockKnowledge, Normalizer } from '../normalize/index.js';
-import { learnFile, normalizeItem } from '../pipeline.js';
-import { evtxInputItem, readInput } from '../sources.js';
+import { FileLearner, normalizeItem } from '../pipeline.js';
+import { evtxInputItem, readInput, type InputItem } from '../sources.js';
 import { readEvtxRange } from './evtx-range.js';
 import type { FromWorker, Job, JobBatch, ToWorker, WorkerSetup } from './protocol.js';
 
@@ -91,7 +91,9 @@ async function runJob(id: number, job: Job): Promise<void> {
       // One batch per range: with provisional knowledge the whole range must be judged before it is sent.
       for (const items of readEvtxRange(job.file, job.from, job.to)) for (const it of items) take(b, job.file, evtxInputItem(job.file, it));
     } else {
-      for await (const it of readInput(job.file, job.format)) {
+      const items = kept.get(job.file);
+      if (items) { kept.delete(job.file); keptCount -= items.length; }
+      for await (const it of items ?? readInput(job.file, job.format)) {
         take(b, job.file, it);
         if (b.full) await b.send();
       }
@@ -105,11 +107,30 @@ async function runJob(id: number, job: Job): Promise<void> {
   }
 }
 
+/**
+ * Items of files the first pass read to the end, kept for their normalizing job (sent here when this
+ * worker is free): the file is not read, inflated and parsed twice. Bounded: past the cap, re-read.
+ */
+const kept = new Map<string, InputItem[]>();
+let keptCount = 0;
+const MAX_KEPT = 20_000;
+
 async function learn(id: number, file: string, format: InputFormat | undefined): Promise<void> {
   const k = new ClockKnowledge();
   try {
-    await learnFile(k, file, format);
-    post({ type: 'learned', id, snap: k.snapshot() });
+    const learner = new FileLearner(k, file);
+    let items: InputItem[] | undefined = [];
+    let complete = true;
+    for await (const it of readInput(file, format)) {
+      if (items) {
+        items.push(it);
+        if (keptCount + items.length > MAX_KEPT) items = undefined;
+      }
+      if (!learner.observe(it)) { complete = false; break; }
+    }
+    const cached = complete && items !== undefined;
+    if (cached) { kept.set(file, items!); keptCount += items!.length; }
+    post({ type: 'learned', id, snap: k.snapshot(), cached });
   } catch (e) {
     post({ type: 'learned', id, error: (e as Error).message });
   }
@@ -124,6 +145,7 @@ port.on('message', (m: ToWorker) => {
         norm = new Normalizer({ tz: setup.tz, ingested: setup.ingested, validate: setup.validate, knowledge: ClockKnowledge.from(m.snap) });
         break;
       case 'learn': void learn(m.id, m.file, m.format); break;
+      case 'forget': { const items = kept.get(m.file); if (items) { kept.delete(m.file); keptCount -= items.length; } break; }
       case 'job': void runJob(m.id, m.job); break;
       case 'ack': { unacked--; const r = onAck; onAck = undefined; r?.(); break; }
     }
