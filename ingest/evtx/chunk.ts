@@ -169,9 +169,12 @@ function emitRecord(ctx: ChunkContext, p: number, size: number, recovered: boole
     const written = filetime(writtenLo, writtenHi);
     let record = plan === null || out.json ? null : replay(plan, ctx, count, number, written, opts.eventIds);
     if (record === FILTERED) return null;
-    if (nodes === null) nodes = parseFragment(ctx, start, limit, false);
-    const scope = new Scope(ctx, []);
-    if (record === null) record = buildRecord(nodes, scope, number, written);
+    let scope: Scope | null = null;
+    if (record === null) {
+      if (nodes === null) nodes = parseFragment(ctx, start, limit, false);
+      scope = new Scope(ctx, []);
+      record = buildRecord(nodes, scope, number, written);
+    }
     if (opts.eventIds !== undefined && !opts.eventIds.has(record.event_id)) return null;
     const item: ChunkRecordItem = { kind: 'record', record, loc: at(p) };
     if (recovered) item.recovered = true;
@@ -179,7 +182,8 @@ function emitRecord(ctx: ChunkContext, p: number, size: number, recovered: boole
       writeLine(recordJson(item));
       return null;
     }
-    if (opts.xml) item.xml = renderXml(nodes, scope);
+    // With xml the tree was parsed above (no flat read).
+    if (opts.xml && nodes !== null) item.xml = renderXml(nodes, scope ?? new Scope(ctx, []));
     out.items.push(item);
     return null;
   } catch (e) {

@@ -437,19 +437,48 @@ function paramKey(n: number): string {
   return paramKeys[n] ?? (paramKeys[n] = 'param' + n);
 }
 
+// The object path's last string per System field and a copy of the bytes it came from: most System values
+// (provider, GUID, channel, computer, keywords, SID) repeat record after record, and a repeat is a short
+// byte compare instead of a decode (and one string shared by the records instead of many copies).
+const MEMO_MAX = 96;
+const memoBytes = new Uint8Array(FIELD_COUNT * MEMO_MAX);
+/** Size of the remembered value, or -1 when there is none. */
+const memoSize = new Int32Array(FIELD_COUNT).fill(-1);
+const memoVt = new Int32Array(FIELD_COUNT);
+const memoStr: string[] = new Array<string>(FIELD_COUNT).fill('');
+
+function memoScalar(ctx: ChunkContext, f: F, i: number, kw: boolean): string {
+  const b = ctx.b;
+  const vt = ctx.vt[i];
+  const off = ctx.voff[i];
+  const size = ctx.vsize[i];
+  const m = f * MEMO_MAX;
+  if (memoSize[f] === size && memoVt[f] === vt) {
+    let k = 0;
+    while (k < size && memoBytes[m + k] === b[off + k]) k++;
+    if (k === size) return memoStr[f];
+  }
+  const s = kw ? padHex64(scalar(b, vt, off, size)) : scalar(b, vt, off, size);
+  if (size <= MEMO_MAX) {
+    for (let k = 0; k < size; k++) memoBytes[m + k] = b[off + k];
+    memoSize[f] = size;
+    memoVt[f] = vt;
+    memoStr[f] = s;
+  }
+  return s;
+}
+
 function sysString(ctx: ChunkContext, f: F): string | undefined {
   switch (sysKind[f]) {
     case LIT: return sysLit[f];
-    case VAL: {
-      const i = sysIdx[f];
-      return scalar(ctx.b, ctx.vt[i], ctx.voff[i], ctx.vsize[i]);
-    }
-    case KW64: {
-      const i = sysIdx[f];
-      return padHex64(scalar(ctx.b, ctx.vt[i], ctx.voff[i], ctx.vsize[i]));
-    }
+    case VAL: return f === F.TimeCreated ? scalarAt(ctx, sysIdx[f]) : memoScalar(ctx, f, sysIdx[f], false);
+    case KW64: return memoScalar(ctx, f, sysIdx[f], true);
     default: return undefined;
   }
+}
+
+function scalarAt(ctx: ChunkContext, i: number): string {
+  return scalar(ctx.b, ctx.vt[i], ctx.voff[i], ctx.vsize[i]);
 }
 
 function sysValue(ctx: ChunkContext, f: F): string | number | undefined {
