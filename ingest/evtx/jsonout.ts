@@ -52,6 +52,24 @@ export function raw(a: Uint8Array): void {
   pos = q;
 }
 
+/** Writes `len` bytes of `a` from `start`. */
+export function rawRange(a: Uint8Array, start: number, len: number): void {
+  room(len);
+  const o = ob;
+  let q = pos;
+  for (let i = start, e = start + len; i < e; i++) o[q++] = a[i];
+  pos = q;
+}
+
+/** Copies what was written from `start` on into `dest` at `at` (at most `max` bytes); its length, or -1 when longer. */
+export function writtenSince(start: number, dest: Uint8Array, at: number, max: number): number {
+  const len = pos - start;
+  if (len > max) return -1;
+  const o = ob;
+  for (let i = 0; i < len; i++) dest[at + i] = o[start + i];
+  return len;
+}
+
 export function byte(c: number): void {
   room(1);
   ob[pos++] = c;
