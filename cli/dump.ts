@@ -12,7 +12,7 @@ Parses EVTX files (directories are searched recursively for *.evtx; - reads stan
 one record per line.
   --format jsonl   one JSON object per record, with the field names of the reference dumps (default)
   --format xml     the record rendered as XML
-  --threads N      parse chunks on N worker threads (order is kept)
+  --threads N      parse chunks on N threads: this one and N - 1 workers (order is kept)
   --event-id LIST  keep only these event IDs (comma-separated)
   --no-recover     do not look for deleted records in chunk slack space
 Errors and warnings go to stderr as one JSON object per line.
@@ -112,7 +112,8 @@ class ByteWriter {
 
 async function dump(inputs: string[], o: DumpOptions): Promise<number> {
   const out = new ByteWriter(process.stdout);
-  const pool = o.threads > 1 ? new WorkerPool(o.threads) : undefined;
+  // This thread parses too: N threads are N - 1 workers and this one.
+  const pool = o.threads > 1 ? new WorkerPool(o.threads - 1) : undefined;
   try {
     return await dumpAll(inputs, o, out, pool);
   } finally {
@@ -145,7 +146,7 @@ async function dumpAll(inputs: string[], o: DumpOptions, out: ByteWriter, pool: 
 /** Dumps one input; the exit status it calls for, or 'closed' when the reader of stdout went away. */
 async function dumpOne(source: string | Readable, o: DumpOptions, out: ByteWriter, pool: WorkerPool | undefined): Promise<number | 'closed'> {
   let status = 0;
-  for await (const batch of readEvtxChunks(source, { name: 'stdin', pool, serialize: o.format, bytes: true, eventIds: o.eventIds, recover: o.recover })) {
+  for await (const batch of readEvtxChunks(source, { name: 'stdin', pool, parseOnMain: true, serialize: o.format, bytes: true, eventIds: o.eventIds, recover: o.recover })) {
     for (const item of batch.items) {
       if (item.kind !== 'error') continue;
       if (item.severity === 'fatal') status = 1;

@@ -24,16 +24,28 @@ export class WorkerPool {
   private readonly load: number[] = [];
   private readonly pending = new Map<number, Pending & { worker: number }>();
   private nextId = 0;
+  /** Chunks sent and not yet answered. */
+  inFlight = 0;
+  /** Workers that have loaded the parser (before that, a chunk sent to one waits for its start-up). */
+  ready = 0;
+  /** Chunks answered so far. */
+  answered = 0;
 
   constructor(readonly size: number) {
     for (let i = 0; i < size; i++) {
       // Small heaps: a worker holds one chunk's records at a time, and every worker's heap counts in RSS.
       const w = new Worker(new URL('./worker.js', import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 64 } });
-      w.on('message', (m: { id: number; batch: ChunkBatch }) => {
+      w.on('message', (m: { id: number; batch: ChunkBatch; ready?: boolean }) => {
+        if (m.ready) {
+          this.ready++;
+          return;
+        }
         const p = this.pending.get(m.id);
         if (!p) return;
         this.pending.delete(m.id);
         this.load[p.worker]--;
+        this.inFlight--;
+        this.answered++;
         // A transferred Buffer arrives as a plain Uint8Array.
         const bytes = m.batch.bytes;
         if (bytes !== undefined && !Buffer.isBuffer(bytes)) m.batch.bytes = Buffer.from((bytes as Uint8Array).buffer, (bytes as Uint8Array).byteOffset, (bytes as Uint8Array).byteLength);
@@ -53,6 +65,7 @@ export class WorkerPool {
     for (let i = 1; i < this.workers.length; i++) if (this.load[i] < this.load[w]) w = i;
     const id = this.nextId++;
     this.load[w]++;
+    this.inFlight++;
     const job: ChunkJob = { id, buf, length: own.byteLength, file, chunkIndex, offset, opts, serialize };
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, worker: w });

@@ -26,6 +26,12 @@ export interface ReadOptions extends ChunkOptions {
   serialize?: SerializeFormat;
   /** With serialize 'jsonl': the lines as UTF-8 bytes (`batch.bytes`) instead of a string (`batch.text`). */
   bytes?: boolean;
+  /**
+   * With a pool: this thread parses chunks too whenever the ready workers have two each waiting (and
+   * while they start), so that a pool of N - 1 workers gives N parsing threads (one isolate fewer to
+   * start, warm up and hold in memory).
+   */
+  parseOnMain?: boolean;
 }
 
 export type EvtxReadItem = ChunkItem;
@@ -182,10 +188,27 @@ export async function* readEvtxChunks(source: string | Readable, opts: ReadOptio
   const chunkOpts: ChunkOptions = { xml: opts.xml || opts.serialize === 'xml', recover: opts.recover, eventIds: opts.eventIds, generic: opts.generic };
   // JSON lines are made as bytes (on the workers too); a caller that wants text gets them decoded here.
   const asText = (batch: ChunkBatch): ChunkBatch => (batch.bytes === undefined || opts.bytes ? batch : { items: batch.items, text: batch.bytes.toString('utf8') });
+  const parseHere = (block: Buffer, index: number, offset: number): ChunkBatch => {
+    if (opts.serialize === 'jsonl') return asText(parseChunkBytes(block, file, index, offset, chunkOpts));
+    return opts.serialize ? parseChunkText(block, file, index, offset, chunkOpts, opts.serialize) : { items: parseChunk(block, file, index, offset, chunkOpts) };
+  };
   const parse = (block: Buffer, index: number, offset: number): Promise<ChunkBatch> => {
-    if (pool) return pool.parse(block, file, index, offset, chunkOpts, opts.serialize).then(asText);
-    if (opts.serialize === 'jsonl') return Promise.resolve(asText(parseChunkBytes(block, file, index, offset, chunkOpts)));
-    return Promise.resolve(opts.serialize ? parseChunkText(block, file, index, offset, chunkOpts, opts.serialize) : { items: parseChunk(block, file, index, offset, chunkOpts) });
+    if (!pool) return Promise.resolve(parseHere(block, index, offset));
+    // A worker still starting (or still cold, answering slowly) would hold up the chunks queued behind
+    // it: this thread takes chunks while the ready workers have `depth` each waiting, a depth that grows
+    // from 2 to 8 as they answer.
+    const depth = Math.min(8, 2 + (pool.answered >> 3));
+    if (!opts.parseOnMain || (pool.ready > 0 && pool.inFlight < depth * pool.ready)) return pool.parse(block, file, index, offset, chunkOpts, opts.serialize).then(asText);
+    // Parsed from the event loop, so that the workers' answers (and new work for them) go in between.
+    return new Promise((resolve, reject) =>
+      setImmediate(() => {
+        try {
+          resolve(parseHere(block, index, offset));
+        } catch (e) {
+          reject(e as Error);
+        }
+      }),
+    );
   };
   try {
     let header: Buffer;
@@ -202,7 +225,7 @@ export async function* readEvtxChunks(source: string | Readable, opts: ReadOptio
     let offset = FILE_HEADER_SIZE;
     // Chunks in flight, in file order: bounded, so memory holds a few chunks whatever the file size.
     const queue: Promise<ChunkBatch>[] = [];
-    const maxInFlight = pool ? threads * 2 : 1;
+    const maxInFlight = pool ? threads * 2 + (opts.parseOnMain ? 16 : 0) : 1;
     let first = true;
     while (true) {
       let block: Buffer | null;

@@ -18,3 +18,6 @@ parentPort?.on('message', (job: ChunkJob) => {
     : { items: parseChunk(b, job.file, job.chunkIndex, job.offset, job.opts) };
   parentPort!.postMessage({ id: job.id, batch });
 });
+
+// The pool may hold chunks back until a worker can start on them at once.
+parentPort?.postMessage({ ready: true });

@@ -132,6 +132,27 @@ test('worker threads give the same items in the same order', { skip: SKIP_NO_SHA
   assert.deepEqual(two, one);
 });
 
+test('this thread parsing beside a worker (parseOnMain) keeps the order of items and JSON lines', { skip: SKIP_NO_SHARED }, async () => {
+  const { readEvtxChunks, WorkerPool } = await import('../../ingest/evtx/index.js');
+  const pool = new WorkerPool(1);
+  try {
+    for (const path of [sharedPath('corpus', 'robustness', 'sample_with_a_bad_chunk_magic.evtx'), sharedPath('corpus', 'large', 'StolenSzechuan_DC_Security.evtx')]) {
+      const one = [];
+      for await (const it of readEvtx(path)) one.push(it);
+      const both = [];
+      for await (const it of readEvtx(path, { pool, parseOnMain: true })) both.push(it);
+      assert.deepEqual(both, one, path);
+      const text: Buffer[] = [];
+      const lines: Buffer[] = [];
+      for await (const b of readEvtxChunks(path, { serialize: 'jsonl', bytes: true })) if (b.bytes) text.push(b.bytes);
+      for await (const b of readEvtxChunks(path, { pool, parseOnMain: true, serialize: 'jsonl', bytes: true })) if (b.bytes) lines.push(b.bytes);
+      assert.ok(Buffer.concat(lines).equals(Buffer.concat(text)), path);
+    }
+  } finally {
+    await pool.close();
+  }
+});
+
 test('templates shared across chunks: any chunk order, and a fresh thread, give the same items', { skip: SKIP_NO_SHARED }, async () => {
   const { parseChunk, CHUNK_SIZE, FILE_HEADER_SIZE } = await import('../../ingest/evtx/index.js');
   const { readFileSync } = await import('node:fs');
