@@ -4,7 +4,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
-import { readEvtx } from '../../ingest/evtx/index.js';
+import { isDeepStrictEqual } from 'node:util';
+import { readEvtx, readEvtxChunks } from '../../ingest/evtx/index.js';
 import { mutate } from '../support/mutate.js';
 
 interface Job { files: string[]; cases: number; seed: number }
@@ -22,14 +23,32 @@ for (let i = 0; i < job.cases; i++) {
     // A stream of odd-sized pieces, so that block assembly is exercised too.
     const pieces: Buffer[] = [];
     for (let p = 0; p < bytes.length; p += 40000) pieces.push(bytes.subarray(p, p + 40000));
+    const objects: unknown[] = [];
     for await (const it of readEvtx(Readable.from(pieces), { name: 'fuzz', xml: i % 4 === 0 })) {
       if (it.kind === 'record') {
         records++;
         JSON.stringify(it.record);
+        if (i % 4 === 1) objects.push(it.recovered ? { ...it.record, recovered: true } : it.record);
       } else {
         errors++;
         // A typed error is damage in the input; anything else is a bug of ours that the fuzzer found.
         if (it.message.includes('internal error')) parentPort!.postMessage({ type: 'crash', i, seed, file: src.name, what, error: it.message });
+      }
+    }
+    if (i % 4 === 1) {
+      // The JSON lines path (its own byte writer): no internal error, and the lines are the records above.
+      const lines: unknown[] = [];
+      for await (const batch of readEvtxChunks(Readable.from([bytes]), { name: 'fuzz', serialize: 'jsonl', bytes: true })) {
+        for (const it of batch.items) {
+          if (it.kind === 'error' && it.message.includes('internal error')) parentPort!.postMessage({ type: 'crash', i, seed, file: src.name, what, error: it.message });
+        }
+        for (const line of (batch.bytes ?? Buffer.alloc(0)).toString('utf8').split('\n')) {
+          if (line !== '') lines.push(JSON.parse(line));
+        }
+      }
+      if (!isDeepStrictEqual(lines, objects)) {
+        const k = lines.findIndex((l, n) => !isDeepStrictEqual(l, objects[n]));
+        parentPort!.postMessage({ type: 'crash', i, seed, file: src.name, what, error: `JSON lines differ from the records (${lines.length} vs ${objects.length}; first at ${k}: ${JSON.stringify(lines[k])} vs ${JSON.stringify(objects[k])})` });
       }
     }
   } catch (e) {
