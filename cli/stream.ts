@@ -19,8 +19,9 @@ const USAGE = `usage: hoptrail stream --brokers LIST --topic T [--group G] [--al
                        and forwards what the detectors use to T4; stage 2 (group G.correlate, one active
                        instance, the others on standby) runs the detectors on T4. Without it: one process, one stage.
   --state-topic T5     keep the detector state in T5 (compacted, time-bounded): every event the detectors use,
-                       replayed into them on start, so a restart keeps state older than the commit horizon
-                       (with --internal-topic: stage 2's)
+                       replayed into them on start, so a restart keeps state older than the commit horizon,
+                       and the clock and FQDN knowledge learned online (with --internal-topic: stage 2's
+                       state, and every stage-1 instance's knowledge)
   --state-ttl SEC      event time kept in the state topic (default 86400, the findings window)
   --stage S            with --internal-topic: both (default), forward (stage 1 only) or correlate (stage 2 only)
   --alerts-topic T2    sessions (key: session ID) and findings (key: finding ID; null value: retracted)
@@ -76,7 +77,6 @@ export async function run(argv: string[]): Promise<number> {
   if (internalTopic !== undefined && internalTopic === topic) return usage('--internal-topic must differ from --topic');
   const forwarding = internalTopic !== undefined && stage !== 'correlate';
   const correlating = internalTopic === undefined || stage !== 'forward';
-  if (!correlating && (str('state-topic') !== undefined || str('state-ttl') !== undefined)) return usage('--state-topic is stage 2\'s: not with --stage forward');
   let rules: RulesConfig = DEFAULT_CONFIG;
   const rulesFile = str('rules');
   if (rulesFile !== undefined) {
@@ -108,6 +108,7 @@ export async function run(argv: string[]): Promise<number> {
   const group = str('group') ?? 'hoptrail-stream';
   const forward = forwarding && internalTopic !== undefined ? new ForwardRunner({
     brokers: brokerList, topic, group, internalTopic, dlqTopic: str('dlq-topic'), maxMessageBytes: nums['max-message-bytes'],
+    stateTopic: str('state-topic'), stateRetentionMs: (ms('state-ttl') ?? 86_400_000) + (ms('horizon') ?? 31 * 60_000),
     metricsIntervalMs: ms('metrics-interval'), sink: forwardSink, log,
   }) : undefined;
   const runner = !correlating ? undefined : new StreamRunner({

@@ -17,6 +17,13 @@ export type Decoded = { ok: true; event: NormalizedEvent } | { ok: false; reason
 export const DEFAULT_MAX_MESSAGE_BYTES = 1 << 20;
 
 export class MessageDecoder {
+  /**
+   * Set when a message may have taught the clock knowledge something: a new host name, or a Sysmon record
+   * with a non-UTC time (over-approximated). The runner then persists the knowledge (state topic).
+   */
+  taught = false;
+  private readonly computers = new Set<string>();
+
   constructor(
     private readonly normalizer: Normalizer,
     private readonly knowledge: ClockKnowledge,
@@ -37,7 +44,10 @@ export class MessageDecoder {
     // Sysmon UtcTime samples and FQDNs teach the clock repair of later messages on the same host. The
     // "source" of a sample is the host's collector, not the topic: a topic mixes hosts and sites. (The
     // runner re-sorts the learned anchors after each batch; re-sorting per message costs too much.)
-    this.knowledge.observe(a.record, `${from.topic}|${a.record.computer.trim().toLowerCase()}`);
+    const computer = a.record.computer.trim().toLowerCase();
+    this.knowledge.observe(a.record, `${from.topic}|${computer}`);
+    if (!this.computers.has(computer) && this.computers.size < 100_000) { this.computers.add(computer); this.taught = true; }
+    if ((a.record.time_kind ?? 'utc') !== 'utc' && a.record.provider === 'Microsoft-Windows-Sysmon') this.taught = true;
     const prov: Provenance = { format: a.format, kafka: { topic: from.topic, partition: from.partition, offset: Number(from.offset) } };
     const r = this.normalizer.normalize(a.record, prov);
     return r.ok ? { ok: true, event: r.event } : { ok: false, reason: `schema: ${r.reason}` };

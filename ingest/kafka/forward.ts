@@ -8,7 +8,7 @@ import { ClockKnowledge, Normalizer } from '../normalize/index.js';
 import type { NormalizedEvent } from '../../schemas/event.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, MessageDecoder, type MessageOrigin } from './decode.js';
 import { dlqMessage } from './dlq.js';
-import { ensureInternalTopic, eventMessage, needsCorrelation, progressMessage } from './internal.js';
+import { ensureInternalTopic, eventMessage, knowledgeMessage, needsCorrelation, progressMessage, readKnowledge, readToEnd, stateTopicConfig } from './internal.js';
 import type { Logger } from './log.js';
 import { StreamMetrics } from './metrics.js';
 import { chunks, STOP_GRACE_MS, untilDone, type StreamSink } from './runner.js';
@@ -23,6 +23,10 @@ export interface ForwardOptions {
   maxMessageBytes?: number;
   metricsIntervalMs?: number;
   sessionTimeoutMs?: number;
+  /** The state topic (stage 2's): here only the clock knowledge learned online is kept there and merged on start. */
+  stateTopic?: string;
+  /** Its retention (TTL + horizon): the knowledge is rewritten before it could expire. */
+  stateRetentionMs?: number;
   /** Receives the normalized events (Elasticsearch); only `write([...], [])` and `flush()` are used. */
   sink?: StreamSink;
   log: Logger;
@@ -44,6 +48,7 @@ export class ForwardRunner {
   private commitTimer: NodeJS.Timeout | undefined;
   private stopping = false;
   private stopDeadline = Infinity;
+  private knowledgeWritten = 0;
   /** Highest offset per partition forwarded and acknowledged: a restarted consumer does not forward it again. */
   private readonly processed = new Map<string, number>();
   forwarded = 0;
@@ -58,10 +63,21 @@ export class ForwardRunner {
   async start(): Promise<void> {
     const { o } = this;
     await ensureInternalTopic(this.kafka, o.internalTopic);
-    if (o.dlqTopic) {
+    const retention = o.stateRetentionMs ?? 25 * 3600_000;
+    const topics = [
+      ...(o.dlqTopic ? [{ topic: o.dlqTopic, numPartitions: 1 }] : []),
+      ...(o.stateTopic ? [{ topic: o.stateTopic, numPartitions: 1, configEntries: stateTopicConfig(retention - 3600_000, 3600_000) }] : []),
+    ];
+    if (topics.length > 0) {
       const admin = this.kafka.admin();
       await admin.connect();
-      await admin.createTopics({ topics: [{ topic: o.dlqTopic, numPartitions: 1 }], waitForLeaders: true }).catch(() => false).finally(() => admin.disconnect());
+      await admin.createTopics({ topics, waitForLeaders: true }).catch(() => false).finally(() => admin.disconnect());
+    }
+    if (o.stateTopic) {
+      let n = 0;
+      await readToEnd(this.kafka, o.stateTopic, o.group, (m) => { const k = readKnowledge(m); if (k) { this.knowledge.merge(k); n++; } });
+      this.knowledge.seal();
+      o.log.info('forward: clock knowledge restored', { records: n });
     }
     await this.producer.connect();
     await this.consumer.connect();
@@ -139,6 +155,12 @@ export class ForwardRunner {
     out.push(progressMessage({ source, through: Number(last), high }));
     const topicMessages: { topic: string; messages: Message[] }[] = [{ topic: o.internalTopic, messages: out.map((m) => ({ ...m, partition: 0 })) }];
     if (o.dlqTopic && dlq.length > 0) topicMessages.push({ topic: o.dlqTopic, messages: dlq });
+    // Acknowledged before the offsets that taught it are committed (a restart does not read them again).
+    if (o.stateTopic && (this.decoder.taught || Date.now() - this.knowledgeWritten > (o.stateRetentionMs ?? 25 * 3600_000) / 3)) {
+      this.decoder.taught = false;
+      this.knowledgeWritten = Date.now();
+      topicMessages.push({ topic: o.stateTopic, messages: [knowledgeMessage(source, this.knowledge.snapshot())] });
+    }
     const giveUp = (): boolean => Date.now() > this.stopDeadline;
     for (const chunk of chunks(topicMessages)) await untilDone('forward', () => this.producer.sendBatch({ topicMessages: chunk, acks: -1 }), o.log, giveUp);
     if (o.sink && events.length > 0) {

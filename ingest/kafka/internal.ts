@@ -7,7 +7,8 @@
 //   progress  sent after each stage-1 batch: input partition `hoptrail.source` was processed through
 //             offset `through` while its end was `high` (value JSON). Stage 2 uses it as the single-process
 //             runner uses lag: a source behind holds the event-time watermark back, one caught up does not.
-import type { Kafka, Message } from 'kafkajs';
+import type { Kafka, KafkaMessage, Message } from 'kafkajs';
+import type { KnowledgeSnapshot } from '../normalize/clock.js';
 import type { NormalizedEvent } from '../../schemas/event.js';
 import { isRelevant } from '../../detectors/engine.js';
 import { commandTexts } from '../../detectors/findings/sightings.js';
@@ -98,5 +99,64 @@ export async function ensureInternalTopic(kafka: Kafka, topic: string): Promise<
     if (n !== 1) throw new Error(`internal topic ${topic} has ${n} partitions; it must have exactly 1`);
   } finally {
     await admin.disconnect();
+  }
+}
+
+/**
+ * The clock and FQDN knowledge learned online, kept in the state topic keyed by the input partition whose
+ * batch taught it (`knowledge/topic/partition`); the value is the whole snapshot of the instance that
+ * wrote it. On start every such record is merged (samples add up, the first FQDN wins), so instances
+ * that each learned from their own partitions all contribute.
+ */
+export function knowledgeMessage(source: string, snap: KnowledgeSnapshot): Message {
+  return { key: `knowledge/${source}`, value: JSON.stringify(snap), headers: { 'hoptrail.kind': 'knowledge' } };
+}
+
+export function readKnowledge(m: KafkaMessage): KnowledgeSnapshot | undefined {
+  if (m.value === null || !(m.key?.toString('utf8') ?? '').startsWith('knowledge/')) return undefined;
+  try {
+    const v = JSON.parse(m.value.toString('utf8')) as KnowledgeSnapshot;
+    return Array.isArray(v.byHost) && Array.isArray(v.byFile) && Array.isArray(v.fqdn) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The state topic's settings: compacted (a record rewritten is kept once) and deleted by age. */
+export function stateTopicConfig(ttlMs: number, horizonMs: number): { name: string; value: string }[] {
+  return [
+    { name: 'cleanup.policy', value: 'compact,delete' },
+    { name: 'retention.ms', value: String(ttlMs + horizonMs) },
+    { name: 'segment.ms', value: String(Math.max(60_000, Math.floor(ttlMs / 4))) },
+  ];
+}
+
+/** Reads a topic from its beginning to its end as of the call (a throw-away consumer group). */
+export async function readToEnd(kafka: Kafka, topic: string, group: string, each: (m: KafkaMessage) => void): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  let ends: Map<number, number>;
+  try {
+    ends = new Map((await admin.fetchTopicOffsets(topic)).map((x) => [x.partition, Number(x.high)]));
+  } finally {
+    await admin.disconnect();
+  }
+  const todo = new Set([...ends].filter(([, high]) => high > 0).map(([p]) => p));
+  if (todo.size === 0) return;
+  const reader = kafka.consumer({ groupId: `${group}.readback.${process.pid}.${Date.now()}` });
+  await reader.connect();
+  try {
+    await reader.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      reader.run({
+        eachMessage: async ({ partition, message }) => {
+          each(message);
+          if (Number(message.offset) + 1 >= (ends.get(partition) ?? 0)) todo.delete(partition);
+          if (todo.size === 0) resolve();
+        },
+      }).catch(reject);
+    });
+  } finally {
+    await reader.disconnect();
   }
 }

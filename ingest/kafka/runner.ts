@@ -9,7 +9,7 @@ import { dlqMessage, type OutMessage } from './dlq.js';
 import type { Logger } from './log.js';
 import { StreamMetrics } from './metrics.js';
 import { OffsetBook } from './offsets.js';
-import { ensureInternalTopic, eventMessage, needsCorrelation, readInternal } from './internal.js';
+import { ensureInternalTopic, eventMessage, knowledgeMessage, needsCorrelation, readInternal, readKnowledge, readToEnd, stateTopicConfig } from './internal.js';
 import type { NormalizedEvent } from '../../schemas/event.js';
 
 /** A further output (the Elasticsearch sink): written before the offsets that fed it are committed. */
@@ -109,10 +109,10 @@ export class StreamRunner {
   private readonly kafka: Kafka;
   private readonly consumer: Consumer;
   private readonly producer: Producer;
-  private readonly live: LiveHunt;
+  private live: LiveHunt;
   private readonly decoder: MessageDecoder;
   private readonly knowledge = new ClockKnowledge();
-  private readonly book = new OffsetBook();
+  private book = new OffsetBook();
   private readonly horizonMs: number;
   private readonly stateTtlMs: number;
   private chain: Promise<unknown> = Promise.resolve();
@@ -150,6 +150,12 @@ export class StreamRunner {
   /** Commits that failed (broker unavailable), retried with the next. */
   private readonly unacked = new Map<string, { topic: string; partition: number; offset: string }>();
   private stopDeadline = Infinity;
+  /** Stage 2: whether this instance owns the internal partition (the active correlator), and must start
+   * afresh (read back the alerts, restore the state) before its next batch. */
+  private owned = false;
+  private takeOverDue = false;
+  /** Wall time the clock knowledge was last written to the state topic. */
+  private knowledgeWritten = 0;
 
   constructor(private readonly o: RunnerOptions) {
     this.kafka = new Kafka({ clientId: o.clientId ?? 'hoptrail-stream', brokers: o.brokers, logLevel: logLevel.NOTHING });
@@ -183,19 +189,16 @@ export class StreamRunner {
         ...(o.alertsTopic ? [{ topic: o.alertsTopic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }] : []),
         ...(o.dlqTopic ? [{ topic: o.dlqTopic, numPartitions: 1 }] : []),
         // Keyed by source position (a replay overwrites); deleted by age beyond the TTL and the horizon.
-        ...(o.stateTopic ? [{ topic: o.stateTopic, numPartitions: 1, configEntries: [
-          { name: 'cleanup.policy', value: 'compact,delete' },
-          { name: 'retention.ms', value: String(this.stateTtlMs + this.horizonMs) },
-          { name: 'segment.ms', value: String(Math.max(60_000, Math.floor(this.stateTtlMs / 4))) },
-        ] }] : []),
+        ...(o.stateTopic ? [{ topic: o.stateTopic, numPartitions: 1, configEntries: stateTopicConfig(this.stateTtlMs, this.horizonMs) }] : []),
       ];
       if (topics.length > 0) await admin.createTopics({ topics, waitForLeaders: true }).catch(() => false);
     } finally {
       await admin.disconnect();
     }
-    if (o.alertsTopic) o.log.info('alerts read back', { findings: await this.readBack(o.alertsTopic) });
+    // Stage 2 reads them back when it becomes the active correlator (takeOver), not before.
+    if (o.alertsTopic && !o.correlate) o.log.info('alerts read back', { findings: await this.readBack(o.alertsTopic) });
     await this.producer.connect();
-    if (o.stateTopic) await this.restoreState(o.stateTopic);
+    if (o.stateTopic && !o.correlate) await this.restoreState(o.stateTopic);
     await this.consumer.connect();
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
       const a = e.payload.memberAssignment;
@@ -211,6 +214,9 @@ export class StreamRunner {
       }
       this.assigned = Object.entries(a).map(([topic, partitions]) => ({ topic, partitions }));
       this.assignmentVersion++;
+      const owns = Object.values(a).some((ps) => ps.length > 0);
+      if (owns && !this.owned) this.takeOverDue = true;
+      this.owned = owns;
       o.log.info('assigned', { assignment: a });
     });
     this.consumer.on(this.consumer.events.CRASH, (e) => o.log.error('consumer crash', { error: String(e.payload.error), restart: e.payload.restart }));
@@ -251,10 +257,14 @@ export class StreamRunner {
     const started = Date.now();
     // Keyed by source position: a record written twice (a send retried) counts once.
     const byKey = new Map<string, { source: string; offset: number; t: number; event: NormalizedEvent }>();
+    let knowledge = 0;
     await this.readTopic(topic, (message) => {
+      const snap = readKnowledge(message);
+      if (snap) { if (!this.o.correlate) { this.knowledge.merge(snap); knowledge++; } return; }
       const r = readInternal(message.headers, message.value);
       if (r.kind === 'event') byKey.set(`${r.source}/${r.offset}`, { source: r.source, offset: r.offset, t: Date.parse(r.event['@timestamp']), event: r.event });
     });
+    this.knowledge.seal();
     const got = [...byKey.values()];
     let newest = -Infinity;
     for (const g of got) if (g.t > newest) newest = g.t;
@@ -277,37 +287,11 @@ export class StreamRunner {
     for (const a of this.live.findings()) alerts.push(a);
     if (keep.length > 0) this.heldSinceFlush = true;
     await this.publish(alerts, []);
-    this.o.log.info('state restored', { events: keep.length, expired: got.length - keep.length, sources: Object.fromEntries(seen), ms: Date.now() - started });
+    this.o.log.info('state restored', { events: keep.length, knowledge_records: knowledge, expired: got.length - keep.length, sources: Object.fromEntries(seen), ms: Date.now() - started });
   }
 
-  /** Reads a topic from its beginning to its current end. */
-  private async readTopic(topic: string, each: (m: KafkaMessage) => void): Promise<void> {
-    const admin = this.kafka.admin();
-    await admin.connect();
-    let ends: Map<number, number>;
-    try {
-      ends = new Map((await admin.fetchTopicOffsets(topic)).map((x) => [x.partition, Number(x.high)]));
-    } finally {
-      await admin.disconnect();
-    }
-    const todo = new Set([...ends].filter(([, high]) => high > 0).map(([p]) => p));
-    if (todo.size === 0) return;
-    const reader = this.kafka.consumer({ groupId: `${this.o.group}.readback.${process.pid}.${Date.now()}` });
-    await reader.connect();
-    try {
-      await reader.subscribe({ topic, fromBeginning: true });
-      await new Promise<void>((resolve, reject) => {
-        reader.run({
-          eachMessage: async ({ partition, message }) => {
-            each(message);
-            if (Number(message.offset) + 1 >= (ends.get(partition) ?? 0)) todo.delete(partition);
-            if (todo.size === 0) resolve();
-          },
-        }).catch(reject);
-      });
-    } finally {
-      await reader.disconnect();
-    }
+  private readTopic(topic: string, each: (m: KafkaMessage) => void): Promise<void> {
+    return readToEnd(this.kafka, topic, this.o.group, each);
   }
 
   /** Graceful stop: the batch in hand finishes, what is due is published and committed, the group is left. */
@@ -357,7 +341,12 @@ export class StreamRunner {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
-      if (this.o.correlate) { await this.declareSources(admin); this.declaredVersion = version; return; }
+      if (this.o.correlate) {
+        if (this.takeOverDue) await this.takeOver();
+        await this.declareSources(admin);
+        this.declaredVersion = version;
+        return;
+      }
       for (const { topic, partitions } of this.assigned) {
         const high = new Map((await admin.fetchTopicOffsets(topic)).map((x) => [x.partition, { high: Number(x.high), low: Number(x.low) }]));
         const [committed] = await admin.fetchOffsets({ groupId: this.o.group, topics: [topic] });
@@ -375,6 +364,26 @@ export class StreamRunner {
     } finally {
       await admin.disconnect();
     }
+  }
+
+  /**
+   * Stage 2, on becoming the active correlator: a standby holds no state; one that was active before and
+   * lost the partition holds stale state, dropped. Then, as a single-process runner does on start, the
+   * alerts are read back and the state topic restored; the internal topic is read from the last commit.
+   */
+  private async takeOver(): Promise<void> {
+    // Always from scratch (also when a first attempt failed half-way, e.g. the broker went away).
+    this.live = new LiveHunt(this.o);
+    this.book = new OffsetBook();
+    for (const m of [this.sourceSeen, this.processed, this.internalNext, this.unacked]) m.clear();
+    this.openSources.clear();
+    this.behind.clear();
+    this.evaluatedCutoff = -Infinity;
+    this.heldSinceFlush = false;
+    const { o } = this;
+    if (o.alertsTopic) o.log.info('alerts read back', { findings: await this.readBack(o.alertsTopic) });
+    if (o.stateTopic) await this.restoreState(o.stateTopic);
+    this.takeOverDue = false;
   }
 
   /**
@@ -502,6 +511,12 @@ export class StreamRunner {
     }
     // Clock knowledge learned in this batch applies to the next (anchors are searched sorted).
     this.knowledge.seal();
+    // Kept with the batch's events (refreshed before the topic's retention could delete it).
+    if (this.o.stateTopic && !this.o.correlate && (this.decoder.taught || Date.now() - this.knowledgeWritten > (this.stateTtlMs + this.horizonMs) / 3)) {
+      this.decoder.taught = false;
+      this.knowledgeWritten = Date.now();
+      state.push(knowledgeMessage(label, this.knowledge.snapshot()));
+    }
     for (const a of this.live.drain()) alerts.push(a);
     let ref: number | undefined, evaluated: number | undefined;
     if (arrival - this.lastFindings >= (this.o.findingsIntervalMs ?? 250)) {
