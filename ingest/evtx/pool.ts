@@ -1,7 +1,7 @@
 // A small pool of worker threads that parse chunks; callers keep their own order (one promise per chunk).
 
 import { Worker } from 'node:worker_threads';
-import type { ChunkBatch, ChunkOptions, SerializeFormat } from './chunk.js';
+import { CHUNK_SIZE, type ChunkBatch, type ChunkOptions, type SerializeFormat } from './chunk.js';
 
 interface Pending {
   resolve: (batch: ChunkBatch) => void;
@@ -30,16 +30,19 @@ export class WorkerPool {
   ready = 0;
   /** Chunks answered so far. */
   answered = 0;
+  /** Chunk-sized memory the workers gave back, to copy chunks into. */
+  private readonly spare: ArrayBuffer[] = [];
 
   constructor(readonly size: number) {
     for (let i = 0; i < size; i++) {
       // Small heaps: a worker holds one chunk's records at a time, and every worker's heap counts in RSS.
       const w = new Worker(new URL('./worker.js', import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 64 } });
-      w.on('message', (m: { id: number; batch: ChunkBatch; ready?: boolean }) => {
+      w.on('message', (m: { id: number; batch: ChunkBatch; buf?: ArrayBuffer; ready?: boolean }) => {
         if (m.ready) {
           this.ready++;
           return;
         }
+        if (m.buf !== undefined && m.buf.byteLength === CHUNK_SIZE && this.spare.length < 64) this.spare.push(m.buf);
         const p = this.pending.get(m.id);
         if (!p) return;
         this.pending.delete(m.id);
@@ -58,8 +61,14 @@ export class WorkerPool {
   }
 
   parse(block: Buffer, file: string, chunkIndex: number, offset: number, opts: ChunkOptions, serialize?: SerializeFormat): Promise<ChunkBatch> {
-    // Transfer the bytes; copy first when the Buffer is a view into a larger (pooled) allocation.
-    const own = block.byteOffset === 0 && block.byteLength === block.buffer.byteLength ? block : Buffer.from(block);
+    // Transfer the bytes; copy first (into memory a worker gave back, when there is some) when the Buffer
+    // is a view into a larger allocation.
+    let own = block;
+    if (block.byteOffset !== 0 || block.byteLength !== block.buffer.byteLength) {
+      const spare = block.length <= CHUNK_SIZE ? this.spare.pop() : undefined;
+      own = spare !== undefined ? Buffer.from(spare, 0, block.length) : Buffer.allocUnsafeSlow(block.length);
+      block.copy(own);
+    }
     const buf = own.buffer as ArrayBuffer;
     let w = 0;
     for (let i = 1; i < this.workers.length; i++) if (this.load[i] < this.load[w]) w = i;

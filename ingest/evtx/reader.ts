@@ -73,8 +73,8 @@ interface BlockSource {
 /** Reads ahead in large pieces, one read always in flight, so parsing never waits on a 64 KiB round trip. */
 const READ_AHEAD = 16 * CHUNK_SIZE;
 
-/** `copy`: each block in memory of its own (to be transferred to a worker); else a view into the read piece. */
-async function fileSource(path: string, copy: boolean): Promise<BlockSource> {
+/** Blocks are views into the piece read (a pool copies what it sends to a worker). */
+async function fileSource(path: string): Promise<BlockSource> {
   const fh = await open(path, 'r');
   let pos = 0;
   const readAt = async (at: number, n: number): Promise<Buffer> => {
@@ -106,15 +106,8 @@ async function fileSource(path: string, copy: boolean): Promise<BlockSource> {
         ahead = piece.length === READ_AHEAD ? readAt(pos, READ_AHEAD) : null;
         if (piece.length === 0) return null;
       }
-      // For workers a copy per chunk: chunks go by transfer, and a chunk must not pin the whole piece.
       const end = Math.min(piece.length, piecePos + CHUNK_SIZE);
-      let block: Buffer;
-      if (copy) {
-        block = Buffer.allocUnsafeSlow(end - piecePos);
-        piece.copy(block, 0, piecePos, end);
-      } else {
-        block = piece.subarray(piecePos, end);
-      }
+      const block = piece.subarray(piecePos, end);
       piecePos = end;
       return block;
     },
@@ -174,10 +167,9 @@ const single = (item: ChunkItem): ChunkBatch => ({ items: [item] });
 export async function* readEvtxChunks(source: string | Readable, opts: ReadOptions = {}): AsyncGenerator<ChunkBatch> {
   const file = typeof source === 'string' ? source : (opts.name ?? '<stream>');
   const fatal = (offset: number, chunk: number, message: string): ChunkBatch => single({ kind: 'error', severity: 'fatal', loc: { file, chunk, offset }, message });
-  const usePool = opts.pool !== undefined || (opts.threads ?? 0) > 1;
   let src: BlockSource;
   try {
-    src = typeof source === 'string' ? await fileSource(source, usePool) : streamSource(source);
+    src = typeof source === 'string' ? await fileSource(source) : streamSource(source);
   } catch (e) {
     yield fatal(0, -1, `cannot open: ${(e as Error).message}`);
     return;
@@ -192,24 +184,9 @@ export async function* readEvtxChunks(source: string | Readable, opts: ReadOptio
     if (opts.serialize === 'jsonl') return asText(parseChunkBytes(block, file, index, offset, chunkOpts));
     return opts.serialize ? parseChunkText(block, file, index, offset, chunkOpts, opts.serialize) : { items: parseChunk(block, file, index, offset, chunkOpts) };
   };
-  const parse = (block: Buffer, index: number, offset: number): Promise<ChunkBatch> => {
-    if (!pool) return Promise.resolve(parseHere(block, index, offset));
-    // A worker still starting (or still cold, answering slowly) would hold up the chunks queued behind
-    // it: this thread takes chunks while the ready workers have `depth` each waiting, a depth that grows
-    // from 2 to 8 as they answer.
-    const depth = Math.min(8, 2 + (pool.answered >> 3));
-    if (!opts.parseOnMain || (pool.ready > 0 && pool.inFlight < depth * pool.ready)) return pool.parse(block, file, index, offset, chunkOpts, opts.serialize).then(asText);
-    // Parsed from the event loop, so that the workers' answers (and new work for them) go in between.
-    return new Promise((resolve, reject) =>
-      setImmediate(() => {
-        try {
-          resolve(parseHere(block, index, offset));
-        } catch (e) {
-          reject(e as Error);
-        }
-      }),
-    );
-  };
+  const parse = (block: Buffer, index: number, offset: number): Promise<ChunkBatch> =>
+    pool ? pool.parse(block, file, index, offset, chunkOpts, opts.serialize).then(asText) : Promise.resolve(parseHere(block, index, offset));
+  const window = pool && opts.parseOnMain ? new MainAndWorkers(pool, (s, block) => parse(block, s.index, s.offset), (s, block) => parseHere(block, s.index, s.offset)) : null;
   try {
     let header: Buffer;
     try {
@@ -225,7 +202,7 @@ export async function* readEvtxChunks(source: string | Readable, opts: ReadOptio
     let offset = FILE_HEADER_SIZE;
     // Chunks in flight, in file order: bounded, so memory holds a few chunks whatever the file size.
     const queue: Promise<ChunkBatch>[] = [];
-    const maxInFlight = pool ? threads * 2 + (opts.parseOnMain ? 16 : 0) : 1;
+    const maxInFlight = pool ? threads * 2 : 1;
     let first = true;
     while (true) {
       let block: Buffer | null;
@@ -254,9 +231,19 @@ export async function* readEvtxChunks(source: string | Readable, opts: ReadOptio
         }
       } else {
         chunks++;
-        queue.push(parse(block, chunkIndex, chunkOffset));
+        if (window) window.add({ batch: null, wait: null, block, index: chunkIndex, offset: chunkOffset });
+        else queue.push(parse(block, chunkIndex, chunkOffset));
+      }
+      if (window) {
+        // Errors queued before go into the window in their place.
+        for (const q of queue.splice(0)) window.add({ batch: null, wait: q, block: null, index: -1, offset: -1 });
+        while (window.size >= WINDOW) for (const b of await window.step()) yield b;
       }
       while (queue.length >= maxInFlight) yield await queue.shift()!;
+    }
+    if (window) {
+      for (const q of queue.splice(0)) window.add({ batch: null, wait: q, block: null, index: -1, offset: -1 });
+      while (window.size > 0) for (const b of await window.step()) yield b;
     }
     while (queue.length > 0) yield await queue.shift()!;
     if (first) {
@@ -269,5 +256,96 @@ export async function* readEvtxChunks(source: string | Readable, opts: ReadOptio
   } finally {
     await ownPool?.close();
     await src.close().catch(() => undefined);
+  }
+}
+
+/** Chunks held in order when this thread parses beside the workers (parseOnMain). */
+const WINDOW = 32;
+
+interface Slot {
+  /** The result, once there is one. */
+  batch: ChunkBatch | null;
+  /** The result to come from a worker (or an error item queued in its place). */
+  wait: Promise<ChunkBatch> | null;
+  /** The chunk, while nobody has taken it. */
+  block: Buffer | null;
+  index: number;
+  offset: number;
+}
+
+/**
+ * A window of chunks in file order: this thread parses from its front and the workers are given chunks
+ * from its back, so that a worker still starting or still cold is rarely waited for; results leave from
+ * the front in order.
+ */
+class MainAndWorkers {
+  private readonly slots: Slot[] = [];
+
+  constructor(
+    private readonly pool: WorkerPool,
+    private readonly send: (s: Slot, block: Buffer) => Promise<ChunkBatch>,
+    private readonly here: (s: Slot, block: Buffer) => ChunkBatch,
+  ) {}
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  add(slot: Slot): void {
+    if (slot.wait !== null) this.watch(slot, slot.wait);
+    this.slots.push(slot);
+    this.feed();
+  }
+
+  private watch(slot: Slot, wait: Promise<ChunkBatch>): void {
+    slot.wait = wait;
+    // A rejection is seen by whoever awaits `wait`; this copy only records the result.
+    wait.then(
+      (b) => {
+        slot.batch = b;
+      },
+      () => undefined,
+    );
+  }
+
+  /** Gives ready workers up to four chunks each, from the back (never the front chunk: this thread's next). */
+  private feed(): void {
+    const pool = this.pool;
+    while (pool.ready > 0 && pool.inFlight < 4 * pool.ready) {
+      let k = this.slots.length - 1;
+      while (k > 0 && this.slots[k].block === null) k--;
+      if (k === 0) return;
+      const s = this.slots[k];
+      const block = s.block!;
+      s.block = null;
+      this.watch(s, this.send(s, block));
+    }
+  }
+
+  private done(): ChunkBatch[] {
+    const out: ChunkBatch[] = [];
+    while (this.slots.length > 0 && this.slots[0].batch !== null) out.push(this.slots.shift()!.batch!);
+    return out;
+  }
+
+  /** Some work: the results now done at the front (possibly none yet). */
+  async step(): Promise<ChunkBatch[]> {
+    this.feed();
+    const ready = this.done();
+    if (ready.length > 0) return ready;
+    const k = this.slots.findIndex((s) => s.block !== null);
+    if (k >= 0) {
+      const s = this.slots[k];
+      const block = s.block!;
+      s.block = null;
+      s.batch = this.here(s, block);
+      // Let the workers' answers in (and new chunks out) between two chunks parsed here.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      this.feed();
+      return this.done();
+    }
+    // The front chunk is on a worker and nothing is left to parse here.
+    await this.slots[0].wait;
+    return this.done();
   }
 }
