@@ -5,6 +5,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync, existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,21 +15,24 @@ const BIN = join(ROOT, 'bin', 'hoptrail.js');
 const runsArg = process.argv.indexOf('--runs');
 const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 3;
 
-interface Timing { seconds: number; rssMB: number }
+interface Timing { seconds: number; cpu: number; rssMB: number }
 
-/** Wall time and peak RSS of a command, via GNU time; the median of RUNS runs. */
+/** Wall time, CPU time (user + system, all threads) and peak RSS of a command, via GNU time; the median of RUNS runs. */
 function timeCommand(cmd: string[]): Timing {
   const samples: Timing[] = [];
   for (let i = 0; i < RUNS; i++) {
-    const r = spawnSync('/usr/bin/time', ['-f', '%e %M', ...cmd], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26 });
+    const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', ...cmd], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26 });
     const last = r.stderr.trim().split('\n').pop() ?? '';
-    const [sec, kb] = last.split(' ').map(Number);
+    const [sec, user, sys, kb] = last.split(' ').map(Number);
     if (r.status !== 0 || !Number.isFinite(sec)) throw new Error(`${cmd.join(' ')} failed: ${r.stderr.slice(-500)}`);
-    samples.push({ seconds: sec, rssMB: kb / 1024 });
+    samples.push({ seconds: sec, cpu: user + sys, rssMB: kb / 1024 });
   }
   samples.sort((a, b) => a.seconds - b.seconds);
   return samples[Math.floor(samples.length / 2)];
 }
+
+/** Wall-clock figures mean little on a busy machine: say how busy it was. */
+const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 
 function countRecords(files: string[]): number {
   const r = spawnSync(process.execPath, [BIN, 'dump', '--no-recover', ...files], { encoding: 'utf8', maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'ignore'] });
@@ -48,13 +52,13 @@ function main(): void {
     { name: 'large/StolenSzechuan_DC_System.evtx x5 in one process', files: Array(5).fill(join(SHARED, 'corpus', 'large', 'StolenSzechuan_DC_System.evtx')) },
     { name: 'corpus/*.evtx (24 files)', files: readdirSync(join(SHARED, 'corpus')).filter((f) => f.endsWith('.evtx')).sort().map((f) => join(SHARED, 'corpus', f)) },
   ];
-  console.log(`bench/parse: median of ${RUNS} runs each; whole processes (start-up included), output to /dev/null`);
+  console.log(`bench/parse: median of ${RUNS} runs each; whole processes (start-up included), output to /dev/null; load average ${load()}`);
   for (const set of sets) {
     const bytes = set.files.reduce((n, f) => n + statSync(f).size, 0);
     const records = countRecords(set.files);
     const row = (label: string, t: Timing) =>
-      console.log(`  ${label.padEnd(30)} ${t.seconds.toFixed(2).padStart(6)} s ${(records / t.seconds).toFixed(0).padStart(9)} records/s ${(bytes / 1048576 / t.seconds).toFixed(1).padStart(7)} MB/s  peak RSS ${t.rssMB.toFixed(0)} MB`);
-    console.log(`\n${set.name}: ${records} records, ${(bytes / 1048576).toFixed(1)} MB`);
+      console.log(`  ${label.padEnd(30)} ${t.seconds.toFixed(2).padStart(6)} s ${(records / t.seconds).toFixed(0).padStart(9)} records/s ${(bytes / 1048576 / t.seconds).toFixed(1).padStart(7)} MB/s  CPU ${t.cpu.toFixed(2)} s  peak RSS ${t.rssMB.toFixed(0)} MB`);
+    console.log(`\n${set.name}: ${records} records, ${(bytes / 1048576).toFixed(1)} MB (load average ${load()})`);
     const one = timeCommand([process.execPath, BIN, 'dump', '--no-recover', ...set.files]);
     row('hoptrail dump (1 thread)', one);
     const two = timeCommand([process.execPath, BIN, 'dump', '--no-recover', '--threads', '2', ...set.files]);
@@ -62,7 +66,7 @@ function main(): void {
     if (haveLibevtx) {
       const lib = timeCommand(['sh', '-c', 'for f; do evtxexport "$f"; done', 'sh', ...set.files]);
       row('libevtx evtxexport', lib);
-      console.log(`  ratio to libevtx: ${(lib.seconds / one.seconds).toFixed(1)}x single-threaded, ${(lib.seconds / two.seconds).toFixed(1)}x with 2 threads; 2 threads / 1 thread: ${(one.seconds / two.seconds).toFixed(2)}x`);
+      console.log(`  ratio to libevtx: ${(lib.seconds / one.seconds).toFixed(1)}x single-threaded, ${(lib.seconds / two.seconds).toFixed(1)}x with 2 threads; 2 threads / 1 thread: ${(one.seconds / two.seconds).toFixed(2)}x (load average now ${load()})`);
     } else {
       console.log('  libevtx evtxexport not installed (apt-get install libevtx-utils): no ratio');
     }
