@@ -269,6 +269,8 @@ interface Slot {
   wait: Promise<ChunkBatch> | null;
   /** The chunk, while nobody has taken it. */
   block: Buffer | null;
+  /** The chunk a worker has (a copy went to it): this thread parses it itself rather than wait long. */
+  sent?: Buffer | null;
   index: number;
   offset: number;
 }
@@ -302,7 +304,7 @@ class MainAndWorkers {
     // A rejection is seen by whoever awaits `wait`; this copy only records the result.
     wait.then(
       (b) => {
-        slot.batch = b;
+        slot.batch ??= b;
       },
       () => undefined,
     );
@@ -319,6 +321,8 @@ class MainAndWorkers {
       const block = s.block!;
       s.block = null;
       this.watch(s, this.send(s, block));
+      // A chunk sent by transfer (not a copy) is gone from here.
+      s.sent = block.byteLength > 0 ? block : null;
     }
   }
 
@@ -344,8 +348,19 @@ class MainAndWorkers {
       this.feed();
       return this.done();
     }
-    // The front chunk is on a worker and nothing is left to parse here.
-    await this.slots[0].wait;
+    // The front chunk is on a worker and nothing is left to parse here: give its answer a moment to
+    // come in; if it has not, parse the chunk here (a worker that is cold, or not getting a core on a
+    // busy machine, must not hold this thread up; its late answer is dropped).
+    const head = this.slots[0];
+    if (head.sent) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (head.batch === null) {
+        head.batch = this.here(head, head.sent);
+        head.sent = null;
+      }
+      return this.done();
+    }
+    await head.wait;
     return this.done();
   }
 }

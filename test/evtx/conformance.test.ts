@@ -153,6 +153,29 @@ test('this thread parsing beside a worker (parseOnMain) keeps the order of items
   }
 });
 
+test('parseOnMain does not wait for a worker that never answers: this thread parses its chunks', { skip: SKIP_NO_SHARED }, async () => {
+  const { readEvtxChunks, WorkerPool } = await import('../../ingest/evtx/index.js');
+  const pool = new WorkerPool(1);
+  try {
+    // A stuck worker: ready, takes chunks, never answers.
+    const stuck = pool as unknown as { ready: number; inFlight: number; parse: () => Promise<never> };
+    stuck.ready = 1;
+    stuck.parse = () => {
+      stuck.inFlight++;
+      return new Promise<never>(() => undefined);
+    };
+    const path = sharedPath('corpus', 'large', 'StolenSzechuan_DC_Security.evtx');
+    const want: Buffer[] = [];
+    for await (const b of readEvtxChunks(path, { serialize: 'jsonl', bytes: true })) if (b.bytes) want.push(b.bytes);
+    const got: Buffer[] = [];
+    for await (const b of readEvtxChunks(path, { pool, parseOnMain: true, serialize: 'jsonl', bytes: true })) if (b.bytes) got.push(b.bytes);
+    assert.ok(stuck.inFlight > 0, 'the worker was given chunks');
+    assert.ok(Buffer.concat(got).equals(Buffer.concat(want)));
+  } finally {
+    await pool.close();
+  }
+});
+
 test('templates shared across chunks: any chunk order, and a fresh thread, give the same items', { skip: SKIP_NO_SHARED }, async () => {
   const { parseChunk, CHUNK_SIZE, FILE_HEADER_SIZE } = await import('../../ingest/evtx/index.js');
   const { readFileSync } = await import('node:fs');
