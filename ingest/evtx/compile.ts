@@ -509,10 +509,20 @@ export function replay(plan: Plan, ctx: ChunkContext, count: number, recordNumbe
     event_data: data,
     event_data_kind: kindEventData ? 'EventData' : 'none',
   } as EvtxRecord;
-  for (let k = 0; k < OPTIONAL.length; k++) {
-    const v = sysValue(ctx, OPTIONAL[k]);
-    if (v !== undefined) (rec as unknown as Record<string, unknown>)[OPTIONAL_NAMES[k]] = v;
-  }
+  // Named stores in OPTIONAL's order (a keyed store with a different name each time is slow).
+  if (sysKind[F.ProviderGuid] !== UNSET) rec.provider_guid = sysString(ctx, F.ProviderGuid);
+  if (sysKind[F.EventSourceName] !== UNSET) rec.event_source_name = sysString(ctx, F.EventSourceName);
+  if (sysKind[F.Qualifiers] !== UNSET) rec.qualifiers = sysValue(ctx, F.Qualifiers) as number;
+  if (sysKind[F.Version] !== UNSET) rec.version = sysValue(ctx, F.Version) as number;
+  if (sysKind[F.Level] !== UNSET) rec.level = sysValue(ctx, F.Level) as number;
+  if (sysKind[F.Task] !== UNSET) rec.task = sysValue(ctx, F.Task) as number;
+  if (sysKind[F.Opcode] !== UNSET) rec.opcode = sysValue(ctx, F.Opcode) as number;
+  if (sysKind[F.Keywords] !== UNSET) rec.keywords = sysString(ctx, F.Keywords);
+  if (sysKind[F.ActivityId] !== UNSET) rec.activity_id = sysString(ctx, F.ActivityId);
+  if (sysKind[F.RelatedActivityId] !== UNSET) rec.related_activity_id = sysString(ctx, F.RelatedActivityId);
+  if (sysKind[F.ProcessId] !== UNSET) rec.process_id = sysValue(ctx, F.ProcessId) as number;
+  if (sysKind[F.ThreadId] !== UNSET) rec.thread_id = sysValue(ctx, F.ThreadId) as number;
+  if (sysKind[F.UserSid] !== UNSET) rec.user_sid = sysString(ctx, F.UserSid);
   return rec;
 }
 
