@@ -139,7 +139,7 @@ function compileChildren(kids: XNode[], ops: Op[]): boolean {
     if (part.name === 'System') {
       if (!compileSystem(part, ops)) return false;
     } else if (part.name === 'EventData') {
-      if (part.attrs.length > 0) return false;
+      // Its attributes (a Name, on some events) are not part of the record.
       ops.push({ f: F.EventData, key: '', keyBytes: NO_KEY, lit: '', sub: -1, opt: false, elem: false, literalText: false });
       if (!compileEventData(part, ops)) return false;
     } else if (part.name === 'UserData' || part.name === 'ProcessingErrorData') {
