@@ -341,9 +341,15 @@ function sidValue(b: Buffer, p: number, size: number): void {
 
 let lastSec = NaN;
 let lastSecBytes: Uint8Array = new Uint8Array(0);
+/** The last FILETIME written and its JSON text: a record's header time and TimeCreated are usually the same. */
+let lastLo = -1;
+let lastHi = -1;
+const lastText = new Uint8Array(64);
+let lastLen = 0;
 
 /** A FILETIME as filetime() renders it, quoted. */
 export function filetimeValue(lo: number, hi: number): void {
+  if (lo === lastLo && hi === lastHi) return rawRange(lastText, 0, lastLen);
   if (hi >= 0x20000000) {
     byte(0x22);
     ascii(filetime(lo, hi));
@@ -352,7 +358,7 @@ export function filetimeValue(lo: number, hi: number): void {
   }
   const t = hi * 4967296 + lo;
   const qs = Math.floor(t / 1e7);
-  let rem = t - qs * 1e7;
+  let rem = (t - qs * 1e7) | 0;
   const sec = hi * 429 + qs - 11644473600;
   if (sec !== lastSec) {
     lastSecBytes = bytes(secondsIso(sec));
@@ -361,12 +367,13 @@ export function filetimeValue(lo: number, hi: number): void {
   const sb = lastSecBytes;
   room(sb.length + 11);
   const o = ob;
+  const start = pos;
   let q = pos;
   o[q++] = 0x22;
   for (let i = 0; i < sb.length; i++) o[q++] = sb[i];
   o[q++] = 0x2e;
   for (let i = 7; i > 0; i--) {
-    const d = Math.floor(rem / 10);
+    const d = (rem / 10) | 0;
     o[q + i - 1] = 0x30 + (rem - d * 10);
     rem = d;
   }
@@ -374,6 +381,12 @@ export function filetimeValue(lo: number, hi: number): void {
   o[q++] = 0x5a;
   o[q++] = 0x22;
   pos = q;
+  if (q - start <= lastText.length) {
+    for (let i = start; i < q; i++) lastText[i - start] = o[i];
+    lastLen = q - start;
+    lastLo = lo;
+    lastHi = hi;
+  }
 }
 
 /** A HexInt64 with all 16 digits (as Keywords are shown), quoted. */
