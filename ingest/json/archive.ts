@@ -3,7 +3,8 @@
 // file or entry is ever held in memory.
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { createGunzip as gunzip, createInflateRaw as inflateRaw } from 'node:zlib';
+import type { Transform } from 'node:stream';
+import { constants as zconst, createGunzip as gunzip, createInflateRaw as inflateRaw, type Zlib } from 'node:zlib';
 
 // Bigger output chunks than zlib's 16 KiB default: fewer async hops per megabyte.
 const Z = { chunkSize: 256 * 1024 };
@@ -30,9 +31,9 @@ export function isArchive(path: string): boolean {
 export async function* openEntries(path: string): AsyncGenerator<Entry | EntryError> {
   const p = lower(path);
   if (p.endsWith('.zip')) yield* zipEntries(path);
-  else if (p.endsWith('.tar.gz') || p.endsWith('.tgz')) yield* tarEntries(createReadStream(path).pipe(createGunzip()));
+  else if (p.endsWith('.tar.gz') || p.endsWith('.tgz')) yield* tarEntries(inflated(createReadStream(path), createGunzip()));
   else if (p.endsWith('.tar')) yield* tarEntries(createReadStream(path));
-  else if (p.endsWith('.gz')) yield { chunks: createReadStream(path).pipe(createGunzip()) };
+  else if (p.endsWith('.gz')) yield { chunks: inflated(createReadStream(path), createGunzip()) };
   else yield { chunks: createReadStream(path, { highWaterMark: 1 << 20 }) };
 }
 
@@ -134,19 +135,84 @@ async function* tarBody(pull: Pull): AsyncGenerator<Entry | EntryError> {
     }
     const gz = name.toLowerCase().endsWith('.gz');
     const stream = body();
-    yield { name, chunks: gz ? gunzipIter(stream) : stream };
+    yield { name, chunks: gz ? inflated(stream, createGunzip()) : stream };
     // Skip whatever the consumer did not read, then the padding.
     while (left > 0) { const b = await pull.some(Math.min(left, 1 << 20)); if (b.length === 0) return; left -= b.length; }
     if (padded > size) await pull.read(padded - size);
   }
 }
 
-async function* gunzipIter(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  const g = createGunzip();
-  const feed = (async () => { for await (const b of src) if (!g.write(b)) await new Promise((r) => g.once('drain', r)); g.end(); })();
-  feed.catch((e: Error) => g.destroy(e));
-  for await (const b of g) yield b as Buffer;
-  await feed;
+/** Resolves when `start`'s callback runs, or the stream fails or closes first (a callback that never comes). */
+function settled(z: Transform, start: (done: () => void) => void): Promise<void> {
+  return new Promise<void>((r) => {
+    const done = (): void => { z.off('close', done); z.off('error', done); r(); };
+    z.on('close', done);
+    z.on('error', done);
+    start(done);
+  });
+}
+
+/** Resolves when a writable may take more, or is gone (destroyed, failed). */
+function drainOrClose(z: Transform): Promise<void> {
+  return settled(z, (done) => z.once('drain', done));
+}
+
+/** Output held before feeding pauses. */
+const INFLATE_AHEAD = 4 << 20;
+
+/**
+ * What `z` makes of `src`: every chunk it produced before an error, then the error. Iterating a zlib
+ * stream would lose the output still buffered when a truncated input makes it fail, and how much
+ * depended on timing; here the stream flows, and back-pressure is applied by feeding it less.
+ */
+export async function* inflated(src: AsyncIterable<Buffer>, z: Transform & Zlib): AsyncGenerator<Buffer> {
+  const queue: Buffer[] = [];
+  let queued = 0, ended = false;
+  let error: Error | undefined;
+  let wake: (() => void) | undefined, room: (() => void) | undefined;
+  const notify = (): void => { const w = wake; wake = undefined; w?.(); };
+  const free = (): void => { const r = room; room = undefined; r?.(); };
+  z.on('data', (b: Buffer) => { queue.push(b); queued += b.length; notify(); });
+  z.on('end', () => { ended = true; notify(); });
+  z.on('error', (e: Error) => { error ??= e; notify(); free(); });
+  let stop = false;
+  const feed = (async () => {
+    try {
+      for await (const b of src) {
+        if (stop || error) return;
+        if (!z.write(b)) await drainOrClose(z);
+        while (queued > INFLATE_AHEAD && !error && !stop) await new Promise<void>((r) => { room = r; });
+      }
+      // Everything zlib still holds comes out first; only then may a cut input fail (Z_FINISH), so the
+      // error never takes output with it.
+      if (!stop && !error) await settled(z, (done) => z.flush(zconst.Z_SYNC_FLUSH, done));
+      if (!stop && !error) await settled(z, (done) => z.flush(zconst.Z_FINISH, done));
+      if (!stop && !error) z.end();
+    } catch (e) {
+      // The source itself failed (a read error): after what was inflated so far.
+      error ??= e as Error;
+      notify();
+    }
+  })();
+  try {
+    for (;;) {
+      const b = queue.shift();
+      if (b) {
+        queued -= b.length;
+        if (queued <= INFLATE_AHEAD) free();
+        yield b;
+        continue;
+      }
+      if (error) throw error;
+      if (ended) break;
+      await new Promise<void>((r) => { wake = r; });
+    }
+  } finally {
+    stop = true;
+    free();
+    if (!ended) z.destroy();
+    await feed;
+  }
 }
 
 // ---- zip ----
@@ -171,8 +237,8 @@ async function* zipEntries(path: string): AsyncGenerator<Entry | EntryError> {
     if (lh.readUInt32LE(0) !== 0x04034b50) { yield { name: e.name, error: 'zip local header signature not found' }; continue; }
     const dataStart = e.localOffset + 30 + lh.readUInt16LE(26) + lh.readUInt16LE(28);
     const raw = e.compSize > 0 ? createReadStream(path, { start: dataStart, end: dataStart + e.compSize - 1, highWaterMark: 1 << 20 }) : (async function* () { /* empty */ })();
-    let chunks: AsyncIterable<Buffer> = e.method === 8 && e.compSize > 0 ? (raw as NodeJS.ReadableStream).pipe(createInflateRaw()) as AsyncIterable<Buffer> : raw as AsyncIterable<Buffer>;
-    if (e.name.toLowerCase().endsWith('.gz')) chunks = gunzipIter(chunks);
+    let chunks: AsyncIterable<Buffer> = e.method === 8 && e.compSize > 0 ? inflated(raw as AsyncIterable<Buffer>, createInflateRaw()) : raw as AsyncIterable<Buffer>;
+    if (e.name.toLowerCase().endsWith('.gz')) chunks = inflated(chunks, createGunzip());
     yield { name: e.name, chunks };
   }
 }

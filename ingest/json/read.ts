@@ -31,7 +31,11 @@ export function reject(source: string, pos: string, reason: string, original: st
   return r;
 }
 
-function pieceItem(p: Piece, file: string, entry: string | undefined, format: JsonFormat | undefined): InputItem {
+/** A piece of JSON text and the archive entry it came from, not yet parsed (that may happen elsewhere). */
+export type RawItem = { kind: 'piece'; piece: Piece; entry?: string } | InputItem;
+
+/** Parses and adapts one piece: a record, or a reject with its position and reason. */
+export function pieceItem(p: Piece, file: string, entry: string | undefined, format: JsonFormat | undefined): InputItem {
   const src = sourceName(file, entry);
   const pos = position(p);
   if (p.bad !== undefined) return { kind: 'reject', reject: reject(src, pos, p.bad, p.text) };
@@ -55,6 +59,11 @@ function pieceItem(p: Piece, file: string, entry: string | undefined, format: Js
  * failures (encrypted zip member, bad gzip) become rejects; only an unopenable file throws.
  */
 export async function* readJsonFile(file: string, format?: JsonFormat): AsyncGenerator<InputItem> {
+  for await (const r of readJsonPieces(file)) yield r.kind === 'piece' ? pieceItem(r.piece, file, r.entry, format) : r;
+}
+
+/** As readJsonFile, with each piece's text left unparsed. */
+export async function* readJsonPieces(file: string): AsyncGenerator<RawItem> {
   // Streams open lazily and would report a missing or forbidden file as a bad entry: open it first.
   await (await open(file, 'r')).close();
   for await (const e of openEntries(file)) {
@@ -67,7 +76,7 @@ export async function* readJsonFile(file: string, format?: JsonFormat): AsyncGen
       continue;
     }
     try {
-      for await (const p of splitJson(e.chunks)) yield pieceItem(p, file, e.name, format);
+      for await (const p of splitJson(e.chunks)) yield e.name === undefined ? { kind: 'piece', piece: p } : { kind: 'piece', piece: p, entry: e.name };
     } catch (err) {
       yield { kind: 'reject', reject: reject(sourceName(file, e.name), 'stream', `cannot read: ${(err as Error).message}`, '') };
     }

@@ -84,6 +84,19 @@ export async function* splitJson(chunks: AsyncIterable<Buffer | string>): AsyncG
       let done = false;
       while (i < buf.length) {
         const b = buf[i];
+        // A record that begins at the start of a line while another is still open: the open one is broken
+        // (a cut line). It is reported alone and does not swallow the records after it. Valid JSON never
+        // holds a raw newline in a string, and nested values of a pretty-printed record are indented.
+        if (b === C.NL && mode === 'value' && depth > 0) {
+          if (i + 1 >= buf.length) break; // the next byte decides: wait for it
+          if (buf[i + 1] === C.LBRACE) {
+            out.push({ ...piece(start, i, startLine), bad: 'truncated: a record starts on the next line before this one closed' });
+            line++;
+            i++;
+            start = i; startLine = line; depth = 0; inStr = false; esc = false; sawNl = false;
+            continue;
+          }
+        }
         if (inStr) {
           if (esc) esc = false;
           else if (b === C.BSL) esc = true;

@@ -22,6 +22,8 @@ export type { JobBatch } from './protocol.js';
 const RANGE_BLOCKS = 32;
 /** Bytes of JSON lines held ahead of their turn before workers must wait. */
 const HELD_CAP = 16 << 20;
+/** Characters of JSON text read from a large input and not yet taken by a worker, before its reader waits. */
+const PART_CAP = 8 << 20;
 /**
  * A worker's heap holds a batch or two and one record of at most 16 MiB (ingest/json/split.ts): a
  * bounded heap is collected sooner, and every worker's heap counts in RSS.
@@ -37,8 +39,8 @@ export interface ParallelOptions {
   threads?: number;
   /** Ship every event as an object (an Elasticsearch sink needs them all), not only what detectors use. */
   shipAll?: boolean;
-  /** Filled in as work goes: ranges redone with the final knowledge; files normalized from kept items. */
-  stats?: { redone: number; kept: number };
+  /** Filled in as work goes: ranges redone with the final knowledge; files normalized from kept items; parts of large JSON inputs. */
+  stats?: { redone: number; kept: number; parts?: number };
 }
 
 export type ParallelItem =
@@ -56,7 +58,11 @@ type Task = { kind: 'learn'; index: number } | { kind: 'job'; index: number };
 interface Slot { worker: Worker; task?: Task }
 
 interface JobState {
+  id: number;
   job: Job | { kind: 'unreadable'; file: string; error: string };
+  /** A JSON input handed out in parts: the parts come after it, in order. */
+  parent?: JobState;
+  parts?: number;
   lastOfFile: boolean;
   /** held: counted against the cap (arrived ahead of its turn); deferred: not yet acknowledged. */
   batches: { batch: JobBatch; size: number; held: boolean; deferred: boolean }[];
@@ -73,7 +79,8 @@ interface JobState {
 /** Normalizes `files` (already expanded) on worker threads; yields their output in input order. */
 export async function* normalizeInParallel(files: string[], opts: ParallelOptions = {}): AsyncGenerator<ParallelItem> {
   const n = Math.max(1, opts.threads ?? defaultThreads());
-  const setup: WorkerSetup = { tz: opts.tz, ingested: opts.ingested ?? new Date().toISOString(), validate: opts.validate ?? 'fast', ship: opts.shipAll ? 'all' : 'relevant' };
+  // One worker: nothing to share a large JSON input with.
+  const setup: WorkerSetup = { tz: opts.tz, ingested: opts.ingested ?? new Date().toISOString(), validate: opts.validate ?? 'fast', ship: opts.shipAll ? 'all' : 'relevant', split: n > 1 };
   let failure: Error | undefined;
   let wake: (() => void) | undefined;
   const signal = (): void => { const w = wake; wake = undefined; w?.(); };
@@ -85,9 +92,16 @@ export async function* normalizeInParallel(files: string[], opts: ParallelOption
   const learned: ({ snap?: KnowledgeSnapshot; error?: string } | undefined)[] = toLearn.map(() => undefined);
   let learnNext = 0, learnPending = toLearn.length;
   let knowledge: KnowledgeSnapshot | undefined = toLearn.length === 0 ? new ClockKnowledge().snapshot() : undefined;
+  // Jobs in output order (parts of a split JSON input are inserted after it); byId for messages.
   const jobs: JobState[] = [];
+  const byId = new Map<number, JobState>();
+  let nextId = 0;
   const sizes = new Map<string, number>();
-  const state = (job: JobState['job'], lastOfFile: boolean, done = false): JobState => ({ job, lastOfFile, batches: [], dispatched: done, done });
+  const state = (job: JobState['job'], lastOfFile: boolean, done = false): JobState => {
+    const st: JobState = { id: nextId++, job, lastOfFile, batches: [], dispatched: done, done };
+    byId.set(st.id, st);
+    return st;
+  };
   for (const f of files) {
     sizes.set(f, (await stat(f).catch(() => ({ size: 0 }))).size);
     if (!isEvtxPath(f, opts.format)) { jobs.push(state({ kind: 'json', file: f, format: opts.format }, true)); continue; }
@@ -101,7 +115,7 @@ export async function* normalizeInParallel(files: string[], opts: ParallelOption
   }
 
   const slots: Slot[] = [];
-  let current = 0, held = 0;
+  let current = 0, held = 0, partChars = 0;
   const send = (s: Slot, m: ToWorker): void => s.worker.postMessage(m);
 
   /**
@@ -140,10 +154,24 @@ export async function* normalizeInParallel(files: string[], opts: ParallelOption
     const st = jobs[i];
     st.dispatched = true;
     st.slot = s;
-    s.task = { kind: 'job', index: i };
+    s.task = { kind: 'job', index: st.id };
     if (st.keptBy && st.keptBy !== s) send(st.keptBy, { type: 'forget', file: st.job.file });
     else if (st.keptBy && opts.stats) opts.stats.kept++;
-    send(s, { type: 'job', id: i, job: st.job as Job });
+    send(s, { type: 'job', id: st.id, job: st.job as Job });
+    if (st.job.kind === 'part') {
+      partChars -= st.job.chars;
+      st.job = { ...st.job, items: [] };
+    }
+  };
+
+  const releaseDeferred = (): void => {
+    for (const j of jobs) {
+      for (const b of j.batches) {
+        if (!b.deferred || !j.slot) continue;
+        b.deferred = false;
+        send(j.slot, { type: 'ack', id: j.id });
+      }
+    }
   };
 
   const firstPassDone = (): void => {
@@ -158,7 +186,7 @@ export async function* normalizeInParallel(files: string[], opts: ParallelOption
       const error = learned[i]!.error;
       if (error === undefined) continue;
       const j = jobs.findIndex((st) => st.job.file === toLearn[i]);
-      if (j >= 0) jobs[j] = state({ kind: 'unreadable', file: toLearn[i], error }, true, true);
+      if (j >= 0) { byId.delete(jobs[j].id); jobs[j] = state({ kind: 'unreadable', file: toLearn[i], error }, true, true); }
     }
     for (const s of slots) send(s, { type: 'knowledge', snap: knowledge });
     for (const s of slots) if (!s.task) dispatch(s);
@@ -171,8 +199,29 @@ export async function* normalizeInParallel(files: string[], opts: ParallelOption
       if (m.cached) { const st = jobs.find((j) => j.job.file === toLearn[m.id] && j.job.kind === 'json'); if (st) st.keptBy = s; }
       dispatch(s);
       if (--learnPending === 0) firstPassDone();
+    } else if (m.type === 'part') {
+      // A piece of a large JSON input: a job of its own, after the input's earlier parts.
+      const p = byId.get(m.id)!;
+      // Enough text waits already: the reader parses this part itself (it never waits on others).
+      const itself = partChars + m.chars > PART_CAP;
+      const st = state({ kind: 'part', file: p.job.file, format: opts.format, items: itself ? [] : m.items, chars: m.chars }, false);
+      st.parent = p;
+      p.parts = (p.parts ?? 0) + 1;
+      if (opts.stats) opts.stats.parts = (opts.stats.parts ?? 0) + 1;
+      let at = jobs.indexOf(p) + 1;
+      while (at < jobs.length && jobs[at].parent === p) at++;
+      jobs.splice(at, 0, st);
+      if (!itself) {
+        partChars += m.chars;
+        send(s, { type: 'part-taken', id: m.id, run: undefined });
+        for (const x of slots) if (!x.task) dispatch(x);
+      } else {
+        st.dispatched = true;
+        st.slot = s;
+        send(s, { type: 'part-taken', id: m.id, run: st.id });
+      }
     } else if (m.type === 'batch') {
-      const st = jobs[m.id];
+      const st = byId.get(m.id)!;
       if (m.batch.provisional) {
         // Ran before the first pass ended and asked what it teaches: again, with the final knowledge.
         st.dispatched = false;
@@ -184,18 +233,19 @@ export async function* normalizeInParallel(files: string[], opts: ParallelOption
       }
       const size = m.batch.ndjson.byteLength;
       // The current job's batches are taken at once; others wait, acknowledged only under the cap.
-      const ahead = m.id !== current;
+      const ahead = st !== jobs[current];
       const deferred = ahead && held + size > HELD_CAP;
       if (ahead) held += size;
       st.batches.push({ batch: m.batch, size, held: ahead, deferred });
       if (!deferred) send(s, { type: 'ack', id: m.id });
     } else if (m.type === 'done') {
-      const st = jobs[m.id];
+      const st = byId.get(m.id)!;
       if (st.slot === s) {
         st.done = true;
         if (m.unreadable !== undefined) st.unreadable = m.unreadable;
       }
-      dispatch(s);
+      // A reader that parsed one of its own parts is still busy with its input.
+      if (s.task?.kind === 'job' && s.task.index === m.id) dispatch(s);
     }
     signal();
   };
@@ -219,14 +269,29 @@ export async function* normalizeInParallel(files: string[], opts: ParallelOption
       const b = st.batches.shift();
       if (b) {
         if (b.held) held -= b.size;
-        if (b.deferred && st.slot) send(st.slot, { type: 'ack', id: current });
+        if (b.deferred && st.slot) send(st.slot, { type: 'ack', id: st.id });
         yield { kind: 'batch', file: st.job.file, batch: b.batch };
         continue;
       }
-      if (!st.done) { await waitForSignal(); continue; }
+      // A split input yields nothing itself: its parts follow it, and its reader may still be adding some.
+      if (st.parts !== undefined && !st.parent) { current++; continue; }
+      if (!st.done) {
+        // The output waits for a job no worker has, and every worker is busy (possibly waiting for
+        // acknowledgements of output ahead of its turn): let them all go on, so that one becomes free.
+        if (!st.dispatched && slots.every((s) => s.task)) releaseDeferred();
+        await waitForSignal();
+        continue;
+      }
+      // The input's end (and its read error, if any) come after its last part, once its reader is done.
+      const owner = st.parent ?? st;
+      const last = !st.parent || jobs[current + 1]?.parent !== st.parent;
+      if (st.parent && last && !st.parent.done) { await waitForSignal(); continue; }
+      byId.delete(st.id);
+      if (st.parent && last) byId.delete(st.parent.id);
       if (st.job.kind === 'unreadable') yield { kind: 'unreadable', file: st.job.file, error: st.job.error };
-      else if (st.unreadable !== undefined) yield { kind: 'unreadable', file: st.job.file, error: st.unreadable };
-      if (st.lastOfFile) yield { kind: 'file-done', file: st.job.file, bytes: sizes.get(st.job.file) ?? 0 };
+      else if (st.parent && st.unreadable !== undefined) yield { kind: 'unreadable', file: st.job.file, error: st.unreadable };
+      if (last && owner.unreadable !== undefined) yield { kind: 'unreadable', file: st.job.file, error: owner.unreadable };
+      if (last && owner.lastOfFile) yield { kind: 'file-done', file: st.job.file, bytes: sizes.get(st.job.file) ?? 0 };
       current++;
       // Free workers may now reach jobs that were outside what could run.
       for (const s of slots) if (!s.task) dispatch(s);

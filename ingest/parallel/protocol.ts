@@ -1,11 +1,16 @@
 // Messages between the normalizing pool (ingest/parallel/pool.ts) and its workers (worker.ts).
 import type { InputFormat, NormalizedEvent } from '../../schemas/event.js';
 import type { KnowledgeSnapshot } from '../normalize/clock.js';
+import type { RawItem } from '../json/read.js';
 
-/** A unit of work: blocks [from, to) of an EVTX file, or a whole JSON input (plain or archived). */
+/**
+ * A unit of work: blocks [from, to) of an EVTX file; a JSON input (plain or archived), which its worker
+ * hands out in parts when it is large; or one such part (its pieces of text, parsed by whoever takes it).
+ */
 export type Job =
   | { kind: 'evtx'; file: string; from: number; to: number }
-  | { kind: 'json'; file: string; format?: InputFormat };
+  | { kind: 'json'; file: string; format?: InputFormat }
+  | { kind: 'part'; file: string; format?: InputFormat; items: RawItem[]; chars: number };
 
 export interface WorkerSetup {
   tz?: string;
@@ -13,6 +18,8 @@ export interface WorkerSetup {
   validate: 'fast' | 'zod' | 'none';
   /** Which events come back as objects besides their JSON line: all, or those detectors and findings use. */
   ship: 'all' | 'relevant';
+  /** Large JSON inputs are handed out in parts (there are other workers to take them). */
+  split: boolean;
 }
 
 export type ToWorker =
@@ -20,6 +27,8 @@ export type ToWorker =
   | { type: 'learn'; id: number; file: string; format?: InputFormat }
   | { type: 'knowledge'; snap: KnowledgeSnapshot }
   | { type: 'job'; id: number; job: Job }
+  /** The part was registered: another worker will parse it, or (run: its job id) this reader parses it now. */
+  | { type: 'part-taken'; id: number; run: number | undefined }
   /** Another worker took the job of a file this one kept: drop the items. */
   | { type: 'forget'; file: string }
   /** A batch was taken: the worker may send the next (bounds what waits in the main thread). */
@@ -42,5 +51,7 @@ export type FromWorker =
   /** cached: the worker kept the file's items; its normalizing job is cheapest there. */
   | { type: 'learned'; id: number; snap?: KnowledgeSnapshot; error?: string; cached?: boolean }
   | { type: 'batch'; id: number; batch: JobBatch }
+  /** A part of a large JSON input, for any worker to parse: answered with part-taken. */
+  | { type: 'part'; id: number; items: RawItem[]; chars: number }
   | { type: 'done'; id: number; unreadable?: string }
   | { type: 'failed'; message: string };

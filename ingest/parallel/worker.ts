@@ -7,11 +7,16 @@ import type { InputFormat, NormalizedEvent, Reject } from '../../schemas/event.j
 import { ClockKnowledge, Normalizer } from '../normalize/index.js';
 import { FileLearner, normalizeItem } from '../pipeline.js';
 import { evtxInputItem, readInput, type InputItem } from '../sources.js';
+import { pieceItem, readJsonPieces, type RawItem } from '../json/read.js';
+import type { JsonFormat } from '../json/detect.js';
 import { readEvtxRange } from './evtx-range.js';
 import type { FromWorker, Job, JobBatch, ToWorker, WorkerSetup } from './protocol.js';
 
 const BATCH_EVENTS = 4096;
 const BATCH_CHARS = 2 << 20;
+/** A part of a large JSON input handed to another worker: small enough to share one file between all. */
+const PART_ITEMS = 1024;
+const PART_CHARS = 1 << 20;
 
 const port = parentPort!;
 /** Until the first pass ends: knowledge that knows nothing and notes that it was asked. */
@@ -22,9 +27,12 @@ class ProvisionalKnowledge extends ClockKnowledge {
   override anchor(): undefined { this.asked = true; return undefined; }
 }
 
-let setup: WorkerSetup = { ingested: new Date().toISOString(), validate: 'fast', ship: 'relevant' };
+let setup: WorkerSetup = { ingested: new Date().toISOString(), validate: 'fast', ship: 'relevant', split: false };
 let provisional: ProvisionalKnowledge | undefined = new ProvisionalKnowledge();
 let norm = new Normalizer({ ...setup, knowledge: provisional });
+/** The answer to the part this worker just sent (parts go one at a time). */
+let onPartTaken: ((run: number | undefined) => void) | undefined;
+
 /** Batches sent and not yet acknowledged: a worker runs at most one batch ahead of the main thread. */
 let unacked = 0;
 let onAck: (() => void) | undefined;
@@ -90,13 +98,21 @@ async function runJob(id: number, job: Job): Promise<void> {
     if (job.kind === 'evtx') {
       // One batch per range: with provisional knowledge the whole range must be judged before it is sent.
       for (const items of readEvtxRange(job.file, job.from, job.to)) for (const it of items) take(b, job.file, evtxInputItem(job.file, it));
-    } else {
-      const items = kept.get(job.file);
-      if (items) { kept.delete(job.file); keptCount -= items.length; }
-      for await (const it of items ?? readInput(job.file, job.format)) {
-        take(b, job.file, it);
+    } else if (job.kind === 'part') {
+      for (const r of job.items) {
+        take(b, job.file, raw(job.file, job.format, r));
         if (b.full) await b.send();
       }
+    } else {
+      const items = kept.get(job.file);
+      if (items) {
+        kept.delete(job.file);
+        keptCount -= items.length;
+        for (const it of items) {
+          take(b, job.file, it);
+          if (b.full) await b.send();
+        }
+      } else await readJson(b, id, job.file, job.format);
     }
     await b.send();
     post({ type: 'done', id });
@@ -105,6 +121,43 @@ async function runJob(id: number, job: Job): Promise<void> {
     await b.send();
     post({ type: 'done', id, unreadable: (e as Error).message });
   }
+}
+
+function raw(file: string, format: InputFormat | undefined, r: RawItem): InputItem {
+  return r.kind === 'piece' ? pieceItem(r.piece, file, r.entry, format as JsonFormat | undefined) : r;
+}
+
+/**
+ * A JSON input: parsed here when it is small; when it is larger than a part, read and split here and
+ * handed out part by part, so that every worker parses a share of one large export.
+ */
+async function readJson(b: Batcher, id: number, file: string, format: InputFormat | undefined): Promise<void> {
+  let part: RawItem[] = [];
+  let chars = 0, split = false;
+  const flush = async (): Promise<void> => {
+    if (split) {
+      const taken = new Promise<number | undefined>((r) => { onPartTaken = r; });
+      post({ type: 'part', id, items: part, chars });
+      const run = await taken;
+      if (run !== undefined) await runJob(run, { kind: 'part', file, format, items: part, chars });
+    } else {
+      for (const r of part) {
+        take(b, file, raw(file, format, r));
+        if (b.full) await b.send();
+      }
+    }
+    part = [];
+    chars = 0;
+  };
+  for await (const r of readJsonPieces(file)) {
+    part.push(r);
+    if (r.kind === 'piece') chars += r.piece.text.length;
+    if (part.length >= PART_ITEMS || chars >= PART_CHARS) {
+      split = setup.split;
+      await flush();
+    }
+  }
+  if (part.length > 0) await flush();
 }
 
 /**
@@ -145,6 +198,7 @@ port.on('message', (m: ToWorker) => {
         norm = new Normalizer({ tz: setup.tz, ingested: setup.ingested, validate: setup.validate, knowledge: ClockKnowledge.from(m.snap) });
         break;
       case 'learn': void learn(m.id, m.file, m.format); break;
+      case 'part-taken': { const r = onPartTaken; onPartTaken = undefined; r?.(m.run); break; }
       case 'forget': { const items = kept.get(m.file); if (items) { kept.delete(m.file); keptCount -= items.length; } break; }
       case 'job': void runJob(m.id, m.job); break;
       case 'ack': { unacked--; const r = onAck; onAck = undefined; r?.(); break; }

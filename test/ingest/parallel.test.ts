@@ -3,6 +3,7 @@
 // number of workers; and the events it ships to the detectors are all those they would act on.
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -62,11 +63,13 @@ test('parallel normalizing equals the one-thread pipeline on the corpus, damaged
   assert.deepEqual(want.unreadable.map((u) => u.replace(/:.*/, '')).sort(), [join(dir, 'a-not.evtx'), join(dir, 'missing.json')]);
   assert.ok(want.lines.length > 30_000 && want.rejects.length > 0 && want.shipped.length > 1000, 'the inputs hold events, rejects and detector events');
   for (const threads of [1, 3]) {
-    const stats = { redone: 0, kept: 0 };
+    const stats = { redone: 0, kept: 0, parts: 0 };
     const got = await parallel(files, threads, { stats });
     assert.ok(stats.redone > 0, 'the first EVTX range was redone with the final knowledge');
     // Local-time collector files are read to the end by the first pass: their items are reused.
     if (threads === 1) assert.ok(stats.kept >= 4, `files normalized from the first pass's items: ${stats.kept}`);
+    // The Empire recording is one 50 MB export: with other workers to help, it is parsed in parts.
+    assert.ok(threads === 1 ? stats.parts === 0 : stats.parts > 20, `parts: ${stats.parts}`);
     assert.equal(got.lines.length, want.lines.length, `${threads} thread(s): event count`);
     for (let i = 0; i < want.lines.length; i++) if (got.lines[i] !== want.lines[i]) assert.equal(got.lines[i], want.lines[i], `${threads} thread(s): line ${i + 1}`);
     assert.deepEqual(got.rejects, want.rejects, `${threads} thread(s): rejects`);
@@ -102,4 +105,32 @@ test('an outsized JSON record is rejected with its reason; the records around it
   assert.match(r.position, /line 2501/);
   assert.ok(r.original.length <= 1024);
   assert.deepEqual(got.unreadable, []);
+});
+
+test('a large JSON export is parsed in parts by every worker: same lines, rejects and read errors, in order', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hoptrail-parts-'));
+  const lines: string[] = [];
+  for (let i = 0; i < 30_000; i++) {
+    if (i % 997 === 0) { lines.push(`{"broken": ${i}`); continue; }
+    lines.push(JSON.stringify({
+      '@timestamp': new Date(Date.UTC(2024, 4, 1, 10) + i * 1000).toISOString(),
+      winlog: { channel: 'Security', provider_name: 'Microsoft-Windows-Security-Auditing', computer_name: `ws${i % 7}.corp.local`, event_id: 4624, record_id: i, event_data: { LogonType: '3', TargetUserName: `user${i % 13}`, IpAddress: `10.0.${i % 250}.${i % 200}` } },
+    }));
+  }
+  const plain = join(dir, 'export.ndjson');
+  writeFileSync(plain, lines.join('\n') + '\n');
+  // The same, gzipped and cut short: the read error comes after everything before the cut.
+  const cut = join(dir, 'export-cut.ndjson.gz');
+  const gz = gzipSync(Buffer.from(lines.join('\n') + '\n'));
+  writeFileSync(cut, gz.subarray(0, Math.floor(gz.length * 0.7)));
+  const files = [plain, cut];
+  const want = await sequential(files);
+  const stats = { redone: 0, kept: 0, parts: 0 };
+  const got = await parallel(files, 2, { stats });
+  assert.ok(stats.parts >= 8, `handed out in parts: ${stats.parts}`);
+  assert.ok(want.lines.length > 40_000 && want.rejects.length > 40, 'events and rejects from both files');
+  assert.ok(got.lines.length === want.lines.length && got.lines.every((l, i) => l === want.lines[i]), 'the same lines, in order');
+  assert.deepEqual(got.rejects, want.rejects);
+  assert.deepEqual(got.unreadable, want.unreadable);
+  assert.deepEqual(got.done, files);
 });

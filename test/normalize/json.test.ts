@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
 import { splitJson, type Piece } from '../../ingest/json/split.js';
+import { inflated } from '../../ingest/json/archive.js';
+import { constants as zlibConstants, createGunzip, gunzipSync, gzipSync } from 'node:zlib';
 import { readJsonFile, type InputItem } from '../../ingest/json/read.js';
 import { flattenEventXml } from '../../ingest/json/eventdata_xml.js';
 import { parseZone } from '../../ingest/normalize/index.js';
@@ -45,6 +46,45 @@ test('splitter: arrays stream element by element; bare and pretty objects; trunc
   assert.equal(cut[1].bad, 'truncated: input ended inside a JSON value');
   const bom = await pieces(['\ufeff{"a":1}\n{"a":2}\n']);
   assert.equal(bom.length, 2);
+});
+
+test('a cut gzip gives everything before the cut, then its error, however slowly it is read', async () => {
+  const text = Buffer.from(Array.from({ length: 60_000 }, (_, i) => `{"n":${i},"pad":"${'x'.repeat(i % 90)}"}`).join('\n'));
+  const cut = gzipSync(text).subarray(0, Math.floor(gzipSync(text).length * 0.6));
+  const possible = gunzipSync(cut, { finishFlush: zlibConstants.Z_SYNC_FLUSH }).length;
+  assert.ok(possible > text.length / 3);
+  for (const delayMs of [0, 2]) {
+    let got = 0, error = '';
+    const src = (async function* () { for (let i = 0; i < cut.length; i += 4096) yield cut.subarray(i, i + 4096); })();
+    try {
+      for await (const b of inflated(src, createGunzip({ chunkSize: 16 * 1024 }))) {
+        got += b.length;
+        if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
+      }
+    } catch (e) {
+      error = (e as Error).message;
+    }
+    assert.equal(got, possible, `every byte before the cut (consumer delay ${delayMs} ms)`);
+    assert.match(error, /unexpected end of file/);
+  }
+});
+
+test('splitter: a cut first record does not swallow the records after it (JSON lines and pretty objects)', async () => {
+  const cases: [string, [string, number][]][] = [
+    ['{"EventID": 1, "cut here\n{"n":1}\n{"n":2}\n', [['{"n":1}', 2], ['{"n":2}', 3]]],
+    ['{\n  "EventID": 1,\n  "cut\n{\n  "n": 2\n}\n{\n  "n": 3\n}\n', [['{\n  "n": 2\n}', 4], ['{\n  "n": 3\n}', 7]]],
+  ];
+  for (const [text, good] of cases) {
+    // Also fed byte by byte: the decision waits for the byte after the newline.
+    for (const chunks of [[text], text.split('')]) {
+      const ps = await pieces(chunks);
+      assert.equal(ps.length, good.length + 1);
+      assert.equal(ps[0].line, 1);
+      assert.match(ps[0].bad ?? '', /^truncated: a record starts on the next line/);
+      assert.deepEqual(ps.slice(1).map((p) => [p.text, p.line]), good);
+      assert.ok(ps.slice(1).every((p) => p.bad === undefined));
+    }
+  }
 });
 
 test('splitter: a record over 16 MiB is reported and skipped; reading resumes after it (lines, objects, arrays)', async () => {
