@@ -3,7 +3,7 @@
 
 import { stat } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
-import { readEvtxChunks, WorkerPool, type EvtxReadItem } from '../ingest/evtx/index.js';
+import { readEvtxChunks, releaseBytes, WorkerPool, type EvtxReadItem } from '../ingest/evtx/index.js';
 import { parseArgs, UsageError } from './args.js';
 import { expandInputs } from './inputs.js';
 
@@ -70,6 +70,8 @@ class ByteWriter {
   private pending: Buffer[] = [];
   private size = 0;
   private closed = false;
+  /** Where the memory of written pieces goes back to (the parser reuses it). */
+  pool: WorkerPool | undefined;
 
   constructor(private readonly out: Writable, private readonly batch = 1 << 16) {
     out.on('error', (e: NodeJS.ErrnoException) => {
@@ -92,9 +94,13 @@ class ByteWriter {
   async flush(): Promise<void> {
     if (this.pending.length === 0 || this.closed) return;
     const b = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.size);
+    if (this.pending.length > 1) for (const p of this.pending) releaseBytes(p, this.pool);
     this.pending = [];
     this.size = 0;
-    if (!this.out.write(b)) {
+    const written = (e?: Error | null) => {
+      if (!e) releaseBytes(b, this.pool);
+    };
+    if (!this.out.write(b, written)) {
       await new Promise<void>((resolve) => {
         const done = () => {
           this.out.off('drain', done);
@@ -166,13 +172,15 @@ async function dumpAll(inputs: string[], o: DumpOptions, out: ByteWriter, pool: 
       continue;
     }
     const workers = o.threads > 1 && !named.has(input.path) ? pool.take(await fileSize(input.path)) : pool.pool;
+    out.pool = workers;
     const r = await dumpOne(input.path, o, out, workers);
     if (r === 'closed') return status;
     status = Math.max(status, r);
   }
   // `-` reads an EVTX stream from standard input (after the named files); its size is unknown.
   if (inputs.includes('-')) {
-    const r = await dumpOne(process.stdin, o, out, pool.take(POOL_MIN_BYTES));
+    out.pool = pool.take(POOL_MIN_BYTES);
+    const r = await dumpOne(process.stdin, o, out, out.pool);
     if (r === 'closed') return status;
     status = Math.max(status, r);
   }

@@ -18,14 +18,44 @@ export function jsonRewind(p: number): void {
   pos = p;
 }
 
-/** The bytes written since the last take, in a Buffer of their own (so it can be transferred), and resets. */
+/** Output memory given back once written (releaseBytes): the next chunks' lines go there, not to new memory. */
+const spare: ArrayBuffer[] = [];
+/** Output buffers are at least this large (so that one given back fits most chunks), and kept up to 1 MiB. */
+const OUT_MIN = 256 << 10;
+const OUT_KEEP_MAX = 1 << 20;
+const SPARE_MAX = 4;
+
+/**
+ * The bytes written since the last take, in a Buffer whose memory is its own (so that it can be
+ * transferred; it may be larger than the bytes), and resets.
+ */
 export function jsonTake(): Buffer {
-  const out = Buffer.allocUnsafeSlow(pos);
+  let ab: ArrayBuffer | undefined;
+  for (let i = spare.length - 1; i >= 0; i--) {
+    if (spare[i].byteLength >= pos) {
+      ab = spare[i];
+      spare.splice(i, 1);
+      break;
+    }
+  }
+  const out = ab !== undefined ? Buffer.from(ab, 0, pos) : Buffer.allocUnsafeSlow(Math.max(pos, OUT_MIN)).subarray(0, pos);
   ob.copy(out, 0, 0, pos);
   pos = 0;
   // A huge chunk of output should not stay pinned for the rest of the run.
   if (ob.length > 1 << 22) ob = Buffer.allocUnsafeSlow(1 << 18);
   return out;
+}
+
+/**
+ * Gives back the memory of a `bytes` result (jsonTake) that is no longer needed by anyone, for this
+ * thread's next chunks; false when it is not such memory or enough is kept already.
+ */
+export function releaseBytes(b: Buffer): boolean {
+  const ab = b.buffer;
+  if (!(ab instanceof ArrayBuffer) || b.byteOffset !== 0 || ab.byteLength < OUT_MIN || ab.byteLength > OUT_KEEP_MAX || spare.length >= SPARE_MAX) return false;
+  if (spare.includes(ab)) return true;
+  spare.push(ab);
+  return true;
 }
 
 function room(n: number): void {

@@ -17,6 +17,8 @@ export interface ChunkJob {
   offset: number;
   opts: ChunkOptions;
   serialize?: SerializeFormat;
+  /** Memory to write the JSON lines into (given back by the pool's user). */
+  out?: ArrayBuffer;
 }
 
 export class WorkerPool {
@@ -32,6 +34,8 @@ export class WorkerPool {
   answered = 0;
   /** Chunk-sized memory the workers gave back, to copy chunks into. */
   private readonly spare: ArrayBuffer[] = [];
+  /** Output memory given back (giveBack), sent with the next chunks for the workers to write into. */
+  private readonly spareOut: ArrayBuffer[] = [];
 
   constructor(readonly size: number) {
     for (let i = 0; i < size; i++) {
@@ -75,11 +79,21 @@ export class WorkerPool {
     const id = this.nextId++;
     this.load[w]++;
     this.inFlight++;
-    const job: ChunkJob = { id, buf, length: own.byteLength, file, chunkIndex, offset, opts, serialize };
+    const out = serialize === 'jsonl' ? this.spareOut.pop() : undefined;
+    const job: ChunkJob = { id, buf, length: own.byteLength, file, chunkIndex, offset, opts, serialize, out };
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, worker: w });
-      this.workers[w].postMessage(job, [buf]);
+      this.workers[w].postMessage(job, out !== undefined ? [buf, out] : [buf]);
     });
+  }
+
+  /** Memory of JSON lines a worker made, written out and no longer needed: the workers reuse it. */
+  giveBack(b: Buffer): boolean {
+    const ab = b.buffer;
+    if (!(ab instanceof ArrayBuffer) || b.byteOffset !== 0 || ab.byteLength < 256 << 10 || ab.byteLength > 1 << 20 || this.spareOut.length >= 8) return false;
+    if (this.spareOut.includes(ab)) return true;
+    this.spareOut.push(ab);
+    return true;
   }
 
   private failAll(worker: number, e: Error): void {

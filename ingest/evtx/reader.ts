@@ -8,6 +8,7 @@ import { crc32 } from 'node:zlib';
 import { CHUNK_SIZE, isChunk, parseChunk, parseChunkBytes, parseChunkText, type ChunkBatch, type ChunkItem, type ChunkOptions, type SerializeFormat } from './chunk.js';
 import type { EvtxErrorItem } from './record.js';
 import { u16, u32 } from './values.js';
+import { releaseBytes as releaseLocal } from './jsonout.js';
 import { WorkerPool } from './pool.js';
 
 export { WorkerPool };
@@ -153,6 +154,14 @@ function streamSource(stream: Readable): BlockSource {
 }
 
 /**
+ * The memory of a batch's `bytes` (JSON lines) once they are written out and referenced no more: later
+ * chunks' lines are written there instead of into new memory (on this thread, or on the pool's workers).
+ */
+export function releaseBytes(b: Buffer, pool?: WorkerPool): void {
+  if (!releaseLocal(b)) pool?.giveBack(b);
+}
+
+/**
  * Reads every record of an EVTX file or stream, in file order. Damage never throws: it becomes error
  * items (with file, chunk and offset), and reading goes on. An input that cannot be opened or is not
  * EVTX at all yields a single `fatal` error item.
@@ -179,7 +188,12 @@ export async function* readEvtxChunks(source: string | Readable, opts: ReadOptio
   const threads = pool?.size ?? 0;
   const chunkOpts: ChunkOptions = { xml: opts.xml || opts.serialize === 'xml', recover: opts.recover, eventIds: opts.eventIds, generic: opts.generic };
   // JSON lines are made as bytes (on the workers too); a caller that wants text gets them decoded here.
-  const asText = (batch: ChunkBatch): ChunkBatch => (batch.bytes === undefined || opts.bytes ? batch : { items: batch.items, text: batch.bytes.toString('utf8') });
+  const asText = (batch: ChunkBatch): ChunkBatch => {
+    if (batch.bytes === undefined || opts.bytes) return batch;
+    const text = batch.bytes.toString('utf8');
+    releaseBytes(batch.bytes, pool ?? undefined);
+    return { items: batch.items, text };
+  };
   const parseHere = (block: Buffer, index: number, offset: number): ChunkBatch => {
     if (opts.serialize === 'jsonl') return asText(parseChunkBytes(block, file, index, offset, chunkOpts));
     return opts.serialize ? parseChunkText(block, file, index, offset, chunkOpts, opts.serialize) : { items: parseChunk(block, file, index, offset, chunkOpts) };
@@ -304,7 +318,9 @@ class MainAndWorkers {
     // A rejection is seen by whoever awaits `wait`; this copy only records the result.
     wait.then(
       (b) => {
-        slot.batch ??= b;
+        if (slot.batch === null) slot.batch = b;
+        // A late answer for a chunk parsed here meanwhile: its memory can be reused.
+        else if (b.bytes !== undefined && b !== slot.batch) releaseBytes(b.bytes, this.pool);
       },
       () => undefined,
     );

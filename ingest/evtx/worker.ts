@@ -2,6 +2,7 @@
 
 import { parentPort } from 'node:worker_threads';
 import { parseChunk, parseChunkBytes, parseChunkText } from './chunk.js';
+import { releaseBytes } from './jsonout.js';
 import type { ChunkJob } from './pool.js';
 
 parentPort?.on('message', (job: ChunkJob) => {
@@ -11,6 +12,7 @@ parentPort?.on('message', (job: ChunkJob) => {
   // The chunk's memory goes back with the answer, for the pool to copy the next chunk into (nothing
   // parsed refers to it): fewer dead buffers waiting for a collection on either thread.
   if (job.serialize === 'jsonl') {
+    if (job.out !== undefined) releaseBytes(Buffer.from(job.out));
     const batch = parseChunkBytes(b, job.file, job.chunkIndex, job.offset, job.opts);
     parentPort!.postMessage({ id: job.id, batch, buf: job.buf }, [batch.bytes!.buffer as ArrayBuffer, job.buf]);
     return;

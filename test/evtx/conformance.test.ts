@@ -153,6 +153,28 @@ test('this thread parsing beside a worker (parseOnMain) keeps the order of items
   }
 });
 
+test('memory of written JSON lines given back (releaseBytes) is reused without changing any line', { skip: SKIP_NO_SHARED }, async () => {
+  const { readEvtxChunks, releaseBytes, WorkerPool } = await import('../../ingest/evtx/index.js');
+  const path = sharedPath('corpus', 'large', 'StolenSzechuan_DC_Security.evtx');
+  const want: Buffer[] = [];
+  for await (const b of readEvtxChunks(path, { serialize: 'jsonl', bytes: true })) if (b.bytes) want.push(Buffer.from(b.bytes));
+  const pool = new WorkerPool(1);
+  try {
+    for (const opts of [{}, { pool, parseOnMain: true }, { pool }]) {
+      const got: Buffer[] = [];
+      for await (const b of readEvtxChunks(path, { ...opts, serialize: 'jsonl', bytes: true })) {
+        if (!b.bytes) continue;
+        // As dump does: written out (here, copied), then given back.
+        got.push(Buffer.from(b.bytes));
+        releaseBytes(b.bytes, pool);
+      }
+      assert.ok(Buffer.concat(got).equals(Buffer.concat(want)), JSON.stringify(Object.keys(opts)));
+    }
+  } finally {
+    await pool.close();
+  }
+});
+
 test('parseOnMain does not wait for a worker that never answers: this thread parses its chunks', { skip: SKIP_NO_SHARED }, async () => {
   const { readEvtxChunks, WorkerPool } = await import('../../ingest/evtx/index.js');
   const pool = new WorkerPool(1);
