@@ -5,7 +5,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs, UsageError } from './args.js';
-import { expandPaths } from '../ingest/sources.js';
+import { listInputs } from '../ingest/sources.js';
 import { defaultThreads, normalizeInParallel } from '../ingest/parallel/pool.js';
 import { HuntEngine } from '../detectors/engine.js';
 import type { Chain, FanOut, Hop, HuntOutput, Session } from '../detectors/session.js';
@@ -136,11 +136,10 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
 
-  let files: string[];
-  try {
-    files = await expandPaths(args.positional);
-  } catch (e) {
-    process.stderr.write(`hoptrail hunt: ${(e as Error).message}\n`);
+  // A path that cannot be read is reported (and the exit code says so); the others are hunted all the same.
+  const { files, errors: unreadable } = await listInputs(args.positional);
+  if (files.length === 0) {
+    process.stderr.write(`hoptrail hunt: no readable input${unreadable.length > 0 ? `: ${unreadable.join('; ')}` : ''}\n`);
     return 1;
   }
   let totalBytes = 0;
@@ -167,7 +166,6 @@ export async function run(argv: string[]): Promise<number> {
   const hops: Hop[] = [], chains: Chain[] = [], fanouts: FanOut[] = [];
   const findings = new FindingsCollector(rules);
   let nHops = 0, nChains = 0, nFanouts = 0, nRejects = 0, nEvents = 0, filesDone = 0, bytesDone = 0;
-  const unreadable: string[] = [];
   const handle = async (outs: HuntOutput[]): Promise<void> => {
     for (const o of outs) {
       if (o.kind === 'session') {

@@ -1,6 +1,6 @@
 // Every input the CLI accepts, as one stream of adapted records and rejects: EVTX files through
 // ingest/evtx, JSON (plain or archived) through ingest/json. Directories are walked in name order.
-import { readdir, stat } from 'node:fs/promises';
+import { opendir, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InputFormat } from '../schemas/event.js';
 import { readEvtx, type EvtxReadItem } from './evtx/index.js';
@@ -11,22 +11,70 @@ export type { InputItem } from './json/read.js';
 
 const INPUT_EXT = /\.(evtx|json|jsonl|ndjson|zip|gz|tgz|tar)$/i;
 
-/** Expand directories to the input files inside; plain paths pass through (even with other extensions). */
-export async function expandPaths(paths: string[]): Promise<string[]> {
-  const out: string[] = [];
+export interface Input {
+  path: string;
+  /** Why the path cannot be read, when it cannot. */
+  error?: string;
+}
+
+/**
+ * The command line's paths: files as given (whatever their extension), directories searched recursively,
+ * in name order so that runs repeat, for names `wanted` accepts. A path that cannot be opened or listed is
+ * an item with its error, and the walk goes on.
+ */
+export async function* walkInputs(paths: string[], wanted: (name: string) => boolean = (n) => INPUT_EXT.test(n)): AsyncGenerator<Input> {
   for (const p of paths) {
-    const s = await stat(p);
-    if (!s.isDirectory()) { out.push(p); continue; }
-    const names = (await readdir(p)).sort();
-    const inner: string[] = [];
-    for (const n of names) {
-      const q = join(p, n);
-      const st = await stat(q);
-      if (st.isDirectory() || INPUT_EXT.test(n)) inner.push(q);
+    let st;
+    try {
+      st = await stat(p);
+    } catch (e) {
+      yield { path: p, error: `cannot open: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
+      continue;
     }
-    out.push(...(await expandPaths(inner)));
+    if (st.isDirectory()) yield* walkDir(p, wanted, new Set());
+    else yield { path: p };
   }
-  return out;
+}
+
+async function* walkDir(dir: string, wanted: (name: string) => boolean, seen: Set<string>): AsyncGenerator<Input> {
+  const entries: { name: string; dir: boolean }[] = [];
+  try {
+    // Symbolic links are followed; a directory reached twice (a link loop) is walked once.
+    const real = await realpath(dir);
+    if (seen.has(real)) return;
+    seen.add(real);
+    const d = await opendir(dir);
+    for await (const e of d) {
+      const dirLink = e.isSymbolicLink() && (await stat(join(dir, e.name)).catch(() => undefined))?.isDirectory() === true;
+      entries.push({ name: e.name, dir: e.isDirectory() || dirLink });
+    }
+  } catch (e) {
+    yield { path: dir, error: `cannot list: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
+    return;
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) {
+    const p = join(dir, e.name);
+    if (e.dir) yield* walkDir(p, wanted, seen);
+    else if (wanted(e.name)) yield { path: p };
+  }
+}
+
+/** The input files under `paths`, and the paths that could not be read (with why). */
+export async function listInputs(paths: string[]): Promise<{ files: string[]; errors: string[] }> {
+  const files: string[] = [], errors: string[] = [];
+  for await (const i of walkInputs(paths)) {
+    if (i.error !== undefined) errors.push(`${i.path}: ${i.error}`);
+    else files.push(i.path);
+  }
+  return { files, errors };
+}
+
+/** As listInputs, for callers that must have every path: throws at the first that cannot be read. */
+export async function expandPaths(paths: string[]): Promise<string[]> {
+  const { files, errors } = await listInputs(paths);
+  if (errors.length > 0) throw new Error(errors[0]);
+  return files;
 }
 
 export function isEvtxPath(p: string, format?: InputFormat): boolean {

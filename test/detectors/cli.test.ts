@@ -63,3 +63,22 @@ test('hunt: usage errors exit 2', async () => {
     assert.equal(await run(['x', '--fail-on', 'severe']), 2);
   } finally { process.stderr.write = err; }
 });
+
+test('hunt: a path that cannot be read is reported and exits 1; the other inputs are hunted all the same', { skip: SKIP_NO_SHARED }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hoptrail-hunt-missing-'));
+  const write = process.stdout.write.bind(process.stdout);
+  let said = '';
+  process.stdout.write = ((s: string) => { said += s; return true; }) as typeof process.stdout.write;
+  let code: number;
+  try {
+    code = await run([join(dir, 'no-such-dir'), sharedPath('corpus', 'R1_RemotePowerShell_MS_Windows-Remote_Management_EventID_169.evtx'), '--out', join(dir, 'out')]);
+  } finally { process.stdout.write = write; }
+  try {
+    assert.equal(code, 1);
+    assert.match(said, /1 input\(s\), 10 event\(s\)/);
+    assert.match(said, /unreadable: .*no-such-dir: cannot open: ENOENT/);
+    assert.equal(readFileSync(join(dir, 'out', 'events.ndjson'), 'utf8').split('\n').filter(Boolean).length, 10);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
