@@ -4,7 +4,7 @@
 import { createWriteStream } from 'node:fs';
 import { InputFormat, type Reject } from '../schemas/event.js';
 import { parseZone } from '../ingest/normalize/index.js';
-import { expandPaths } from '../ingest/sources.js';
+import { listInputs } from '../ingest/sources.js';
 import { normalizeFiles } from '../ingest/pipeline.js';
 
 const USAGE = `usage: hoptrail normalize <paths...> [--rejects FILE] [--input-format F] [--tz Z]
@@ -76,15 +76,9 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`hoptrail normalize: ${args}\n${USAGE}\n`);
     return 2;
   }
-  let files: string[];
-  try {
-    files = await expandPaths(args.paths);
-  } catch (e) {
-    process.stderr.write(`hoptrail normalize: ${(e as Error).message}\n`);
-    return 1;
-  }
+  // A path that cannot be read is reported (exit 1); the others are normalized all the same.
+  const { files, errors: unreadable } = await listInputs(args.paths);
   const started = Date.now();
-  const unreadable: string[] = [];
   const rejectSink = args.rejects ? createWriteStream(args.rejects) : undefined;
   const rejects = rejectSink ? new Lines(rejectSink) : undefined;
   const out = new Lines(process.stdout);

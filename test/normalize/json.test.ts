@@ -183,4 +183,9 @@ test('CLI: events on stdout, rejects to FILE, exit codes 0 / 1 / 2', async () =>
   assert.equal(rejects.length, 1);
   assert.equal(rejects[0].original, 'not json');
   assert.match(errs.join(''), /1 event\(s\), 1 reject\(s\)/);
+  // A path that cannot be read does not stop the others.
+  const partly = cli(join(dir, 'missing-dir'), f);
+  assert.equal(partly.status, 1);
+  assert.equal(partly.stdout.split('\n').filter(Boolean).length, 1);
+  assert.match(partly.stderr, /unreadable: .*missing-dir: cannot open: ENOENT/);
 });
