@@ -141,6 +141,10 @@ export class StreamRunner {
    * next internal offset per assigned partition. */
   private readonly openSources = new Set<string>();
   private readonly behind = new Set<string>();
+  /** Stage 2: input partitions stage 1 last reported read to their end, and those that had events since
+   * the last time the internal topic was read to its end (the engine holds them open). */
+  private readonly stageOneDone = new Set<string>();
+  private readonly touched = new Set<string>();
   private readonly sourceSeen = new Map<string, number>();
   private readonly internalNext = new Map<number, number>();
   private lastReconcile = 0;
@@ -148,7 +152,16 @@ export class StreamRunner {
    * outage) or re-fetches resumes from the last commit, and what is already held is not pushed twice. */
   private readonly processed = new Map<string, number>();
   /** Commits that failed (broker unavailable), retried with the next. */
-  private readonly unacked = new Map<string, { topic: string; partition: number; offset: string }>();
+  private readonly unacked = new Map<string, { topic: string; partition: number; offset: string; metadata?: string }>();
+  /**
+   * Per partition read again after a restart or a take-over: the state horizon its last commit was made
+   * at (commit metadata) and the end of what is read again. An event in that range older than the
+   * horizon was settled by the run that committed (processed in full context, or late): fed alone to a
+   * fresh state it would only make partial sessions, so it is left out. Needed on the internal topic,
+   * whose one partition interleaves input partitions at different event times, so that events older than
+   * the horizon can follow the commit point.
+   */
+  private readonly replayFloor = new Map<string, { cutoff: number; end: number }>();
   private stopDeadline = Infinity;
   /** Stage 2: whether this instance owns the internal partition (the active correlator), and must start
    * afresh (read back the alerts, restore the state) before its next batch. */
@@ -249,7 +262,8 @@ export class StreamRunner {
   }
 
   /**
-   * The state topic replayed into the detectors, in event time order, from its newest event less the TTL.
+   * The state topic replayed into the detectors, in event time order, from the event time every source
+   * reached less the TTL.
    * What it held is then marked processed, so the input (stage 2: the internal topic) resumes after it.
    * Alerts this produces were mostly published before: keyed, they overwrite themselves.
    */
@@ -266,16 +280,17 @@ export class StreamRunner {
     });
     this.knowledge.seal();
     const got = [...byKey.values()];
-    let newest = -Infinity;
-    for (const g of got) if (g.t > newest) newest = g.t;
-    const from = newest - this.stateTtlMs;
+    // The TTL counts back from the event time every source reached (the least of their newest): a
+    // source read ahead of the others must not expire what a lagging one still needs.
+    const newest = new Map<string, number>();
+    for (const g of got) if (g.t > (newest.get(g.source) ?? -Infinity)) newest.set(g.source, g.t);
+    const from = Math.min(...newest.values()) - this.stateTtlMs;
     const keep = got.filter((g) => g.t >= from).sort((a, b) => a.t - b.t || (a.source < b.source ? -1 : a.source > b.source ? 1 : a.offset - b.offset));
     const alerts: AlertRecord[] = [];
+    for (const g of keep) for (const a of this.live.push(g.event, g.source)) alerts.push(a);
+    // Expired records count too: they were processed, and must not be fed again from the input.
     const seen = new Map<string, number>();
-    for (const g of keep) {
-      for (const a of this.live.push(g.event, g.source)) alerts.push(a);
-      if (g.offset > (seen.get(g.source) ?? -1)) seen.set(g.source, g.offset);
-    }
+    for (const g of got) if (g.offset > (seen.get(g.source) ?? -1)) seen.set(g.source, g.offset);
     // Everything up to the newest restored offset per source was processed and acknowledged by the run
     // that wrote it (state records follow their batch's outputs): the input resumes after it.
     for (const [source, offset] of seen) {
@@ -351,6 +366,7 @@ export class StreamRunner {
         const high = new Map((await admin.fetchTopicOffsets(topic)).map((x) => [x.partition, { high: Number(x.high), low: Number(x.low) }]));
         const [committed] = await admin.fetchOffsets({ groupId: this.o.group, topics: [topic] });
         const at = new Map(committed.partitions.map((x) => [x.partition, Number(x.offset)]));
+        this.setFloors(topic, committed.partitions, high);
         for (const p of partitions) {
           const h = high.get(p);
           const from = Math.max(at.get(p) ?? -1, h?.low ?? 0);
@@ -366,6 +382,29 @@ export class StreamRunner {
     }
   }
 
+  /** The replay floor of each assigned partition of `topic` that is read again from its last commit. */
+  private setFloors(topic: string, committed: { partition: number; metadata: string | null }[], high: Map<number, { high: number }>): void {
+    // With a state topic the restored state gives such events their context: nothing is left out.
+    if (this.o.stateTopic) return;
+    for (const c of committed) {
+      const label = `${topic}/${c.partition}`;
+      // Only from a fresh state: a consumer restart in a running state skips what it holds anyway.
+      if (this.processed.has(label)) continue;
+      let cutoff = -Infinity;
+      try {
+        cutoff = Number((JSON.parse(c.metadata ?? '{}') as { cutoff?: unknown }).cutoff ?? -Infinity);
+      } catch { /* not ours */ }
+      const end = high.get(c.partition)?.high ?? 0;
+      if (Number.isFinite(cutoff) && end > 0) this.replayFloor.set(label, { cutoff, end });
+    }
+  }
+
+  /** Whether an event read again after a restart is older than the horizon its partition was committed at. */
+  private belowFloor(label: string, offset: number, t: number): boolean {
+    const f = this.replayFloor.get(label);
+    return f !== undefined && offset < f.end && t < f.cutoff;
+  }
+
   /**
    * Stage 2, on becoming the active correlator: a standby holds no state; one that was active before and
    * lost the partition holds stale state, dropped. Then, as a single-process runner does on start, the
@@ -375,9 +414,8 @@ export class StreamRunner {
     // Always from scratch (also when a first attempt failed half-way, e.g. the broker went away).
     this.live = new LiveHunt(this.o);
     this.book = new OffsetBook();
-    for (const m of [this.sourceSeen, this.processed, this.internalNext, this.unacked]) m.clear();
-    this.openSources.clear();
-    this.behind.clear();
+    for (const m of [this.sourceSeen, this.processed, this.internalNext, this.unacked, this.replayFloor]) m.clear();
+    for (const x of [this.openSources, this.behind, this.stageOneDone, this.touched]) x.clear();
     this.evaluatedCutoff = -Infinity;
     this.heldSinceFlush = false;
     const { o } = this;
@@ -399,6 +437,7 @@ export class StreamRunner {
       const high = new Map((await admin.fetchTopicOffsets(topic)).map((x) => [x.partition, { high: Number(x.high), low: Number(x.low) }]));
       const [committed] = await admin.fetchOffsets({ groupId: this.o.group, topics: [topic] });
       const at = new Map(committed.partitions.map((x) => [x.partition, Number(x.offset)]));
+      this.setFloors(topic, committed.partitions, high);
       for (const p of partitions) {
         const h = high.get(p);
         if (h && Math.max(at.get(p) ?? -1, h.low) < h.high) internalBacklog = true;
@@ -425,6 +464,15 @@ export class StreamRunner {
       if (Math.max(at.get(x.partition) ?? -1, Number(x.low)) >= Number(x.high)) done.add(x.partition);
     }
     return { ends, done };
+  }
+
+  /** Stage 2, the internal topic read to its end: sources stage 1 reported read to their end are freed. */
+  private closeCaughtUp(): void {
+    for (const s of [...this.openSources, ...this.touched]) {
+      if (this.behind.has(s) || !this.stageOneDone.has(s)) continue;
+      this.closeSource(s);
+      this.touched.delete(s);
+    }
   }
 
   private openSource(label: string): void {
@@ -456,7 +504,9 @@ export class StreamRunner {
       }
       for (const label of [...this.openSources]) {
         if (this.behind.has(label)) continue;
-        if (done.has(Number(label.slice(label.lastIndexOf('/') + 1)))) this.closeSource(label);
+        if (!done.has(Number(label.slice(label.lastIndexOf('/') + 1)))) continue;
+        this.stageOneDone.add(label);
+        this.closeSource(label);
       }
     } finally {
       await admin.disconnect();
@@ -490,6 +540,11 @@ export class StreamRunner {
         this.metrics.rejects++;
         dlq.push(dlqMessage(from, m.value, d.reason));
         this.book.add(batch.topic, batch.partition, Number(m.offset), -Infinity);
+      } else if (this.belowFloor(label, Number(m.offset), Date.parse(d.event['@timestamp']))) {
+        // Settled before the restart (replayFloor); indexed again (the crash may have come first).
+        this.metrics.events++;
+        if (this.o.sink) events.push(d.event);
+        this.book.add(batch.topic, batch.partition, Number(m.offset), -Infinity);
       } else {
         this.metrics.events++;
         if (this.o.sink) events.push(d.event);
@@ -506,7 +561,7 @@ export class StreamRunner {
       this.metrics.setLag(batch.topic, batch.partition, lag);
       this.internalNext.set(batch.partition, Number(last) + 1);
       // Stage 2: the internal partition is no source of the watermark; the input partitions are.
-      if (lag === 0) { if (!this.o.correlate) this.live.closePartition(label); this.caughtUp.add(label); }
+      if (lag === 0) { if (this.o.correlate) this.closeCaughtUp(); else this.live.closePartition(label); this.caughtUp.add(label); }
       else this.caughtUp.delete(label);
     }
     // Clock knowledge learned in this batch applies to the next (anchors are searched sorted).
@@ -543,11 +598,13 @@ export class StreamRunner {
       this.book.add(from.topic, from.partition, Number(from.offset), -Infinity);
     } else if (r.kind === 'progress') {
       const { source, through, high } = r.progress;
-      // Like lag in the single-process runner: behind holds the watermark back, caught up does not.
-      if (through + 1 >= high) { this.behind.delete(source); this.closeSource(source); }
-      else { this.behind.add(source); this.openSource(source); }
+      // Like lag in the single-process runner: behind holds the watermark back. Caught up frees it only
+      // once the internal topic is read to its end too (closeCaughtUp): in a backlog read after a
+      // take-over, a record saying "caught up" is history, and more of that partition's past follows.
+      if (through + 1 >= high) { this.behind.delete(source); this.stageOneDone.add(source); }
+      else { this.behind.add(source); this.stageOneDone.delete(source); this.openSource(source); }
       this.book.add(from.topic, from.partition, Number(from.offset), -Infinity);
-    } else if (r.offset <= (this.sourceSeen.get(r.source) ?? -1)) {
+    } else if (r.offset <= (this.sourceSeen.get(r.source) ?? -1) || this.belowFloor(`${from.topic}/${from.partition}`, Number(from.offset), Date.parse(r.event['@timestamp']))) {
       // Re-forwarded by a stage-1 instance that took over the partition from an uncommitted point.
       this.book.add(from.topic, from.partition, Number(from.offset), -Infinity);
     } else {
@@ -555,6 +612,7 @@ export class StreamRunner {
       // Events are indexed by stage 1; this stage's sink gets sessions and findings.
       this.metrics.events++;
       for (const a of this.live.push(r.event, r.source)) alerts.push(a);
+      this.touched.add(r.source);
       if (this.o.stateTopic) state.push({ key: `${r.source}/${r.offset}`, value: m.value, headers: m.headers });
       this.book.add(from.topic, from.partition, Number(from.offset), Date.parse(r.event['@timestamp']));
       this.heldSinceFlush = true;
@@ -654,7 +712,9 @@ export class StreamRunner {
 
   private async commit(cutoff: number): Promise<void> {
     this.lastCommit = Date.now();
-    for (const d of this.book.due(cutoff)) this.unacked.set(`${d.topic}/${d.partition}`, d);
+    // The horizon travels with the commit (replayFloor); an idle flush's (everything final) sets none.
+    const metadata = Number.isFinite(cutoff) ? JSON.stringify({ cutoff }) : undefined;
+    for (const d of this.book.due(cutoff)) this.unacked.set(`${d.topic}/${d.partition}`, { ...d, ...(metadata ? { metadata } : {}) });
     if (this.unacked.size === 0) return;
     const due = [...this.unacked.values()];
     try {

@@ -47,9 +47,7 @@ test('stream --internal-topic: two instances in one group give the sessions and 
   const logs = (): string => children.map((c, i) => `--- instance ${i}\n${c.stderr().slice(-3000)}`).join('\n');
   try {
     await admin.createTopics({ topics: [{ topic, numPartitions: 4 }, { topic: dlq, numPartitions: 1 }, { topic: alerts, numPartitions: 1 }], waitForLeaders: true });
-    // The idle flush needs stage 1 read to the end of every partition and 6 s without a message: the
-    // input is produced in sends of 100 after both instances joined, well inside that.
-    const args = ['--topic', topic, '--group', group, '--internal-topic', internal, '--alerts-topic', alerts, '--dlq-topic', dlq, '--idle-flush', '6', '--metrics-interval', '0'];
+    const args = ['--topic', topic, '--group', group, '--internal-topic', internal, '--alerts-topic', alerts, '--dlq-topic', dlq, '--idle-flush', '5', '--metrics-interval', '0'];
     children.push(startStream(args));
     await waitFor('first instance assigned', () => assignedTo(children[0], topic)?.length === 4, 45_000, logs);
     children.push(startStream(args));
@@ -68,12 +66,22 @@ test('stream --internal-topic: two instances in one group give the sessions and 
       assert.notEqual(pa.includes(ps), pa.includes(pd), `${src} and ${dst} are read by different instances`);
     }
     // Export-WinEvents (sd2): spread by position (its clock and names are learned online: README).
-    const messages = msgs.map((m, i) => ({ value: m.text, partition: partitionOf.get(hostOf(m.text) ?? '') ?? order[i % 4] }));
+    const messages = msgs.map((m, i) => ({ value: m.text, partition: partitionOf.get(hostOf(m.text) ?? '') ?? order[i % 4], year: new Date(m.t).getUTCFullYear() }));
     const poison = ['not json at all {', JSON.stringify({ hello: 'world' })];
-    messages.splice(Math.floor(messages.length / 2), 0, ...poison.map((value, i) => ({ value, partition: order[i] })));
     await producer.connect();
-    for (let i = 0; i < messages.length; i += 100) await producer.send({ topic, messages: messages.slice(i, i + 100), acks: -1 });
     stops.push(await tail(k, alerts, got), await tail(k, dlq, dead));
+    // The input is produced live (after the split), one dataset at a time, each released by an idle
+    // flush before the next: the datasets are years apart, and produced back to back, an instance that
+    // stalls while the other forwards the next dataset would see its own tail judged a year late (as a
+    // single process would, for a partition read to its end and then fed old messages: README).
+    const flushes = (): number => children.reduce((n, c) => n + c.stderr().split('"msg":"idle: releasing held state"').length - 1, 0);
+    for (const [i, year] of [...new Set(messages.map((m) => m.year))].entries()) {
+      const part = messages.filter((m) => m.year === year).map(({ value, partition }) => ({ value, partition }));
+      if (i === 0) part.splice(Math.floor(part.length / 2), 0, ...poison.map((value, j) => ({ value, partition: order[j] })));
+      const seen = flushes();
+      for (let j = 0; j < part.length; j += 100) await producer.send({ topic, messages: part.slice(j, j + 100), acks: -1 });
+      await waitFor(`the ${year} dataset released`, () => flushes() > seen, 60_000, logs);
+    }
 
     const done = (): boolean => {
       const l = latest(got);

@@ -24,8 +24,8 @@ test('stream --state-topic: kill -9 with a 1 s horizon and a restart lose no fin
   await admin.connect();
   const topic = uniqueName('in'), internal = uniqueName('internal');
   const modes = [
-    { name: 'single', group: uniqueName('g1'), alerts: uniqueName('alerts1'), state: uniqueName('state1'), extra: [] as string[], got: [] as ReadRecord[] },
-    { name: 'two-stage', group: uniqueName('g2'), alerts: uniqueName('alerts2'), state: uniqueName('state2'), extra: ['--internal-topic', internal], got: [] as ReadRecord[] },
+    { name: 'single', group: uniqueName('g1'), alerts: uniqueName('alerts1'), state: uniqueName('state1'), extra: [] as string[], got: [] as ReadRecord[], before: 0 },
+    { name: 'two-stage', group: uniqueName('g2'), alerts: uniqueName('alerts2'), state: uniqueName('state2'), extra: ['--internal-topic', internal], got: [] as ReadRecord[], before: 0 },
   ];
   const producer = k.producer();
   const stops: (() => Promise<void>)[] = [];
@@ -62,6 +62,7 @@ test('stream --state-topic: kill -9 with a 1 s horizon and a restart lose no fin
     const [a, b] = await through();
     assert.ok(a >= cut * 0.5, `single: committed ${a} of ${cut} before the kill`);
     assert.ok(b >= (await internalEnd()) * 0.5, `two-stage: stage 2 committed ${b} of ${await internalEnd()} before the kill`);
+    for (const m of modes) m.before = m.got.length;
     for (let i = cut; i < messages.length; i += 100) await producer.send({ topic, messages: messages.slice(i, i + 100), acks: -1 });
     const second = modes.map((m) => startStream([...args(m), '--idle-flush', '2']));
     children.push(...second);
@@ -82,7 +83,11 @@ test('stream --state-topic: kill -9 with a 1 s horizon and a restart lose no fin
       assert.match(second[i].stderr(), /"msg":"state restored","events":[1-9]/, `${m.name}: state restored`);
       assert.deepEqual([...l.sessions.keys()].sort(), [...expected.sessions.keys()].sort(), `${m.name}: no session lost, none extra`);
       for (const [id, x] of expected.sessions) assert.deepEqual(withoutLocation(l.sessions.get(id)), withoutLocation(x), `${m.name}: session ${id}`);
-      assert.deepEqual([...l.findings.keys()].sort(), [...expected.findings.keys()].sort(), `${m.name}: no finding lost, none extra`);
+      const notes = (c: Child): string => c.stderr().split('\n').filter((x) => /"sources"|"state restored"|"alerts read back"|"assigned"|"idle|clock knowledge|"started"/.test(x)).map((x) => x.slice(0, 300)).join('\n');
+      const describe = (f: unknown): string => { const x = f as { rule: string; start: string; hosts: string[]; session_ids: string[] }; return `${x.rule} ${x.start} ${x.hosts.join('+')} s=${x.session_ids.length}`; };
+      const odd = [...[...l.findings].filter(([id]) => !expected.findings.has(id)).map(([id, f]) => `extra ${id} ${describe(f)} at ${m.got.map((r, j) => (r.key === id ? j : -1)).filter((j) => j >= 0).join('/')}`),
+        ...[...expected.findings].filter(([id]) => !l.findings.has(id)).map(([id, f]) => `missing ${id} ${describe(f)}`)].join('\n');
+      assert.deepEqual([...l.findings.keys()].sort(), [...expected.findings.keys()].sort(), `${m.name}: no finding lost, none extra (records before the restart: ${m.before})\n${odd}\n--- first run\n${notes(first[i])}\n--- second run\n${notes(second[i])}`);
       for (const [id, f] of expected.findings) assert.deepEqual(withoutLocation(l.findings.get(id)), withoutLocation(f), `${m.name}: finding ${id}`);
       for (const r of m.got) {
         if (r.headers['hoptrail.kind'] === 'session') assert.deepEqual(JSON.parse(r.value ?? 'null'), l.sessions.get(r.key), `${m.name}: session ${r.key} republished identical`);
