@@ -5,12 +5,15 @@
 // times shifted, so every copy is a new session with its own findings.
 // Run (Kafka up: bash scripts/kafka.sh start): npm run build && node dist/bench/stream.js [copies] [ES_URL]
 // With ES_URL, events, sessions and findings are also indexed (prefix hoptrail-bench-*, deleted after).
+// HOPTRAIL_BENCH_TWO_STAGE=1: both stages of --internal-topic in this one process (stage 1 forwarding to
+// an internal topic, stage 2 correlating from it): the cost of the extra hop, not the scale-out.
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
 import { StreamRunner } from '../ingest/kafka/runner.js';
 import { jsonLogger } from '../ingest/kafka/log.js';
 import { EsStreamSink } from '../ingest/kafka/es.js';
+import { ForwardRunner } from '../ingest/kafka/forward.js';
 import { connect } from '../sinks/elasticsearch/index.js';
 import { datasetMessages } from '../test/integration/stream-support.js';
 
@@ -20,6 +23,7 @@ const BROKERS = (process.env.HOPTRAIL_KAFKA_BROKERS ?? '127.0.0.1:9092').split('
 const COPIES = Number(process.argv[2] ?? 100);
 const ES_URL = process.argv[3];
 const PARTITIONS = 3;
+const TWO_STAGE = process.env.HOPTRAIL_BENCH_TWO_STAGE === '1';
 
 const TIME = /^(\d{4}-\d\d-\d\d)([T ])(\d\d:\d\d:\d\d)(\.\d+)?(Z?)$/;
 
@@ -71,24 +75,30 @@ async function main(): Promise<void> {
 
   const prefix = `hoptrail-bench-${tag}`;
   const sink = ES_URL ? (await EsStreamSink.open(ES_URL, prefix)).sink : undefined;
+  const internal = `hoptrail-bench-internal-${tag}`, group = `hoptrail-bench-${tag}`;
   const runner = new StreamRunner({
-    brokers: BROKERS, topic, group: `hoptrail-bench-${tag}`, alertsTopic: alerts, metricsIntervalMs: 0, sink,
-    log: jsonLogger('warn'),
+    brokers: BROKERS, topic: TWO_STAGE ? internal : topic, group: TWO_STAGE ? `${group}.correlate` : group, alertsTopic: alerts, metricsIntervalMs: 0,
+    sink: TWO_STAGE ? undefined : sink, log: jsonLogger('warn'), ...(TWO_STAGE ? { correlate: { inputTopic: topic, inputGroup: group } } : {}),
   });
+  const forward = TWO_STAGE ? new ForwardRunner({ brokers: BROKERS, topic, group, internalTopic: internal, metricsIntervalMs: 0, sink, log: jsonLogger('warn') }) : undefined;
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   await runner.start();
+  await forward?.start();
   let first = 0;
-  while (runner.metrics.events + runner.metrics.rejects < values.length) {
-    if (first === 0 && runner.metrics.events > 0) first = performance.now();
+  // Two stages: every message normalized by stage 1, and stage 2 has taken in all it forwarded.
+  const done = (): boolean => (forward ? forward.metrics.events + forward.metrics.rejects >= values.length && runner.metrics.events >= forward.forwarded : runner.metrics.events + runner.metrics.rejects >= values.length);
+  while (!done()) {
+    if (first === 0 && (forward ?? runner).metrics.events > 0) first = performance.now();
     await new Promise((r) => setTimeout(r, 20));
   }
   const t1 = performance.now();
   const cpu = process.cpuUsage(c0);
   const d = runner.delayFigures();
   const m = runner.metrics;
+  await forward?.stop();
   await runner.stop();
-  await admin.deleteTopics({ topics: [topic, alerts] }).catch(() => undefined);
+  await admin.deleteTopics({ topics: [topic, alerts, ...(TWO_STAGE ? [internal] : [])] }).catch(() => undefined);
   await admin.disconnect();
   if (ES_URL) {
     const es = await connect({ url: ES_URL });
@@ -99,7 +109,7 @@ async function main(): Promise<void> {
 
   const secs = (t1 - (first || t0)) / 1000;
   const lines = [
-    `bench/stream: ${values.length} messages (${(bytes / 1e6).toFixed(0)} MB, sd2 dataset x ${COPIES}) over ${PARTITIONS} partitions, ${ES_URL ? 'with' : 'without'} Elasticsearch; produced in ${produceSecs.toFixed(1)} s`,
+    `bench/stream: ${values.length} messages (${(bytes / 1e6).toFixed(0)} MB, sd2 dataset x ${COPIES}) over ${PARTITIONS} partitions, ${ES_URL ? 'with' : 'without'} Elasticsearch, ${TWO_STAGE ? `two stages in one process (${forward?.forwarded ?? 0} events forwarded)` : 'one stage'}; produced in ${produceSecs.toFixed(1)} s`,
     `  consumed -> normalized -> detected -> alerts acked: ${secs.toFixed(2)} s from the first message, ${Math.round(values.length / secs)} events/s (${(bytes / 1e6 / secs).toFixed(1)} MB/s); start-up (group join) ${((first || t0) - t0) / 1000 > 0 ? (((first || t0) - t0) / 1000).toFixed(2) : '0'} s`,
     `  CPU: ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s in this process`,
     `  outputs: ${m.sessions} session(s), ${m.findings} finding publication(s), ${m.retractions} retraction(s), ${m.rejects} reject(s)`,
