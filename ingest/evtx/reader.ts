@@ -63,6 +63,19 @@ function isZero(b: Buffer): boolean {
   return b.length <= ZEROS.length && b.equals(ZEROS.subarray(0, b.length));
 }
 
+/** The error for a 64 KiB block that is not a chunk; none for an all-zero block (space never used). */
+export function strayBlock(block: Buffer, file: string, index: number, offset: number): EvtxErrorItem | undefined {
+  if (isChunk(block) || isZero(block)) return undefined;
+  return { kind: 'error', severity: 'error', loc: { file, chunk: index, offset }, message: `block at 0x${offset.toString(16)} has no chunk signature; skipped` };
+}
+
+/** Why an input is not EVTX at all, judged on its header and first block (null: none); else undefined. */
+export function notEvtx(header: Buffer, first: Buffer | null): string | undefined {
+  const sigOk = header.length >= 8 && header.compare(FILE_SIG, 0, 8, 0, 8) === 0;
+  if (first === null) return sigOk ? undefined : 'not an EVTX file (too short)';
+  return sigOk || isChunk(first) ? undefined : 'not an EVTX file (no file header signature and no chunk after it)';
+}
+
 /** Blocks of an EVTX input: the header, then each 64 KiB block with its index and file offset. */
 interface BlockSource {
   header(): Promise<Buffer>;
@@ -210,7 +223,6 @@ export async function* readEvtxChunks(source: string | Readable, opts: ReadOptio
       return;
     }
     const headerWarnings = checkFileHeader(header, file);
-    const sigOk = header.length >= 8 && header.compare(FILE_SIG, 0, 8, 0, 8) === 0;
     let chunks = 0;
     let index = 0;
     let offset = FILE_HEADER_SIZE;
@@ -229,8 +241,9 @@ export async function* readEvtxChunks(source: string | Readable, opts: ReadOptio
       if (block === null) break;
       if (first) {
         first = false;
-        if (!sigOk && !isChunk(block)) {
-          yield fatal(0, -1, 'not an EVTX file (no file header signature and no chunk after it)');
+        const not = notEvtx(header, block);
+        if (not !== undefined) {
+          yield fatal(0, -1, not);
           return;
         }
         if (headerWarnings.length > 0) yield { items: headerWarnings };
@@ -239,10 +252,9 @@ export async function* readEvtxChunks(source: string | Readable, opts: ReadOptio
       const chunkOffset = offset;
       offset += block.length;
       if (!isChunk(block)) {
-        if (!isZero(block)) {
-          // Queued, not yielded, so that it keeps its place among chunks still being parsed.
-          queue.push(Promise.resolve(single({ kind: 'error', severity: 'error', loc: { file, chunk: chunkIndex, offset: chunkOffset }, message: `block at 0x${chunkOffset.toString(16)} has no chunk signature; skipped` })));
-        }
+        const stray = strayBlock(block, file, chunkIndex, chunkOffset);
+        // Queued, not yielded, so that it keeps its place among chunks still being parsed.
+        if (stray) queue.push(Promise.resolve(single(stray)));
       } else {
         chunks++;
         if (window) window.add({ batch: null, wait: null, block, index: chunkIndex, offset: chunkOffset });
@@ -261,9 +273,8 @@ export async function* readEvtxChunks(source: string | Readable, opts: ReadOptio
     }
     while (queue.length > 0) yield await queue.shift()!;
     if (first) {
-      yield sigOk
-        ? single({ kind: 'error', severity: 'warning', loc: { file, chunk: -1, offset: 0 }, message: 'file holds no chunks' })
-        : fatal(0, -1, 'not an EVTX file (too short)');
+      const not = notEvtx(header, null);
+      yield not === undefined ? single({ kind: 'error', severity: 'warning', loc: { file, chunk: -1, offset: 0 }, message: 'file holds no chunks' }) : fatal(0, -1, not);
     } else if (chunks === 0) {
       yield single({ kind: 'error', severity: 'warning', loc: { file, chunk: -1, offset: 0 }, message: 'file holds no valid chunk' });
     }

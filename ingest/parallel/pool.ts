@@ -13,7 +13,7 @@ import type { InputFormat } from '../../schemas/event.js';
 import { ClockKnowledge, type KnowledgeSnapshot } from '../normalize/clock.js';
 import { needsLearning } from '../pipeline.js';
 import { isEvtxPath } from '../sources.js';
-import { planEvtx } from './evtx-range.js';
+import { planEvtx } from '../evtx/range.js';
 import type { FromWorker, Job, JobBatch, ToWorker, WorkerSetup } from './protocol.js';
 
 export type { JobBatch } from './protocol.js';

@@ -9,7 +9,7 @@ import { FileLearner, normalizeItem } from '../pipeline.js';
 import { evtxInputItem, readInput, type InputItem } from '../sources.js';
 import { pieceItem, readJsonPieces, type RawItem } from '../json/read.js';
 import type { JsonFormat } from '../json/detect.js';
-import { readEvtxRange } from './evtx-range.js';
+import { readEvtxRange } from '../evtx/range.js';
 import type { FromWorker, Job, JobBatch, ToWorker, WorkerSetup } from './protocol.js';
 
 const BATCH_EVENTS = 4096;

@@ -1,12 +1,10 @@
 // An EVTX file cut into ranges of 64 KiB blocks, so that several threads share one large file. Chunks
 // parse independently (each carries its own string and template tables), so a range gives exactly the
-// items a whole-file read (ingest/evtx/reader.ts) gives for those blocks, in the same order.
+// items a whole-file read (reader.ts) gives for those blocks, in the same order.
 import { closeSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { CHUNK_SIZE, FILE_HEADER_SIZE, parseChunk, type ChunkItem, type ChunkOptions } from '../evtx/index.js';
-import { isChunk } from '../evtx/chunk.js';
-
-const FILE_SIG = Buffer.from('ElfFile\0', 'latin1');
+import { CHUNK_SIZE, isChunk, parseChunk, type ChunkItem, type ChunkOptions } from './chunk.js';
+import { FILE_HEADER_SIZE, notEvtx, strayBlock } from './reader.js';
 
 export interface EvtxPlan {
   /** Blocks after the file header (the last may be short). */
@@ -15,7 +13,7 @@ export interface EvtxPlan {
   fatal?: string;
 }
 
-/** Size and first block of an EVTX file: how many blocks to read, or why it is not EVTX. */
+/** Size, header and first block of an EVTX file: how many blocks to read, or why it is not EVTX. */
 export async function planEvtx(file: string): Promise<EvtxPlan> {
   let fh;
   try {
@@ -27,11 +25,9 @@ export async function planEvtx(file: string): Promise<EvtxPlan> {
     const size = (await fh.stat()).size;
     const head = Buffer.alloc(Math.min(size, FILE_HEADER_SIZE + CHUNK_SIZE));
     const { bytesRead } = await fh.read(head, 0, head.length, 0);
-    const sigOk = bytesRead >= 8 && head.compare(FILE_SIG, 0, 8, 0, 8) === 0;
     const blocks = size > FILE_HEADER_SIZE ? Math.ceil((size - FILE_HEADER_SIZE) / CHUNK_SIZE) : 0;
-    if (blocks === 0) return sigOk ? { blocks: 0 } : { blocks: 0, fatal: 'not an EVTX file (too short)' };
-    if (!sigOk && !isChunk(head.subarray(FILE_HEADER_SIZE, bytesRead))) return { blocks: 0, fatal: 'not an EVTX file (no file header signature and no chunk after it)' };
-    return { blocks };
+    const fatal = notEvtx(head.subarray(0, Math.min(bytesRead, FILE_HEADER_SIZE)), blocks === 0 ? null : head.subarray(FILE_HEADER_SIZE, bytesRead));
+    return fatal === undefined ? { blocks } : { blocks: 0, fatal };
   } catch (e) {
     return { blocks: 0, fatal: `cannot read: ${(e as Error).message}` };
   } finally {
@@ -59,8 +55,9 @@ export function* readEvtxRange(file: string, from: number, to: number, opts: Chu
     const offset = start + i * CHUNK_SIZE;
     const block = buf.subarray(i * CHUNK_SIZE, Math.min(got, (i + 1) * CHUNK_SIZE));
     if (isChunk(block)) yield parseChunk(block, file, from + i, offset, opts);
-    else if (block.some((b) => b !== 0)) {
-      yield [{ kind: 'error', severity: 'error', loc: { file, chunk: from + i, offset }, message: `block at 0x${offset.toString(16)} has no chunk signature; skipped` }];
+    else {
+      const stray = strayBlock(block, file, from + i, offset);
+      if (stray) yield [stray];
     }
   }
 }
