@@ -102,7 +102,8 @@ function headerText(h: IHeaders | undefined): Record<string, string> {
 export async function tail(k: Kafka, topic: string, into: ReadRecord[]): Promise<() => Promise<void>> {
   const c = k.consumer({ groupId: uniqueName('reader'), sessionTimeout: 10_000 });
   await c.connect();
-  await c.subscribe({ topic, fromBeginning: true });
+  // A failed start leaves no connected consumer behind (it would keep the test process alive).
+  await c.subscribe({ topic, fromBeginning: true }).catch(async (e: unknown) => { await c.disconnect(); throw e; });
   await c.run({
     eachMessage: async ({ partition, message }) => {
       into.push({ key: message.key?.toString('utf8') ?? '', value: message.value === null ? null : message.value.toString('utf8'), headers: headerText(message.headers), partition, offset: message.offset });
