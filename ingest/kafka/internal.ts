@@ -10,30 +10,10 @@
 import type { Kafka, KafkaMessage, Message } from 'kafkajs';
 import type { KnowledgeSnapshot } from '../normalize/clock.js';
 import type { NormalizedEvent } from '../../schemas/event.js';
-import { isRelevant } from '../../detectors/engine.js';
-import { commandTexts } from '../../detectors/findings/sightings.js';
-import { postureOfEvent } from '../../detectors/findings/posture.js';
-import { isWefFlow } from '../../detectors/findings/benign.js';
+import { detectorsUse } from '../../detectors/uses.js';
 
-const WINRM_PORTS = new Set([5985, 5986]);
-
-/**
- * Whether an event can matter to the session engine (`isRelevant`) or to any observer of
- * `FindingsCollector.push` (command texts, plug-in-host processes, posture, WinRM failures, log clears,
- * event forwarding). Conservative: when in doubt an event is forwarded; an event left out here would
- * silently change findings, one forwarded needlessly only costs bytes.
- */
-export function needsCorrelation(e: NormalizedEvent): boolean {
-  if (isRelevant(e)) return true;
-  const id = e.winlog.event_id, ch = e.winlog.channel.toLowerCase();
-  if (ch === 'microsoft-windows-winrm/operational' || ch.startsWith('microsoft-windows-windows firewall with advanced security')) return true;
-  if (ch === 'security' && (id === 4625 || id === 1102 || id === 4688 || id === 4732)) return true;
-  if (ch === 'system' && (id === 104 || id === 7040)) return true;
-  if (ch === 'microsoft-windows-sysmon/operational' && id === 1) return true;
-  if (WINRM_PORTS.has(e.source?.port ?? 0) || WINRM_PORTS.has(e.destination?.port ?? 0)) return true;
-  if (e.powershell?.host?.name === 'ServerRemoteHost' || isWefFlow(e)) return true;
-  return postureOfEvent(e).length > 0 || commandTexts(e).length > 0;
-}
+/** What stage 1 forwards: every event the detectors use (detectors/uses.ts), and nothing else. */
+export const needsCorrelation = detectorsUse;
 
 export interface Progress { source: string; through: number; high: number }
 

@@ -1,8 +1,7 @@
 // Worker-thread entry of the normalizing pool: reads, parses, normalizes and serializes its jobs, and
 // sends back JSON lines plus the few events the detectors need as objects (cheaper to clone than all).
 import { parentPort } from 'node:worker_threads';
-import { FindingsCollector } from '../../detectors/findings/collector.js';
-import { isRelevant } from '../../detectors/engine.js';
+import { detectorsUse } from '../../detectors/uses.js';
 import type { InputFormat, NormalizedEvent, Reject } from '../../schemas/event.js';
 import { ClockKnowledge, Normalizer } from '../normalize/index.js';
 import { FileLearner, normalizeItem } from '../pipeline.js';
@@ -58,7 +57,7 @@ class Batcher {
     this.buf[this.bytes++] = 10;
     this.events++;
     if (setup.ship === 'all') this.shipped.push(e);
-    else if (isRelevant(e) || FindingsCollector.wants(e)) this.shipped.push(e.message === undefined ? e : { ...e, message: undefined });
+    else if (detectorsUse(e)) this.shipped.push(e.message === undefined ? e : { ...e, message: undefined });
   }
   private grow(need: number): void {
     const b = Buffer.allocUnsafeSlow(Math.max(need, 2 * this.buf.length));

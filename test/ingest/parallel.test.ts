@@ -7,8 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { isRelevant } from '../../detectors/engine.js';
-import { FindingsCollector } from '../../detectors/findings/collector.js';
+import { detectorsUse } from '../../detectors/uses.js';
 import { normalizeInParallel, type ParallelOptions } from '../../ingest/parallel/pool.js';
 import { normalizeFiles } from '../../ingest/pipeline.js';
 import { expandPaths } from '../../ingest/sources.js';
@@ -23,7 +22,7 @@ async function sequential(files: string[]): Promise<Out> {
   for await (const it of normalizeFiles(files, { ingested: INGESTED })) {
     if (it.kind === 'event') {
       o.lines.push(JSON.stringify(it.event));
-      if (isRelevant(it.event) || FindingsCollector.wants(it.event)) o.shipped.push(JSON.stringify({ ...it.event, message: undefined }));
+      if (detectorsUse(it.event)) o.shipped.push(JSON.stringify({ ...it.event, message: undefined }));
     } else if (it.kind === 'reject') o.rejects.push(JSON.stringify(it.reject));
     else if (it.kind === 'unreadable') o.unreadable.push(`${it.file}: ${it.error}`);
   }
