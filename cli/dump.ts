@@ -2,9 +2,10 @@
 // problems as one-line JSON on stderr.
 
 import { stat } from 'node:fs/promises';
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { readEvtxChunks, releaseBytes, WorkerPool, type EvtxReadItem } from '../ingest/evtx/index.js';
 import { parseArgs, UsageError } from './args.js';
+import { StdoutWriter } from './stdout.js';
 import { expandInputs } from './inputs.js';
 
 const HELP = `usage: hoptrail dump <files|dirs|-...> [--format jsonl|xml] [--threads N] [--event-id N,...] [--no-recover]
@@ -63,62 +64,6 @@ interface DumpOptions {
 }
 
 /**
- * Chunks' output (UTF-8 bytes, as the parser makes JSON lines, or text) to stdout with backpressure, small
- * pieces batched; a closed pipe (`| head`) ends output quietly.
- */
-class ByteWriter {
-  private pending: Buffer[] = [];
-  private size = 0;
-  private closed = false;
-  /** Where the memory of written pieces goes back to (the parser reuses it). */
-  pool: WorkerPool | undefined;
-
-  constructor(private readonly out: Writable, private readonly batch = 1 << 16) {
-    out.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EPIPE') this.closed = true;
-      else throw e;
-    });
-  }
-
-  /** Queues a piece; resolves false once the reader has gone away. */
-  async write(piece: Buffer | string): Promise<boolean> {
-    if (this.closed) return false;
-    const b = typeof piece === 'string' ? Buffer.from(piece, 'utf8') : piece;
-    if (b.length === 0) return true;
-    this.pending.push(b);
-    this.size += b.length;
-    if (this.size >= this.batch) await this.flush();
-    return !this.closed;
-  }
-
-  async flush(): Promise<void> {
-    if (this.pending.length === 0 || this.closed) return;
-    const b = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.size);
-    if (this.pending.length > 1) for (const p of this.pending) releaseBytes(p, this.pool);
-    this.pending = [];
-    this.size = 0;
-    const written = (e?: Error | null) => {
-      if (!e) releaseBytes(b, this.pool);
-    };
-    if (!this.out.write(b, written)) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          this.out.off('drain', done);
-          this.out.off('close', done);
-          resolve();
-        };
-        this.out.on('drain', done);
-        this.out.on('close', done);
-      });
-    }
-  }
-
-  async end(): Promise<void> {
-    await this.flush();
-  }
-}
-
-/**
  * Input that a worker pays for. A worker is an isolate of its own that must start and warm up (its JIT
  * compiles compete for the same cores): below this much EVTX, --threads N parses on this thread alone,
  * which is faster (measured on 2 cores: a 16 MB log 0.8x with a worker, 80 MB 1.1x).
@@ -150,7 +95,7 @@ async function fileSize(path: string): Promise<number> {
 }
 
 async function dump(inputs: string[], o: DumpOptions): Promise<number> {
-  const out = new ByteWriter(process.stdout);
+  const out = new StdoutWriter(process.stdout);
   const pool = new LazyPool(o.threads);
   // Files named on the command line count at once (their workers start early); files found in
   // directories count as they come.
@@ -162,7 +107,7 @@ async function dump(inputs: string[], o: DumpOptions): Promise<number> {
   }
 }
 
-async function dumpAll(inputs: string[], o: DumpOptions, out: ByteWriter, pool: LazyPool): Promise<number> {
+async function dumpAll(inputs: string[], o: DumpOptions, out: StdoutWriter, pool: LazyPool): Promise<number> {
   let status = 0;
   const named = new Set(inputs);
   for await (const input of expandInputs(inputs.filter((i) => i !== '-'), ['.evtx'])) {
@@ -172,15 +117,16 @@ async function dumpAll(inputs: string[], o: DumpOptions, out: ByteWriter, pool: 
       continue;
     }
     const workers = o.threads > 1 && !named.has(input.path) ? pool.take(await fileSize(input.path)) : pool.pool;
-    out.pool = workers;
+    out.release = (b) => releaseBytes(b, workers);
     const r = await dumpOne(input.path, o, out, workers);
     if (r === 'closed') return status;
     status = Math.max(status, r);
   }
   // `-` reads an EVTX stream from standard input (after the named files); its size is unknown.
   if (inputs.includes('-')) {
-    out.pool = pool.take(POOL_MIN_BYTES);
-    const r = await dumpOne(process.stdin, o, out, out.pool);
+    const stdinPool = pool.take(POOL_MIN_BYTES);
+    out.release = (b) => releaseBytes(b, stdinPool);
+    const r = await dumpOne(process.stdin, o, out, stdinPool);
     if (r === 'closed') return status;
     status = Math.max(status, r);
   }
@@ -189,7 +135,7 @@ async function dumpAll(inputs: string[], o: DumpOptions, out: ByteWriter, pool: 
 }
 
 /** Dumps one input; the exit status it calls for, or 'closed' when the reader of stdout went away. */
-async function dumpOne(source: string | Readable, o: DumpOptions, out: ByteWriter, pool: WorkerPool | undefined): Promise<number | 'closed'> {
+async function dumpOne(source: string | Readable, o: DumpOptions, out: StdoutWriter, pool: WorkerPool | undefined): Promise<number | 'closed'> {
   let status = 0;
   for await (const batch of readEvtxChunks(source, { name: 'stdin', pool, parseOnMain: true, serialize: o.format, bytes: true, eventIds: o.eventIds, recover: o.recover })) {
     for (const item of batch.items) {

@@ -1,11 +1,14 @@
-// Batched writes to stdout with backpressure; a closed pipe (`| head`) ends output quietly.
+// Output to stdout: UTF-8 bytes (as the EVTX parser makes JSON lines) or text, small pieces batched, with
+// backpressure; a closed pipe (`| head`) ends output quietly.
 
 import type { Writable } from 'node:stream';
 
 export class StdoutWriter {
-  private buf: string[] = [];
+  private pending: Buffer[] = [];
   private size = 0;
   private closed = false;
+  /** Takes back the memory of each piece once written (the EVTX parser reuses it). */
+  release: ((b: Buffer) => void) | undefined;
 
   constructor(private readonly out: Writable, private readonly batch = 1 << 16) {
     out.on('error', (e: NodeJS.ErrnoException) => {
@@ -14,21 +17,27 @@ export class StdoutWriter {
     });
   }
 
-  /** Queues text; resolves false once the reader has gone away. */
-  async write(s: string): Promise<boolean> {
+  /** Queues a piece; resolves false once the reader has gone away. */
+  async write(piece: Buffer | string): Promise<boolean> {
     if (this.closed) return false;
-    this.buf.push(s);
-    this.size += s.length;
+    const b = typeof piece === 'string' ? Buffer.from(piece, 'utf8') : piece;
+    if (b.length === 0) return true;
+    this.pending.push(b);
+    this.size += b.length;
     if (this.size >= this.batch) await this.flush();
     return !this.closed;
   }
 
   async flush(): Promise<void> {
-    if (this.buf.length === 0 || this.closed) return;
-    const s = this.buf.join('');
-    this.buf = [];
+    if (this.pending.length === 0 || this.closed) return;
+    const b = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.size);
+    if (this.pending.length > 1 && this.release) for (const p of this.pending) this.release(p);
+    this.pending = [];
     this.size = 0;
-    if (!this.out.write(s)) {
+    const written = (e?: Error | null) => {
+      if (!e) this.release?.(b);
+    };
+    if (!this.out.write(b, written)) {
       await new Promise<void>((resolve) => {
         const done = () => {
           this.out.off('drain', done);
