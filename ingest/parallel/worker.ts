@@ -5,7 +5,7 @@ import { detectorsUse } from '../../detectors/uses.js';
 import type { InputFormat, NormalizedEvent, Reject } from '../../schemas/event.js';
 import { ClockKnowledge, Normalizer } from '../normalize/index.js';
 import { FileLearner, normalizeItem } from '../pipeline.js';
-import { evtxInputItem, readInput, type InputItem } from '../sources.js';
+import { evtxInputItem, type InputItem } from '../sources.js';
 import { pieceItem, readJsonPieces, type RawItem } from '../json/read.js';
 import type { JsonFormat } from '../json/detect.js';
 import { readEvtxRange } from '../evtx/range.js';
@@ -103,10 +103,8 @@ async function runJob(id: number, job: Job): Promise<void> {
         if (b.full) await b.send();
       }
     } else {
-      const items = kept.get(job.file);
+      const items = takeKept(job.file);
       if (items) {
-        kept.delete(job.file);
-        keptCount -= items.length;
         for (const it of items) {
           take(b, job.file, it);
           if (b.full) await b.send();
@@ -163,25 +161,36 @@ async function readJson(b: Batcher, id: number, file: string, format: InputForma
  * Items of files the first pass read to the end, kept for their normalizing job (sent here when this
  * worker is free): the file is not read, inflated and parsed twice. Bounded: past the cap, re-read.
  */
-const kept = new Map<string, InputItem[]>();
-let keptCount = 0;
-const MAX_KEPT = 20_000;
+const kept = new Map<string, { items: InputItem[]; chars: number }>();
+/** JSON text behind the kept items (their objects take a few times more): well inside a worker's heap. */
+let keptChars = 0;
+const MAX_KEPT_CHARS = 24 << 20;
+
+function takeKept(file: string): InputItem[] | undefined {
+  const k = kept.get(file);
+  if (!k) return undefined;
+  kept.delete(file);
+  keptChars -= k.chars;
+  return k.items;
+}
 
 async function learn(id: number, file: string, format: InputFormat | undefined): Promise<void> {
   const k = new ClockKnowledge();
   try {
     const learner = new FileLearner(k, file);
     let items: InputItem[] | undefined = [];
-    let complete = true;
-    for await (const it of readInput(file, format)) {
+    let chars = 0, complete = true;
+    for await (const r of readJsonPieces(file)) {
+      const it = raw(file, format, r);
       if (items) {
         items.push(it);
-        if (keptCount + items.length > MAX_KEPT) items = undefined;
+        if (r.kind === 'piece') chars += r.piece.text.length;
+        if (keptChars + chars > MAX_KEPT_CHARS) items = undefined;
       }
       if (!learner.observe(it)) { complete = false; break; }
     }
     const cached = complete && items !== undefined;
-    if (cached) { kept.set(file, items!); keptCount += items!.length; }
+    if (cached) { kept.set(file, { items: items!, chars }); keptChars += chars; }
     post({ type: 'learned', id, snap: k.snapshot(), cached });
   } catch (e) {
     post({ type: 'learned', id, error: (e as Error).message });
@@ -198,7 +207,7 @@ port.on('message', (m: ToWorker) => {
         break;
       case 'learn': void learn(m.id, m.file, m.format); break;
       case 'part-taken': { const r = onPartTaken; onPartTaken = undefined; r?.(m.run); break; }
-      case 'forget': { const items = kept.get(m.file); if (items) { kept.delete(m.file); keptCount -= items.length; } break; }
+      case 'forget': takeKept(m.file); break;
       case 'job': void runJob(m.id, m.job); break;
       case 'ack': { unacked--; const r = onAck; onAck = undefined; r?.(); break; }
     }
