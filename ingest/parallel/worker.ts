@@ -38,10 +38,14 @@ let onAck: (() => void) | undefined;
 
 const post = (m: FromWorker, transfer?: ArrayBuffer[]): void => port.postMessage(m, transfer ?? []);
 
+const BUFFER_BYTES = BATCH_CHARS + (BATCH_CHARS >> 2);
+/** A finished job's batch buffer, for the next job. */
+let spare: Buffer | undefined;
+
 /** Collects one job's output and sends it in bounded batches. */
 class Batcher {
   // JSON lines are encoded into this buffer as they are made: no array of strings outlives a scavenge.
-  private buf = Buffer.allocUnsafeSlow(BATCH_CHARS + (BATCH_CHARS >> 2));
+  private buf = takeSpare();
   private bytes = 0;
   private events = 0;
   private shipped: NormalizedEvent[] = [];
@@ -70,17 +74,31 @@ class Batcher {
 
   async send(): Promise<void> {
     if (this.events === 0 && this.rejects.length === 0 && this.warnings === 0) return;
-    // The bytes move to the main thread (transferred, not copied); a fresh buffer takes their place.
-    const ndjson = new Uint8Array(this.buf.buffer, this.buf.byteOffset, this.bytes);
+    // A full buffer moves to the main thread (transferred, not copied) and a fresh one takes its place; a
+    // small batch is copied out, so that a short job does not send (and hold) megabytes of nothing.
+    const own = 2 * this.bytes < this.buf.length ? Buffer.from(this.buf.subarray(0, this.bytes)) : this.buf;
+    if (own === this.buf) this.buf = Buffer.allocUnsafeSlow(BUFFER_BYTES);
+    const ndjson = new Uint8Array(own.buffer, own.byteOffset, this.bytes);
     const batch: JobBatch = { events: this.events, ndjson, shipped: this.shipped, rejects: this.rejects.length > 0 ? this.rejects.join('\n') + '\n' : '', warnings: this.warnings };
     if (provisional?.asked) batch.provisional = true;
-    const transfer = this.buf.buffer as ArrayBuffer;
-    this.buf = Buffer.allocUnsafeSlow(BATCH_CHARS + (BATCH_CHARS >> 2));
+    // Buffer.from may use the shared pool for small copies: transfer only a buffer that owns its memory.
+    const transfer = own.byteOffset === 0 && own.byteLength === own.buffer.byteLength ? [own.buffer as ArrayBuffer] : undefined;
     this.bytes = 0; this.events = 0; this.shipped = []; this.rejects = []; this.warnings = 0;
-    post({ type: 'batch', id: this.id, batch }, [transfer]);
+    post({ type: 'batch', id: this.id, batch }, transfer);
     unacked++;
     while (unacked > 1) await new Promise<void>((r) => { onAck = r; });
   }
+
+  /** The job is over: its buffer serves the next. */
+  close(): void {
+    if (this.bytes === 0) spare = this.buf;
+  }
+}
+
+function takeSpare(): Buffer {
+  const b = spare ?? Buffer.allocUnsafeSlow(BUFFER_BYTES);
+  spare = undefined;
+  return b;
 }
 
 function take(b: Batcher, file: string, it: Parameters<typeof normalizeItem>[2]): void {
@@ -117,6 +135,8 @@ async function runJob(id: number, job: Job): Promise<void> {
     // What was read before the failure is kept (sent); the file is reported unreadable from there on.
     await b.send();
     post({ type: 'done', id, unreadable: (e as Error).message });
+  } finally {
+    b.close();
   }
 }
 
