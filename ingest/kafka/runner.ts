@@ -363,10 +363,7 @@ export class StreamRunner {
         return;
       }
       for (const { topic, partitions } of this.assigned) {
-        const high = new Map((await admin.fetchTopicOffsets(topic)).map((x) => [x.partition, { high: Number(x.high), low: Number(x.low) }]));
-        const [committed] = await admin.fetchOffsets({ groupId: this.o.group, topics: [topic] });
-        const at = new Map(committed.partitions.map((x) => [x.partition, Number(x.offset)]));
-        this.setFloors(topic, committed.partitions, high);
+        const { high, at } = await this.positions(admin, topic);
         for (const p of partitions) {
           const h = high.get(p);
           const from = Math.max(at.get(p) ?? -1, h?.low ?? 0);
@@ -383,6 +380,14 @@ export class StreamRunner {
   }
 
   /** The replay floor of each assigned partition of `topic` that is read again from its last commit. */
+  /** A topic's partition ends and this group's committed offsets (its replay floors set from them). */
+  private async positions(admin: Admin, topic: string): Promise<{ high: Map<number, { high: number; low: number }>; at: Map<number, number> }> {
+    const high = new Map((await admin.fetchTopicOffsets(topic)).map((x) => [x.partition, { high: Number(x.high), low: Number(x.low) }]));
+    const [committed] = await admin.fetchOffsets({ groupId: this.o.group, topics: [topic] });
+    this.setFloors(topic, committed.partitions, high);
+    return { high, at: new Map(committed.partitions.map((x) => [x.partition, Number(x.offset)])) };
+  }
+
   private setFloors(topic: string, committed: { partition: number; metadata: string | null }[], high: Map<number, { high: number }>): void {
     // With a state topic the restored state gives such events their context: nothing is left out.
     if (this.o.stateTopic) return;
@@ -434,10 +439,7 @@ export class StreamRunner {
     if (!c || this.assigned.length === 0) return;
     let internalBacklog = false;
     for (const { topic, partitions } of this.assigned) {
-      const high = new Map((await admin.fetchTopicOffsets(topic)).map((x) => [x.partition, { high: Number(x.high), low: Number(x.low) }]));
-      const [committed] = await admin.fetchOffsets({ groupId: this.o.group, topics: [topic] });
-      const at = new Map(committed.partitions.map((x) => [x.partition, Number(x.offset)]));
-      this.setFloors(topic, committed.partitions, high);
+      const { high, at } = await this.positions(admin, topic);
       for (const p of partitions) {
         const h = high.get(p);
         if (h && Math.max(at.get(p) ?? -1, h.low) < h.high) internalBacklog = true;
