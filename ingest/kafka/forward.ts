@@ -10,6 +10,7 @@ import { DEFAULT_MAX_MESSAGE_BYTES, MessageDecoder, type MessageOrigin } from '.
 import { dlqMessage } from './dlq.js';
 import { ensureInternalTopic, eventMessage, knowledgeMessage, needsCorrelation, progressMessage, readKnowledge, readToEnd, stateTopicConfig } from './internal.js';
 import type { Logger } from './log.js';
+import { runConsumer } from './consume.js';
 import { StreamMetrics } from './metrics.js';
 import { chunks, STOP_GRACE_MS, untilDone, type StreamSink } from './runner.js';
 
@@ -90,14 +91,7 @@ export class ForwardRunner {
       this.assigned = Object.entries(a).map(([topic, partitions]) => ({ topic, partitions }));
       o.log.info('forward: assigned', { assignment: a });
     });
-    this.consumer.on(this.consumer.events.CRASH, (e) => o.log.error('forward: consumer crash', { error: String(e.payload.error), restart: e.payload.restart }));
-    await this.consumer.subscribe({ topic: o.topic, fromBeginning: true });
-    await this.consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 1,
-      eachBatch: (p) => this.serial(() => this.onBatch(p)),
-    });
+    await runConsumer(this.consumer, o.topic, (p) => this.serial(() => this.onBatch(p)), o.log, () => this.stopping, 'forward: ');
     // The last commit of a burst is due even if no batch follows (stage 2 waits for it before an idle flush).
     this.commitTimer = setInterval(() => { if (this.due.size > 0 && !this.stopping) void this.serial(() => this.commit()); }, 1000);
     this.commitTimer.unref();

@@ -7,6 +7,7 @@ import { ClockKnowledge, Normalizer } from '../normalize/index.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, MessageDecoder, type MessageOrigin } from './decode.js';
 import { dlqMessage, type OutMessage } from './dlq.js';
 import type { Logger } from './log.js';
+import { runConsumer } from './consume.js';
 import { StreamMetrics } from './metrics.js';
 import { OffsetBook } from './offsets.js';
 import { ensureInternalTopic, eventMessage, knowledgeMessage, needsCorrelation, readInternal, readKnowledge, readToEnd, stateTopicConfig } from './internal.js';
@@ -232,14 +233,7 @@ export class StreamRunner {
       this.owned = owns;
       o.log.info('assigned', { assignment: a });
     });
-    this.consumer.on(this.consumer.events.CRASH, (e) => o.log.error('consumer crash', { error: String(e.payload.error), restart: e.payload.restart }));
-    await this.consumer.subscribe({ topic: o.topic, fromBeginning: true });
-    await this.consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 1,
-      eachBatch: (p) => this.serial(() => this.onBatch(p)),
-    });
+    await runConsumer(this.consumer, o.topic, (p) => this.serial(() => this.onBatch(p)), o.log, () => this.stopping);
     this.timers.push(setInterval(() => void this.serial(() => this.tick()).catch((e: unknown) => o.log.error('tick failed', { error: String(e) })), 100));
     const every = o.metricsIntervalMs ?? 10_000;
     if (every > 0) this.timers.push(setInterval(() => o.log.info('metrics', { ...this.metrics.snapshot(), ...this.delayFigures(), engine: this.live.stats(), uncommitted: this.book.pending() }), every));
