@@ -70,6 +70,8 @@ export class LiveHunt {
   /** What was last published per finding key (digest), to publish only changes. */
   private readonly published = new Map<string, { d: string; end: number; sessions: string[]; restored?: boolean }>();
   private newest = -Infinity;
+  /** The findings window's lower edge: sessions older than this left it. Never moves back (see findings()). */
+  private horizon = -Infinity;
   /** Per source, the oldest event time this run saw from it (where its replay began, out of order or not). */
   private readonly starts = new Map<string, number>();
   /** Per open source, the newest event time seen (mirrors the engine's partition progress). */
@@ -165,7 +167,10 @@ export class LiveHunt {
   findings(final = false): AlertRecord[] {
     if (!this.dirty) return [];
     this.dirty = false;
-    const horizon = this.eventClock - (this.opts.keepMs ?? 24 * 3600_000);
+    // The event clock drops when a source opens that has read nothing yet (a restart, a rebalance); the
+    // sessions that left the window are gone all the same, so the window's edge only moves forward.
+    this.horizon = Math.max(this.horizon, this.eventClock - (this.opts.keepMs ?? 24 * 3600_000));
+    const horizon = this.horizon;
     // Chains and fan-outs from the hops kept, maximal only (as a batch hunt reports them).
     const { chains, fanouts } = analyzeHops(this.hops, this.opts);
     const found = cloneState(this.collector).finish({ sessions: [...this.sessions.values()], hops: this.hops, chains, fanouts });
