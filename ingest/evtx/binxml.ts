@@ -77,14 +77,21 @@ function fail(msg: string, off: number): never {
   throw new BinXmlError(msg, off);
 }
 
-/** Reads the name referenced at `p` (a u32 chunk offset); returns the name and the position after the reference. */
-function readName(ctx: ChunkContext, p: number, limit: number): [string, number] {
+/**
+ * Where the last readName, readLenString or readTemplateInstance ended. A second result in a variable, not
+ * an array: array destructuring at each call site made parseTokens several times costlier to optimize.
+ */
+let after = 0;
+
+/** Reads the name referenced at `p` (a u32 chunk offset); the position after the reference goes to `after`. */
+function readName(ctx: ChunkContext, p: number, limit: number): string {
   const b = ctx.b;
   if (ctx.carving) {
     if (p + 4 > limit) fail('inline name runs past the data', p);
     const n = u16(b, p + 2);
     if (p + 6 + 2 * n > limit) fail('inline name runs past the data', p);
-    return [utf16(b, p + 4, 2 * n), p + 6 + 2 * n];
+    after = p + 6 + 2 * n;
+    return utf16(b, p + 4, 2 * n);
   }
   if (p + 4 > limit) fail('name offset runs past the data', p);
   const off = u32(b, p);
@@ -109,15 +116,18 @@ function readName(ctx: ChunkContext, p: number, limit: number): [string, number]
     p += 8 + 2 * u16(b, off + 6) + 2;
     if (p > limit) fail('inline name runs past the data', off);
   }
-  return [name, p];
+  after = p;
+  return name;
 }
 
-function readLenString(b: Buffer, p: number, limit: number): [string, number] {
+/** A length-prefixed UTF-16 string at `p`; the position after it goes to `after`. */
+function readLenString(b: Buffer, p: number, limit: number): string {
   if (p + 2 > limit) fail('string length runs past the data', p);
   const n = u16(b, p);
   const e = p + 2 + 2 * n;
   if (e > limit) fail('string runs past the data', p);
-  return [utf16(b, p + 2, 2 * n), e];
+  after = e;
+  return utf16(b, p + 2, 2 * n);
 }
 
 /** Fixed sizes of the value types a Value token may carry inline (other than length-prefixed strings). */
@@ -139,8 +149,8 @@ export function parseFragment(ctx: ChunkContext, p: number, limit: number, inTem
   try {
     // The common shape of a record or a BinXML value: fragment header, one template instance, end.
     if (!inTemplate && !ctx.carving && p + 5 <= limit && ctx.b[p] === 0x0f && ctx.b[p + 4] === 0x0c) {
-      const [inst, end] = readTemplateInstance(ctx, p + 5, Math.min(limit, ctx.end));
-      if (end < limit && ctx.b[end] === 0x00) return [inst];
+      const inst = readTemplateInstance(ctx, p + 5, Math.min(limit, ctx.end));
+      if (after < limit && ctx.b[after] === 0x00) return [inst];
     }
     return parseTokens(ctx, p, limit, inTemplate);
   } finally {
@@ -199,8 +209,8 @@ function parseTokens(ctx: ChunkContext, p: number, limit: number, inTemplate: bo
         // open start element
         if (inTemplate) p += 2; // dependency identifier
         p += 4; // data size
-        let name: string;
-        [name, p] = readName(ctx, p, limit);
+        const name = readName(ctx, p, limit);
+        p = after;
         if (tok & 0x40) p += 4; // attribute list size
         if (p > limit) fail('element header runs past the data', tokPos);
         if (stack.length >= MAX_ELEMENT_NESTING) fail('elements nest too deeply', tokPos);
@@ -229,8 +239,8 @@ function parseTokens(ctx: ChunkContext, p: number, limit: number, inTemplate: bo
         const vt = b[p++];
         let v: string;
         if (vt === VT_STRING) {
-          [v, p] = readLenString(b, p, limit);
-          v = conventionalText(v);
+          v = conventionalText(readLenString(b, p, limit));
+          p = after;
         } else if (vt === VT_ANSI) {
           if (p + 2 > limit) fail('value runs past the data', tokPos);
           const n = u16(b, p);
@@ -250,16 +260,16 @@ function parseTokens(ctx: ChunkContext, p: number, limit: number, inTemplate: bo
       case 0x06: {
         // attribute
         if (stack.length === 0) fail('attribute outside an element', tokPos);
-        let name: string;
-        [name, p] = readName(ctx, p, limit);
+        const name = readName(ctx, p, limit);
+        p = after;
         attr = { name, parts: [] };
         stack[stack.length - 1].attrs.push(attr);
         break;
       }
       case 0x07: {
         // CDATA section
-        let v: string;
-        [v, p] = readLenString(b, p, limit);
+        const v = readLenString(b, p, limit);
+        p = after;
         add({ t: 0, v });
         break;
       }
@@ -272,20 +282,21 @@ function parseTokens(ctx: ChunkContext, p: number, limit: number, inTemplate: bo
       }
       case 0x09: {
         // entity reference
-        let name: string;
-        [name, p] = readName(ctx, p, limit);
+        const name = readName(ctx, p, limit);
+        p = after;
         add({ t: 0, v: ENTITIES[name] ?? `&${name};` });
         break;
       }
       case 0x0a: {
         // processing instruction target
-        [piTarget, p] = readName(ctx, p, limit);
+        piTarget = readName(ctx, p, limit);
+        p = after;
         break;
       }
       case 0x0b: {
         // processing instruction data
-        let data: string;
-        [data, p] = readLenString(b, p, limit);
+        const data = readLenString(b, p, limit);
+        p = after;
         add({ t: 4, target: piTarget ?? '', data });
         piTarget = null;
         break;
@@ -293,8 +304,8 @@ function parseTokens(ctx: ChunkContext, p: number, limit: number, inTemplate: bo
       case 0x0c: {
         // A template holding an instance refers to another template by offset: not shared across chunks.
         if (recording !== null) recording.ok = false;
-        let inst: XInst;
-        [inst, p] = readTemplateInstance(ctx, p, limit);
+        const inst = readTemplateInstance(ctx, p, limit);
+        p = after;
         add(inst);
         break;
       }
@@ -317,7 +328,8 @@ function parseTokens(ctx: ChunkContext, p: number, limit: number, inTemplate: bo
   return root;
 }
 
-function readTemplateInstance(ctx: ChunkContext, p: number, limit: number): [XInst, number] {
+/** A template instance at `p` as a tree node; the position after it goes to `after`. */
+function readTemplateInstance(ctx: ChunkContext, p: number, limit: number): XInst {
   // Descriptors go to scratch room above the ones in use, then become Val objects for the tree.
   const base = ctx.nvals;
   const tpl = readInstanceFlat(ctx, p, limit, base);
@@ -325,7 +337,8 @@ function readTemplateInstance(ctx: ChunkContext, p: number, limit: number): [XIn
   ctx.nvals = base;
   const vals: Val[] = new Array(count);
   for (let i = 0; i < count; i++) vals[i] = { vt: ctx.vt[base + i], off: ctx.voff[base + i], size: ctx.vsize[base + i] };
-  return [{ t: 3, tpl, vals }, ctx.instEnd];
+  after = ctx.instEnd;
+  return { t: 3, tpl, vals };
 }
 
 /**

@@ -369,38 +369,48 @@ function sidValue(b: Buffer, p: number, size: number): void {
   byte(0x22);
 }
 
+/** The second of the last time written and its ISO text ("YYYY-MM-DDTHH:MM:SS") as bytes. */
 let lastSec = NaN;
-let lastSecBytes: Uint8Array = new Uint8Array(0);
+const lastSecBytes = new Uint8Array(40);
+let lastSecLen = 0;
 /** The last FILETIME written and its JSON text: a record's header time and TimeCreated are usually the same. */
 let lastLo = -1;
 let lastHi = -1;
 const lastText = new Uint8Array(64);
 let lastLen = 0;
 
+// Rare paths kept out of filetimeValue, which is optimized early and often: small graphs compile sooner.
+function setSecond(sec: number): void {
+  const s = secondsIso(sec);
+  const n = Math.min(s.length, lastSecBytes.length);
+  for (let i = 0; i < n; i++) lastSecBytes[i] = s.charCodeAt(i);
+  lastSecLen = n;
+  lastSec = sec;
+}
+
+function bigFiletime(lo: number, hi: number): void {
+  byte(0x22);
+  ascii(filetime(lo, hi));
+  byte(0x22);
+}
+
 /** A FILETIME as filetime() renders it, quoted. */
 export function filetimeValue(lo: number, hi: number): void {
   if (lo === lastLo && hi === lastHi) return rawRange(lastText, 0, lastLen);
-  if (hi >= 0x20000000) {
-    byte(0x22);
-    ascii(filetime(lo, hi));
-    byte(0x22);
-    return;
-  }
+  if (hi >= 0x20000000) return bigFiletime(lo, hi);
   const t = hi * 4967296 + lo;
   const qs = Math.floor(t / 1e7);
   let rem = (t - qs * 1e7) | 0;
   const sec = hi * 429 + qs - 11644473600;
-  if (sec !== lastSec) {
-    lastSecBytes = bytes(secondsIso(sec));
-    lastSec = sec;
-  }
+  if (sec !== lastSec) setSecond(sec);
   const sb = lastSecBytes;
-  room(sb.length + 11);
+  const sl = lastSecLen;
+  room(sl + 11);
   const o = ob;
   const start = pos;
   let q = pos;
   o[q++] = 0x22;
-  for (let i = 0; i < sb.length; i++) o[q++] = sb[i];
+  for (let i = 0; i < sl; i++) o[q++] = sb[i];
   o[q++] = 0x2e;
   for (let i = 7; i > 0; i--) {
     const d = (rem / 10) | 0;
