@@ -1,4 +1,7 @@
 // A small pool of worker threads that parse chunks; callers keep their own order (one promise per chunk).
+// Chunks and JSON lines cross threads in shared memory, never by transfer: the first ArrayBuffer a thread
+// detaches (a transfer does) makes V8's optimized code check every typed array access for detachment from
+// then on, which cost the parser ~20% on the workers and on this thread alike.
 
 import { Worker } from 'node:worker_threads';
 import { CHUNK_SIZE, type ChunkBatch, type ChunkOptions, type SerializeFormat } from './chunk.js';
@@ -6,11 +9,13 @@ import { CHUNK_SIZE, type ChunkBatch, type ChunkOptions, type SerializeFormat } 
 interface Pending {
   resolve: (batch: ChunkBatch) => void;
   reject: (e: Error) => void;
+  /** The chunk's memory, free again once answered. */
+  buf: SharedArrayBuffer;
 }
 
 export interface ChunkJob {
   id: number;
-  buf: ArrayBuffer;
+  buf: SharedArrayBuffer;
   length: number;
   file: string;
   chunkIndex: number;
@@ -18,7 +23,7 @@ export interface ChunkJob {
   opts: ChunkOptions;
   serialize?: SerializeFormat;
   /** Memory to write the JSON lines into (given back by the pool's user). */
-  out?: ArrayBuffer;
+  out?: SharedArrayBuffer;
 }
 
 export class WorkerPool {
@@ -32,28 +37,28 @@ export class WorkerPool {
   ready = 0;
   /** Chunks answered so far. */
   answered = 0;
-  /** Chunk-sized memory the workers gave back, to copy chunks into. */
-  private readonly spare: ArrayBuffer[] = [];
+  /** Chunk-sized memory answered chunks were in, to copy the next chunks into. */
+  private readonly spare: SharedArrayBuffer[] = [];
   /** Output memory given back (giveBack), sent with the next chunks for the workers to write into. */
-  private readonly spareOut: ArrayBuffer[] = [];
+  private readonly spareOut: SharedArrayBuffer[] = [];
 
   constructor(readonly size: number) {
     for (let i = 0; i < size; i++) {
       // Small heaps: a worker holds one chunk's records at a time, and every worker's heap counts in RSS.
       const w = new Worker(new URL('./worker.js', import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 64 } });
-      w.on('message', (m: { id: number; batch: ChunkBatch; buf?: ArrayBuffer; ready?: boolean }) => {
+      w.on('message', (m: { id: number; batch: ChunkBatch; ready?: boolean }) => {
         if (m.ready) {
           this.ready++;
           return;
         }
-        if (m.buf !== undefined && m.buf.byteLength === CHUNK_SIZE && this.spare.length < 64) this.spare.push(m.buf);
         const p = this.pending.get(m.id);
         if (!p) return;
         this.pending.delete(m.id);
+        if (p.buf.byteLength === CHUNK_SIZE && this.spare.length < 64) this.spare.push(p.buf);
         this.load[p.worker]--;
         this.inFlight--;
         this.answered++;
-        // A transferred Buffer arrives as a plain Uint8Array.
+        // A Buffer arrives as a plain Uint8Array (over the same shared memory).
         const bytes = m.batch.bytes;
         if (bytes !== undefined && !Buffer.isBuffer(bytes)) m.batch.bytes = Buffer.from((bytes as Uint8Array).buffer, (bytes as Uint8Array).byteOffset, (bytes as Uint8Array).byteLength);
         p.resolve(m.batch);
@@ -65,32 +70,25 @@ export class WorkerPool {
   }
 
   parse(block: Buffer, file: string, chunkIndex: number, offset: number, opts: ChunkOptions, serialize?: SerializeFormat): Promise<ChunkBatch> {
-    // Transfer the bytes; copy first (into memory a worker gave back, when there is some) when the Buffer
-    // is a view into a larger allocation.
-    let own = block;
-    if (block.byteOffset !== 0 || block.byteLength !== block.buffer.byteLength) {
-      const spare = block.length <= CHUNK_SIZE ? this.spare.pop() : undefined;
-      own = spare !== undefined ? Buffer.from(spare, 0, block.length) : Buffer.allocUnsafeSlow(block.length);
-      block.copy(own);
-    }
-    const buf = own.buffer as ArrayBuffer;
+    const buf = (block.length <= CHUNK_SIZE ? this.spare.pop() : undefined) ?? new SharedArrayBuffer(Math.max(block.length, CHUNK_SIZE));
+    block.copy(Buffer.from(buf, 0, block.length));
     let w = 0;
     for (let i = 1; i < this.workers.length; i++) if (this.load[i] < this.load[w]) w = i;
     const id = this.nextId++;
     this.load[w]++;
     this.inFlight++;
     const out = serialize === 'jsonl' ? this.spareOut.pop() : undefined;
-    const job: ChunkJob = { id, buf, length: own.byteLength, file, chunkIndex, offset, opts, serialize, out };
+    const job: ChunkJob = { id, buf, length: block.length, file, chunkIndex, offset, opts, serialize, out };
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, worker: w });
-      this.workers[w].postMessage(job, out !== undefined ? [buf, out] : [buf]);
+      this.pending.set(id, { resolve, reject, worker: w, buf });
+      this.workers[w].postMessage(job);
     });
   }
 
   /** Memory of JSON lines a worker made, written out and no longer needed: the workers reuse it. */
   giveBack(b: Buffer): boolean {
     const ab = b.buffer;
-    if (!(ab instanceof ArrayBuffer) || b.byteOffset !== 0 || ab.byteLength < 256 << 10 || ab.byteLength > 1 << 20 || this.spareOut.length >= 8) return false;
+    if (!(ab instanceof SharedArrayBuffer) || b.byteOffset !== 0 || ab.byteLength < 256 << 10 || ab.byteLength > 1 << 20 || this.spareOut.length >= 8) return false;
     if (this.spareOut.includes(ab)) return true;
     this.spareOut.push(ab);
     return true;

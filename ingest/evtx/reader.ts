@@ -294,7 +294,7 @@ interface Slot {
   wait: Promise<ChunkBatch> | null;
   /** The chunk, while nobody has taken it. */
   block: Buffer | null;
-  /** The chunk a worker has (a copy went to it): this thread parses it itself rather than wait long. */
+  /** The chunk a worker has a copy of: this thread parses it itself rather than wait long. */
   sent?: Buffer | null;
   index: number;
   offset: number;
@@ -348,8 +348,7 @@ class MainAndWorkers {
       const block = s.block!;
       s.block = null;
       this.watch(s, this.send(s, block));
-      // A chunk sent by transfer (not a copy) is gone from here.
-      s.sent = block.byteLength > 0 ? block : null;
+      s.sent = block;
     }
   }
 
