@@ -36,8 +36,17 @@ export async function* walkInputs(paths: string[], wanted: (name: string) => boo
   }
 }
 
+/** What a directory entry is, links followed: a file, a directory, or something else (named). */
+type EntryKind = 'file' | 'dir' | string;
+
+function kindOf(e: { isFile(): boolean; isDirectory(): boolean; isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): EntryKind {
+  if (e.isFile()) return 'file';
+  if (e.isDirectory()) return 'dir';
+  return e.isFIFO() ? 'a FIFO' : e.isSocket() ? 'a socket' : e.isCharacterDevice() ? 'a character device' : e.isBlockDevice() ? 'a block device' : 'not a file';
+}
+
 async function* walkDir(dir: string, wanted: (name: string) => boolean, seen: Set<string>): AsyncGenerator<Input> {
-  const entries: { name: string; dir: boolean }[] = [];
+  const entries: { name: string; kind: EntryKind }[] = [];
   try {
     // Symbolic links are followed; a directory reached twice (a link loop) is walked once.
     const real = await realpath(dir);
@@ -45,8 +54,11 @@ async function* walkDir(dir: string, wanted: (name: string) => boolean, seen: Se
     seen.add(real);
     const d = await opendir(dir);
     for await (const e of d) {
-      const dirLink = e.isSymbolicLink() && (await stat(join(dir, e.name)).catch(() => undefined))?.isDirectory() === true;
-      entries.push({ name: e.name, dir: e.isDirectory() || dirLink });
+      if (!e.isSymbolicLink()) entries.push({ name: e.name, kind: kindOf(e) });
+      else {
+        const st = await stat(join(dir, e.name)).catch(() => undefined);
+        entries.push({ name: e.name, kind: st ? kindOf(st) : 'a broken link' });
+      }
     }
   } catch (e) {
     yield { path: dir, error: `cannot list: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
@@ -55,8 +67,12 @@ async function* walkDir(dir: string, wanted: (name: string) => boolean, seen: Se
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
     const p = join(dir, e.name);
-    if (e.dir) yield* walkDir(p, wanted, seen);
-    else if (wanted(e.name)) yield { path: p };
+    if (e.kind === 'dir') yield* walkDir(p, wanted, seen);
+    else if (!wanted(e.name)) continue;
+    else if (e.kind === 'file') yield { path: p };
+    // Opening a FIFO with no writer would wait for ever; a device may never end. Named on the command
+    // line they are read (a process substitution is a pipe); met in a walk they are reported, not read.
+    else yield { path: p, error: `skipped: ${e.kind}, not a regular file` };
   }
 }
 
