@@ -117,7 +117,7 @@ async function dumpAll(inputs: string[], o: DumpOptions, out: StdoutWriter, pool
       continue;
     }
     const workers = o.threads > 1 && !named.has(input.path) ? pool.take(await fileSize(input.path)) : pool.pool;
-    out.release = (b) => releaseBytes(b, workers);
+    out.release = releaseBytes;
     const r = await dumpOne(input.path, o, out, workers);
     if (r === 'closed') return status;
     status = Math.max(status, r);
@@ -125,7 +125,7 @@ async function dumpAll(inputs: string[], o: DumpOptions, out: StdoutWriter, pool
   // `-` reads an EVTX stream from standard input (after the named files); its size is unknown.
   if (inputs.includes('-')) {
     const stdinPool = pool.take(POOL_MIN_BYTES);
-    out.release = (b) => releaseBytes(b, stdinPool);
+    out.release = releaseBytes;
     const r = await dumpOne(process.stdin, o, out, stdinPool);
     if (r === 'closed') return status;
     status = Math.max(status, r);

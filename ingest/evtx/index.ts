@@ -1,5 +1,6 @@
 // The EVTX parser's public surface.
 
-export { readEvtx, readEvtxChunks, releaseBytes, WorkerPool, checkFileHeader, FILE_HEADER_SIZE, type ReadOptions, type EvtxReadItem } from './reader.js';
+export { readEvtx, readEvtxChunks, WorkerPool, checkFileHeader, FILE_HEADER_SIZE, type ReadOptions, type EvtxReadItem } from './reader.js';
 export { parseChunk, parseChunkBytes, serializeChunk, recordJson, CHUNK_SIZE, type ChunkOptions, type ChunkItem, type ChunkRecordItem, type ChunkBatch, type SerializeFormat } from './chunk.js';
 export type { EvtxRecord, EvtxItem, EvtxRecordItem, EvtxErrorItem, EvtxLocation, EventDataKind } from './record.js';
+export { releaseBytes } from './jsonout.js';

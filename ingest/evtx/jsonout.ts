@@ -33,7 +33,7 @@ export function shareOutput(): void {
 /** Output buffers are at least this large (so that one given back fits most chunks), and kept up to 1 MiB. */
 const OUT_MIN = 256 << 10;
 const OUT_KEEP_MAX = 1 << 20;
-const SPARE_MAX = 4;
+const SPARE_MAX = 16;
 
 /**
  * The bytes written since the last take, in a Buffer whose memory is its own (so that it can be handed
@@ -57,8 +57,29 @@ export function jsonTake(): Buffer {
 }
 
 /**
- * Gives back the memory of a `bytes` result (jsonTake) that is no longer needed by anyone, for this
- * thread's next chunks; false when it is not such memory or enough is kept already.
+ * `src` in memory of this thread's own (memory given back when there is some), as releaseBytes takes it
+ * back: JSON lines a worker wrote in shared memory are copied out at once, so that its memory returns to
+ * that worker with its next chunk, and the shared memory in use stays a few buffers per worker.
+ */
+export function ownCopy(src: Uint8Array): Buffer {
+  const n = src.length;
+  let ab: ArrayBuffer | SharedArrayBuffer | undefined;
+  for (let i = spare.length - 1; i >= 0; i--) {
+    if (spare[i].byteLength >= n) {
+      ab = spare[i];
+      spare.splice(i, 1);
+      break;
+    }
+  }
+  const out = ab !== undefined ? Buffer.from(ab, 0, n) : Buffer.allocUnsafeSlow(Math.max(n, OUT_MIN)).subarray(0, n);
+  out.set(src);
+  return out;
+}
+
+/**
+ * Gives back the memory of a `bytes` result (jsonTake, ownCopy) once it is written out and referenced no
+ * more: this thread's next chunks' lines go there instead of into new memory; false when it is not such
+ * memory or enough is kept already.
  */
 export function releaseBytes(b: Buffer): boolean {
   const ab = b.buffer;

@@ -5,6 +5,7 @@
 
 import { Worker } from 'node:worker_threads';
 import { CHUNK_SIZE, type ChunkBatch, type ChunkOptions, type SerializeFormat } from './chunk.js';
+import { ownCopy } from './jsonout.js';
 
 interface Pending {
   resolve: (batch: ChunkBatch) => void;
@@ -26,6 +27,9 @@ export interface ChunkJob {
   out?: SharedArrayBuffer;
 }
 
+/** Output memory larger than this is not kept for reuse (a chunk's lines are rarely above 1 MiB). */
+const OUT_KEEP_MAX = 1 << 20;
+
 export class WorkerPool {
   private readonly workers: Worker[] = [];
   private readonly load: number[] = [];
@@ -39,7 +43,7 @@ export class WorkerPool {
   answered = 0;
   /** Chunk-sized memory answered chunks were in, to copy the next chunks into. */
   private readonly spare: SharedArrayBuffer[] = [];
-  /** Output memory given back (giveBack), sent with the next chunks for the workers to write into. */
+  /** Output memory the workers' JSON lines were copied out of, sent with the next chunks to write into. */
   private readonly spareOut: SharedArrayBuffer[] = [];
 
   constructor(readonly size: number) {
@@ -58,9 +62,13 @@ export class WorkerPool {
         this.load[p.worker]--;
         this.inFlight--;
         this.answered++;
-        // A Buffer arrives as a plain Uint8Array (over the same shared memory).
-        const bytes = m.batch.bytes;
-        if (bytes !== undefined && !Buffer.isBuffer(bytes)) m.batch.bytes = Buffer.from((bytes as Uint8Array).buffer, (bytes as Uint8Array).byteOffset, (bytes as Uint8Array).byteLength);
+        // JSON lines in the worker's shared memory: copied out, and the memory goes back with the next chunk.
+        const bytes = m.batch.bytes as Uint8Array | undefined;
+        if (bytes !== undefined) {
+          m.batch.bytes = ownCopy(bytes);
+          const sab = bytes.buffer;
+          if (sab instanceof SharedArrayBuffer && bytes.byteOffset === 0 && sab.byteLength <= OUT_KEEP_MAX && this.spareOut.length < 8) this.spareOut.push(sab);
+        }
         p.resolve(m.batch);
       });
       w.on('error', (e) => this.failAll(i, e));
@@ -83,15 +91,6 @@ export class WorkerPool {
       this.pending.set(id, { resolve, reject, worker: w, buf });
       this.workers[w].postMessage(job);
     });
-  }
-
-  /** Memory of JSON lines a worker made, written out and no longer needed: the workers reuse it. */
-  giveBack(b: Buffer): boolean {
-    const ab = b.buffer;
-    if (!(ab instanceof SharedArrayBuffer) || b.byteOffset !== 0 || ab.byteLength < 256 << 10 || ab.byteLength > 1 << 20 || this.spareOut.length >= 8) return false;
-    if (this.spareOut.includes(ab)) return true;
-    this.spareOut.push(ab);
-    return true;
   }
 
   private failAll(worker: number, e: Error): void {

@@ -166,7 +166,7 @@ test('memory of written JSON lines given back (releaseBytes) is reused without c
         if (!b.bytes) continue;
         // As dump does: written out (here, copied), then given back.
         got.push(Buffer.from(b.bytes));
-        releaseBytes(b.bytes, pool);
+        releaseBytes(b.bytes);
       }
       assert.ok(Buffer.concat(got).equals(Buffer.concat(want)), JSON.stringify(Object.keys(opts)));
     }
