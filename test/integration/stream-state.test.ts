@@ -35,7 +35,7 @@ for (const ttl of [undefined, 2 * 366 * 86_400]) {
     const producer = k.producer();
     const stops: (() => Promise<void>)[] = [];
     const children: Child[] = [];
-    const args = (m: (typeof modes)[number]): string[] => ['--topic', topic, '--group', m.group, '--alerts-topic', m.alerts, '--state-topic', m.state, '--horizon', '1', '--metrics-interval', '0', ...(ttl === undefined ? [] : ['--state-ttl', String(ttl)]), ...m.extra];
+    const args = (m: (typeof modes)[number]): string[] => ['--topic', topic, '--group', m.group, '--alerts-topic', m.alerts, '--state-topic', m.state, '--horizon', '1', '--metrics-interval', '0', '--decode-threads', '2', '--decode-min-batch', '1', ...(ttl === undefined ? [] : ['--state-ttl', String(ttl)]), ...m.extra];
     // What the stream committed: stage 1's group reads the input in the two-stage mode, stage 2's the
     // internal topic; the single-process group the input.
     const committed = async (group: string, t: string): Promise<number> => {
