@@ -175,7 +175,6 @@ export class ForwardRunner {
       }
     }
     if (last === undefined) return;
-    this.knowledge.seal();
     const high = Number(batch.highWatermark);
     out.push(progressMessage({ source, through: Number(last), high }));
     const topicMessages: { topic: string; messages: Message[] }[] = [{ topic: o.internalTopic, messages: out.map((m) => ({ ...m, partition: 0 })) }];

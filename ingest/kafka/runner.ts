@@ -612,8 +612,6 @@ export class StreamRunner {
       if (lag === 0) { if (this.o.correlate) this.closeCaughtUp(); else this.live.closePartition(label); this.caughtUp.add(label); }
       else this.caughtUp.delete(label);
     }
-    // Clock knowledge learned in this batch applies to the next (anchors are searched sorted).
-    this.knowledge.seal();
     // Kept with the batch's events (refreshed before the topic's retention could delete it).
     if (this.o.stateTopic && !this.o.correlate && (this.decoder.tracker.taught || Date.now() - this.knowledgeWritten > (this.stateTtlMs + this.horizonMs) / 3)) {
       this.decoder.tracker.taught = false;

@@ -42,7 +42,10 @@ export interface DecodePoolOptions {
 
 export interface BatchIn { topic: string; partition: number; offsets: string[]; values: (Uint8Array | null)[] }
 
-/** One core stays with the consumer's thread (fetch, detectors, producer). */
+/**
+ * The cores less the consumer's thread (fetch, detectors, producer), at most 4. (On 2 cores a second
+ * worker measured no faster on bench/stream and cost more CPU: decoding is then bound by the cores.)
+ */
 export function defaultDecodeThreads(): number {
   return Math.max(1, Math.min(4, availableParallelism() - 1));
 }
