@@ -85,7 +85,7 @@ for (const ttl of [undefined, 2 * 366 * 86_400]) {
       await new Promise((r) => setTimeout(r, 1500));
       for (const [i, m] of modes.entries()) {
         const l = latest(m.got);
-        assert.match(second[i].stderr(), /"msg":"state restored","events":[1-9]/, `${m.name}: state restored`);
+        assert.match(second[i].stderr(), /"events":[1-9][^\n]*"msg":"state restored"/, `${m.name}: state restored`);
         assert.deepEqual([...l.sessions.keys()].sort(), [...expected.sessions.keys()].sort(), `${m.name}: no session lost, none extra`);
         for (const [id, x] of expected.sessions) assert.deepEqual(withoutLocation(l.sessions.get(id)), withoutLocation(x), `${m.name}: session ${id}`);
         const notes = (c: Child): string => c.stderr().split('\n').filter((x) => /"sources"|"state restored"|"alerts read back"|"assigned"|"idle|clock knowledge|"started"/.test(x)).map((x) => x.slice(0, 300)).join('\n');
