@@ -43,11 +43,14 @@ export interface DecodePoolOptions {
 export interface BatchIn { topic: string; partition: number; offsets: string[]; values: (Uint8Array | null)[] }
 
 /**
- * The cores less the consumer's thread (fetch, detectors, producer), at most 4. (On 2 cores a second
- * worker measured no faster on bench/stream and cost more CPU: decoding is then bound by the cores.)
+ * The cores less the consumer's thread (fetch, detectors, producer), at most 4; none below 3 cores.
+ * Decoding on a worker costs about a quarter more CPU in all (the batch waits for its knowledge between
+ * the passes, and crosses threads twice), and on 2 cores, shared with the broker, the CPU is what bounds
+ * the rate: bench/stream measured workers there no faster, and slower under load (ingest/kafka/README.md).
  */
 export function defaultDecodeThreads(): number {
-  return Math.max(1, Math.min(4, availableParallelism() - 1));
+  const cores = availableParallelism();
+  return cores >= 3 ? Math.min(4, cores - 1) : 0;
 }
 
 /** Messages per chunk below which a batch is not cut further. */
