@@ -7,7 +7,11 @@
 // With ES_URL, events, sessions and findings are also indexed (prefix hoptrail-bench-*, deleted after).
 // HOPTRAIL_BENCH_TWO_STAGE=1: both stages of --internal-topic in this one process (stage 1 forwarding to
 // an internal topic, stage 2 correlating from it): the cost of the extra hop, not the scale-out.
+// HOPTRAIL_BENCH_DECODE_THREADS=N: decoding worker threads (0: all on the consumer's thread; default: the
+// runner's, cores - 1).
 import { join, resolve, dirname } from 'node:path';
+import { loadavg } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
 import { StreamRunner } from '../ingest/kafka/runner.js';
@@ -24,6 +28,7 @@ const COPIES = Number(process.argv[2] ?? 100);
 const ES_URL = process.argv[3];
 const PARTITIONS = 3;
 const TWO_STAGE = process.env.HOPTRAIL_BENCH_TWO_STAGE === '1';
+const DECODE = process.env.HOPTRAIL_BENCH_DECODE_THREADS === undefined ? undefined : Number(process.env.HOPTRAIL_BENCH_DECODE_THREADS);
 
 const TIME = /^(\d{4}-\d\d-\d\d)([T ])(\d\d:\d\d:\d\d)(\.\d+)?(Z?)$/;
 
@@ -44,6 +49,25 @@ function shift(v: unknown, ms: number, rid: number): unknown {
     return o;
   }
   return v;
+}
+
+/**
+ * CPU seconds of this process's main thread and of its other threads (decoding workers, GC helpers), from
+ * /proc (Linux; zeros elsewhere). On a shared machine the wall time depends on the others' load; the
+ * main thread's CPU per event is what bounds the rate on a core of its own.
+ */
+function threadCpu(): { main: number; others: number } {
+  const tick = 100; // USER_HZ
+  let main = 0, others = 0;
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      const f = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      const secs = (Number(fields[11]) + Number(fields[12])) / tick;
+      if (Number(tid) === process.pid) main += secs; else others += secs;
+    }
+  } catch { /* not Linux */ }
+  return { main, others };
 }
 
 async function main(): Promise<void> {
@@ -78,10 +102,10 @@ async function main(): Promise<void> {
   const internal = `hoptrail-bench-internal-${tag}`, group = `hoptrail-bench-${tag}`;
   const runner = new StreamRunner({
     brokers: BROKERS, topic: TWO_STAGE ? internal : topic, group: TWO_STAGE ? `${group}.correlate` : group, alertsTopic: alerts, metricsIntervalMs: 0,
-    sink: TWO_STAGE ? undefined : sink, log: jsonLogger('warn'), ...(TWO_STAGE ? { correlate: { inputTopic: topic, inputGroup: group } } : {}),
+    sink: TWO_STAGE ? undefined : sink, log: jsonLogger('warn'), decodeThreads: DECODE, ...(TWO_STAGE ? { correlate: { inputTopic: topic, inputGroup: group } } : {}),
   });
-  const forward = TWO_STAGE ? new ForwardRunner({ brokers: BROKERS, topic, group, internalTopic: internal, metricsIntervalMs: 0, sink, log: jsonLogger('warn') }) : undefined;
-  const c0 = process.cpuUsage();
+  const forward = TWO_STAGE ? new ForwardRunner({ brokers: BROKERS, topic, group, internalTopic: internal, metricsIntervalMs: 0, sink, log: jsonLogger('warn'), decodeThreads: DECODE }) : undefined;
+  const c0 = process.cpuUsage(), th0 = threadCpu();
   const t0 = performance.now();
   await runner.start();
   await forward?.start();
@@ -93,7 +117,7 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
   const t1 = performance.now();
-  const cpu = process.cpuUsage(c0);
+  const cpu = process.cpuUsage(c0), th1 = threadCpu();
   const d = runner.delayFigures();
   const m = runner.metrics;
   await forward?.stop();
@@ -111,7 +135,8 @@ async function main(): Promise<void> {
   const lines = [
     `bench/stream: ${values.length} messages (${(bytes / 1e6).toFixed(0)} MB, sd2 dataset x ${COPIES}) over ${PARTITIONS} partitions, ${ES_URL ? 'with' : 'without'} Elasticsearch, ${TWO_STAGE ? `two stages in one process (${forward?.forwarded ?? 0} events forwarded)` : 'one stage'}; produced in ${produceSecs.toFixed(1)} s`,
     `  consumed -> normalized -> detected -> alerts acked: ${secs.toFixed(2)} s from the first message, ${Math.round(values.length / secs)} events/s (${(bytes / 1e6 / secs).toFixed(1)} MB/s); start-up (group join) ${((first || t0) - t0) / 1000 > 0 ? (((first || t0) - t0) / 1000).toFixed(2) : '0'} s`,
-    `  CPU: ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s in this process`,
+    `  CPU: ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s in this process (main thread ${(th1.main - th0.main).toFixed(1)} s, other threads ${(th1.others - th0.others).toFixed(1)} s: ${Math.round(values.length / Math.max(0.01, th1.main - th0.main))} events per main-thread CPU second); load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} (the machine's other work counts)`,
+    `  decoding: ${DECODE ?? 'default'} worker thread(s); ${runner.decodeStats().onWorkers} of ${runner.decodeStats().batches} batches on workers${forward ? ' (stage 2)' : ''}`,
     `  outputs: ${m.sessions} session(s), ${m.findings} finding publication(s), ${m.retractions} retraction(s), ${m.rejects} reject(s)`,
     `  arrival -> finding acknowledged: p50 ${d.delay_p50_ms ?? '-'} ms, p99 ${d.delay_p99_ms ?? '-'} ms (${runner.delaySamples().length} samples; wall time from the batch that completed a finding)`,
   ];

@@ -34,6 +34,9 @@ const USAGE = `usage: hoptrail stream --brokers LIST --topic T [--group G] [--al
                        (default: lateness + 3 x skew + idle close + script timeout + margin, about 31 min)
   --idle-flush SEC     no message for SEC seconds: release everything held as final (default: never)
   --max-message-bytes N  larger messages go to the dead-letter topic (default 1048576)
+  --decode-threads N   worker threads that parse and normalize messages (default: the cores less one, at
+                       most 4, none below 3 cores; 0: on the consumer's thread)
+  --decode-min-batch N batches of fewer messages are decoded on the consumer's thread (default 256)
   --rules FILE         JSON rules file, as for hunt
   --metrics-interval SEC  metrics log line period (default 10; 0: off)
   --metrics-port PORT  serve Prometheus text on http://127.0.0.1:PORT/metrics
@@ -46,7 +49,7 @@ export async function run(argv: string[]): Promise<number> {
     args = parseArgs(argv, {
       brokers: 'string', topic: 'string', group: 'string', 'alerts-topic': 'string', 'dlq-topic': 'string', es: 'string',
       lateness: 'string', skew: 'string', horizon: 'string', 'idle-flush': 'string', 'max-message-bytes': 'string', rules: 'string',
-      'metrics-interval': 'string', 'metrics-port': 'string', 'log-level': 'string', 'es-prefix': 'string', 'internal-topic': 'string', stage: 'string', 'state-topic': 'string', 'state-ttl': 'string', help: 'boolean',
+      'metrics-interval': 'string', 'metrics-port': 'string', 'log-level': 'string', 'es-prefix': 'string', 'internal-topic': 'string', stage: 'string', 'state-topic': 'string', 'state-ttl': 'string', 'decode-threads': 'string', 'decode-min-batch': 'string', help: 'boolean',
     });
   } catch (e) {
     if (e instanceof UsageError) { process.stderr.write(`hoptrail stream: ${e.message}\n${USAGE}\n`); return 2; }
@@ -60,7 +63,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!brokers || !topic) return usage('--brokers and --topic are required');
   if (args.positional.length > 0) return usage(`unexpected argument '${args.positional[0]}'`);
   const nums: Record<string, number | undefined> = {};
-  for (const n of ['state-ttl', 'lateness', 'skew', 'horizon', 'idle-flush', 'max-message-bytes', 'metrics-interval', 'metrics-port']) {
+  for (const n of ['state-ttl', 'lateness', 'skew', 'horizon', 'idle-flush', 'max-message-bytes', 'metrics-interval', 'metrics-port', 'decode-threads', 'decode-min-batch']) {
     const v = str(n);
     if (v === undefined) continue;
     const x = Number(v);
@@ -109,7 +112,7 @@ export async function run(argv: string[]): Promise<number> {
   const forward = forwarding && internalTopic !== undefined ? new ForwardRunner({
     brokers: brokerList, topic, group, internalTopic, dlqTopic: str('dlq-topic'), maxMessageBytes: nums['max-message-bytes'],
     stateTopic: str('state-topic'), stateRetentionMs: (ms('state-ttl') ?? 86_400_000) + (ms('horizon') ?? 31 * 60_000),
-    metricsIntervalMs: ms('metrics-interval'), sink: forwardSink, log,
+    metricsIntervalMs: ms('metrics-interval'), sink: forwardSink, log, decodeThreads: nums['decode-threads'], decodeMinBatch: nums['decode-min-batch'],
   }) : undefined;
   const runner = !correlating ? undefined : new StreamRunner({
     brokers: brokerList,
@@ -125,6 +128,8 @@ export async function run(argv: string[]): Promise<number> {
     horizonMs: ms('horizon'),
     idleFlushMs: ms('idle-flush'),
     maxMessageBytes: nums['max-message-bytes'],
+    decodeThreads: nums['decode-threads'],
+    decodeMinBatch: nums['decode-min-batch'],
     metricsIntervalMs: ms('metrics-interval'),
     rules,
     sink,

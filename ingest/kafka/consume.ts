@@ -1,11 +1,13 @@
-// Runs a consumer group member the way both stages do (manual commits, one batch at a time) and keeps it
+// Runs a consumer group member the way both stages do (manual commits; batches of several partitions of a
+// fetch handed over concurrently, `concurrency`, each partition's in order; the caller serializes what
+// must be) and keeps it
 // running: kafkajs restarts a consumer only after retriable errors, and a broker outage can surface as a
 // non-retriable one ("Failed to find group coordinator"), after which the member would stay stopped for good.
 import type { Consumer, EachBatchPayload } from 'kafkajs';
 import type { Logger } from './log.js';
 
-export async function runConsumer(c: Consumer, topic: string, eachBatch: (p: EachBatchPayload) => Promise<void>, log: Logger, stopping: () => boolean, label = ''): Promise<void> {
-  const config = { autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch };
+export async function runConsumer(c: Consumer, topic: string, eachBatch: (p: EachBatchPayload) => Promise<void>, log: Logger, stopping: () => boolean, label = '', concurrency = 1): Promise<void> {
+  const config = { autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: concurrency, eachBatch };
   const restart = (): void => {
     setTimeout(() => {
       if (stopping()) return;

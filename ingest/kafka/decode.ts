@@ -1,9 +1,11 @@
 // One Kafka message value to a normalized event, or the reason it cannot be one (for the dead-letter
 // topic). Pure: the format is detected per message, and clocks and host names are learned as messages
 // arrive (a stream has no first pass over its input, unlike a file hunt).
+// Two steps, so a batch can be cut between threads (ingest/kafka/workers.ts): parse() reads a message
+// and learn() notes what it teaches, then normalize() uses what the batches so far have taught.
 import type { NormalizedEvent, Provenance } from '../../schemas/event.js';
-import { adapt } from '../json/detect.js';
-import type { ClockKnowledge, Normalizer } from '../normalize/index.js';
+import { adapt, type JsonFormat } from '../json/detect.js';
+import type { ClockKnowledge, Normalizer, SourceRecord } from '../normalize/index.js';
 
 export interface MessageOrigin {
   topic: string;
@@ -13,16 +15,60 @@ export interface MessageOrigin {
 
 export type Decoded = { ok: true; event: NormalizedEvent } | { ok: false; reason: string };
 
+/** A message read and recognized (not yet normalized), or the reason it cannot be used. */
+export type Parsed = { ok: true; record: SourceRecord; format: JsonFormat } | { ok: false; reason: string };
+
 /** Messages larger than this go to the dead-letter topic unread. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1 << 20;
 
-export class MessageDecoder {
-  /**
-   * Set when a message may have taught the clock knowledge something: a new host name, or a Sysmon record
-   * with a non-UTC time (over-approximated). The runner then persists the knowledge (state topic).
-   */
+/** JSON parse and format detection of one message value: no knowledge needed. */
+export function parseMessage(value: Uint8Array | null, topic: string, maxBytes: number): Parsed {
+  if (value === null || value.length === 0) return { ok: false, reason: 'empty message' };
+  if (value.length > maxBytes) return { ok: false, reason: `oversized: ${value.length} bytes > ${maxBytes}` };
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8'));
+  } catch (e) {
+    return { ok: false, reason: `not JSON: ${(e as Error).message}` };
+  }
+  const a = adapt(v, undefined, topic);
+  return 'reason' in a ? { ok: false, reason: a.reason } : { ok: true, record: a.record, format: a.format };
+}
+
+/**
+ * What a message teaches: Sysmon UtcTime samples and FQDNs, for the clock repair of later messages on the
+ * same host. The "source" of a sample is the host's collector, not the topic: a topic mixes hosts and
+ * sites. Returns the lower-case computer name and whether it was a Sysmon record with a non-UTC time.
+ */
+export function learnFrom(p: Parsed & { ok: true }, topic: string, into: ClockKnowledge): { computer: string; clock: boolean } {
+  const computer = p.record.computer.trim().toLowerCase();
+  into.observe(p.record, `${topic}|${computer}`);
+  return { computer, clock: (p.record.time_kind ?? 'utc') !== 'utc' && p.record.provider === 'Microsoft-Windows-Sysmon' };
+}
+
+export function normalizeParsed(normalizer: Normalizer, p: Parsed, from: MessageOrigin): Decoded {
+  if (!p.ok) return p;
+  const prov: Provenance = { format: p.format, kafka: { topic: from.topic, partition: from.partition, offset: Number(from.offset) } };
+  const r = normalizer.normalize(p.record, prov);
+  return r.ok ? { ok: true, event: r.event } : { ok: false, reason: `schema: ${r.reason}` };
+}
+
+/** Whether the knowledge may have learned something (state topic): over-approximated, bounded. */
+export class TaughtTracker {
+  /** Set when a message may have taught the clock knowledge something: a new host name, or a Sysmon
+   * record with a non-UTC time. The runner then persists the knowledge (state topic) and clears it. */
   taught = false;
   private readonly computers = new Set<string>();
+
+  note(computer: string, clock: boolean): void {
+    if (!this.computers.has(computer) && this.computers.size < 100_000) { this.computers.add(computer); this.taught = true; }
+    if (clock) this.taught = true;
+  }
+}
+
+/** One message at a time, learning before normalizing it (tests and tools; the runners decode batches). */
+export class MessageDecoder {
+  private readonly tracker = new TaughtTracker();
 
   constructor(
     private readonly normalizer: Normalizer,
@@ -30,26 +76,15 @@ export class MessageDecoder {
     private readonly maxBytes = DEFAULT_MAX_MESSAGE_BYTES,
   ) {}
 
+  get taught(): boolean { return this.tracker.taught; }
+  set taught(v: boolean) { this.tracker.taught = v; }
+
   decode(value: Buffer | null, from: MessageOrigin): Decoded {
-    if (value === null || value.length === 0) return { ok: false, reason: 'empty message' };
-    if (value.length > this.maxBytes) return { ok: false, reason: `oversized: ${value.length} bytes > ${this.maxBytes}` };
-    let v: unknown;
-    try {
-      v = JSON.parse(value.toString('utf8'));
-    } catch (e) {
-      return { ok: false, reason: `not JSON: ${(e as Error).message}` };
-    }
-    const a = adapt(v, undefined, from.topic);
-    if ('reason' in a) return { ok: false, reason: a.reason };
-    // Sysmon UtcTime samples and FQDNs teach the clock repair of later messages on the same host. The
-    // "source" of a sample is the host's collector, not the topic: a topic mixes hosts and sites. (The
-    // runner re-sorts the learned anchors after each batch; re-sorting per message costs too much.)
-    const computer = a.record.computer.trim().toLowerCase();
-    this.knowledge.observe(a.record, `${from.topic}|${computer}`);
-    if (!this.computers.has(computer) && this.computers.size < 100_000) { this.computers.add(computer); this.taught = true; }
-    if ((a.record.time_kind ?? 'utc') !== 'utc' && a.record.provider === 'Microsoft-Windows-Sysmon') this.taught = true;
-    const prov: Provenance = { format: a.format, kafka: { topic: from.topic, partition: from.partition, offset: Number(from.offset) } };
-    const r = this.normalizer.normalize(a.record, prov);
-    return r.ok ? { ok: true, event: r.event } : { ok: false, reason: `schema: ${r.reason}` };
+    const p = parseMessage(value, from.topic, this.maxBytes);
+    if (!p.ok) return p;
+    // (The runner re-sorts the learned anchors after each batch; re-sorting per message costs too much.)
+    const t = learnFrom(p, from.topic, this.knowledge);
+    this.tracker.note(t.computer, t.clock);
+    return normalizeParsed(this.normalizer, p, from);
   }
 }

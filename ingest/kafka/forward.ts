@@ -3,12 +3,14 @@
 // the correlation can use to the internal topic, with a progress record per batch. It holds no detector
 // state, so an input offset is committed as soon as what it produced is acknowledged (internal topic, DLQ,
 // Elasticsearch); a crash re-forwards at most the uncommitted tail, which stage 2 drops by source offset.
-import { Kafka, logLevel, type Consumer, type EachBatchPayload, type Producer, type Message } from 'kafkajs';
-import { ClockKnowledge, Normalizer } from '../normalize/index.js';
+import { Kafka, logLevel, type Consumer, type EachBatchPayload, type KafkaMessage, type Producer, type Message } from 'kafkajs';
+import { ClockKnowledge } from '../normalize/index.js';
 import type { NormalizedEvent } from '../../schemas/event.js';
-import { DEFAULT_MAX_MESSAGE_BYTES, MessageDecoder, type MessageOrigin } from './decode.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, type MessageOrigin } from './decode.js';
+import { REJECTED, USED, type DecodedBatch } from './batch.js';
+import { DecodePool } from './workers.js';
 import { dlqMessage } from './dlq.js';
-import { ensureInternalTopic, eventMessage, knowledgeMessage, needsCorrelation, progressMessage, readKnowledge, readToEnd, stateTopicConfig } from './internal.js';
+import { ensureInternalTopic, eventMessage, knowledgeMessage, progressMessage, readKnowledge, readToEnd, stateTopicConfig } from './internal.js';
 import type { Logger } from './log.js';
 import { runConsumer } from './consume.js';
 import { StreamMetrics } from './metrics.js';
@@ -28,6 +30,9 @@ export interface ForwardOptions {
   stateTopic?: string;
   /** Its retention (TTL + horizon): the knowledge is rewritten before it could expire. */
   stateRetentionMs?: number;
+  /** Decoding worker threads (0: on the consumer's thread) and the batch size that uses them (ingest/kafka/workers.ts). */
+  decodeThreads?: number;
+  decodeMinBatch?: number;
   /** Receives the normalized events (Elasticsearch); only `write([...], [])` and `flush()` are used. */
   sink?: StreamSink;
   log: Logger;
@@ -38,7 +43,7 @@ export class ForwardRunner {
   private readonly kafka: Kafka;
   private readonly consumer: Consumer;
   private readonly producer: Producer;
-  private readonly decoder: MessageDecoder;
+  private readonly decoder: DecodePool;
   private readonly knowledge = new ClockKnowledge();
   /** Next offset to commit per assigned partition (everything before it acknowledged downstream). */
   private readonly due = new Map<string, { topic: string; partition: number; offset: string }>();
@@ -58,7 +63,11 @@ export class ForwardRunner {
     this.kafka = new Kafka({ clientId: o.clientId ?? 'hoptrail-stream-forward', brokers: o.brokers, logLevel: logLevel.NOTHING });
     this.consumer = this.kafka.consumer({ groupId: o.group, maxBytes: 16 << 20, maxBytesPerPartition: 4 << 20, sessionTimeout: o.sessionTimeoutMs ?? 10_000, heartbeatInterval: 1000 });
     this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    this.decoder = new MessageDecoder(new Normalizer({ knowledge: this.knowledge }), this.knowledge, o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
+    // Forwarded events travel as the JSON the workers make; only a sink needs them as objects.
+    this.decoder = new DecodePool({
+      threads: o.decodeThreads, minBatch: o.decodeMinBatch, maxBytes: o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+      ship: { events: o.sink ? 'all' : 'none', json: true }, knowledge: this.knowledge,
+    });
   }
 
   async start(): Promise<void> {
@@ -91,7 +100,8 @@ export class ForwardRunner {
       this.assigned = Object.entries(a).map(([topic, partitions]) => ({ topic, partitions }));
       o.log.info('forward: assigned', { assignment: a });
     });
-    await runConsumer(this.consumer, o.topic, (p) => this.serial(() => this.onBatch(p)), o.log, () => this.stopping, 'forward: ');
+    // Decoding starts as a batch arrives (workers, ahead); the rest waits its turn (see onBatch).
+    await runConsumer(this.consumer, o.topic, (p) => this.onBatch(p), o.log, () => this.stopping, 'forward: ', 8);
     // The last commit of a burst is due even if no batch follows (stage 2 waits for it before an idle flush).
     this.commitTimer = setInterval(() => { if (this.due.size > 0 && !this.stopping) void this.serial(() => this.commit()); }, 1000);
     this.commitTimer.unref();
@@ -112,6 +122,7 @@ export class ForwardRunner {
     if (this.assigned.length > 0) this.consumer.pause(this.assigned);
     await this.serial(() => this.commit());
     await this.consumer.disconnect();
+    await this.decoder.close();
     await this.producer.disconnect();
     this.o.log.info('forward: stopped', { ...this.metrics.snapshot(), forwarded: this.forwarded });
   }
@@ -122,36 +133,55 @@ export class ForwardRunner {
     return r;
   }
 
-  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  /** Decoded as it arrives, in arrival order (ingest/kafka/workers.ts); forwarded in its turn. */
+  private onBatch(p: EachBatchPayload): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    const { batch } = p;
+    // A batch of a partition comes only once the one before it is handled: `processed` is up to date.
+    const skip = this.processed.get(`${batch.topic}/${batch.partition}`) ?? -1;
+    const todo = batch.messages.filter((m) => Number(m.offset) > skip);
+    const decoded = todo.length === 0 ? undefined : this.decoder.decode({ topic: batch.topic, partition: batch.partition, offsets: todo.map((m) => m.offset), values: todo.map((m) => m.value) });
+    decoded?.catch(() => undefined);
+    return this.serial(() => this.handle(p, todo, decoded));
+  }
+
+  private async handle({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload, todo: KafkaMessage[], decoding: Promise<DecodedBatch> | undefined): Promise<void> {
     if (this.stopping) return;
     const { o } = this;
     const source = `${batch.topic}/${batch.partition}`;
     const out: Message[] = [], dlq: Message[] = [], events: NormalizedEvent[] = [];
+    const d = decoding ? await decoding : undefined;
     let last: string | undefined;
+    // Positions in the decoded batch: the next message of `todo`, reject reason, event object, JSON.
+    let j = 0, nr = 0, ne = 0, nj = 0;
     for (const m of batch.messages) {
       if (!isRunning() || isStale()) break;
       const from: MessageOrigin = { topic: batch.topic, partition: batch.partition, offset: m.offset };
       last = m.offset;
+      const i = todo[j] === m ? j++ : -1;
+      const kind = d && i >= 0 ? d.kinds[i] : undefined;
+      const event = kind !== undefined && kind !== REJECTED && o.sink ? d!.events[ne++] : undefined;
+      const json = kind === USED ? d!.json[nj++] : undefined;
+      const reason = kind === REJECTED ? d!.reasons[nr++] : undefined;
       if (Number(m.offset) <= (this.processed.get(source) ?? -1)) continue;
-      const d = this.decoder.decode(m.value, from);
-      if (!d.ok) {
+      if (kind === undefined) throw new Error(`forward: message ${source}/${m.offset} was not decoded`);
+      if (reason !== undefined) {
         this.metrics.rejects++;
-        dlq.push(dlqMessage(from, m.value, d.reason));
+        dlq.push(dlqMessage(from, m.value, reason));
       } else {
         this.metrics.events++;
-        if (o.sink) events.push(d.event);
-        if (needsCorrelation(d.event)) out.push(eventMessage(d.event, source, m.offset));
+        if (event) events.push(event);
+        if (json !== undefined) out.push(eventMessage({ json }, source, m.offset));
       }
     }
     if (last === undefined) return;
-    this.knowledge.seal();
     const high = Number(batch.highWatermark);
     out.push(progressMessage({ source, through: Number(last), high }));
     const topicMessages: { topic: string; messages: Message[] }[] = [{ topic: o.internalTopic, messages: out.map((m) => ({ ...m, partition: 0 })) }];
     if (o.dlqTopic && dlq.length > 0) topicMessages.push({ topic: o.dlqTopic, messages: dlq });
     // Acknowledged before the offsets that taught it are committed (a restart does not read them again).
-    if (o.stateTopic && (this.decoder.taught || Date.now() - this.knowledgeWritten > (o.stateRetentionMs ?? 25 * 3600_000) / 3)) {
-      this.decoder.taught = false;
+    if (o.stateTopic && (this.decoder.tracker.taught || Date.now() - this.knowledgeWritten > (o.stateRetentionMs ?? 25 * 3600_000) / 3)) {
+      this.decoder.tracker.taught = false;
       this.knowledgeWritten = Date.now();
       topicMessages.push({ topic: o.stateTopic, messages: [knowledgeMessage(source, this.knowledge.snapshot())] });
     }

@@ -22,8 +22,14 @@ export type InternalRecord =
   | { kind: 'progress'; progress: Progress }
   | { kind: 'bad'; reason: string };
 
-export function eventMessage(e: NormalizedEvent, source: string, offset: string): Message {
-  const value = JSON.stringify(e.message === undefined ? e : { ...e, message: undefined });
+/** An event's internal-topic value: its JSON without `message`. */
+export function eventJson(e: NormalizedEvent): string {
+  return JSON.stringify(e.message === undefined ? e : { ...e, message: undefined });
+}
+
+/** An event record; `json` is the value eventJson() made (on a decoding worker, say). */
+export function eventMessage(e: NormalizedEvent | { json: string }, source: string, offset: string): Message {
+  const value = 'json' in e && typeof e.json === 'string' ? e.json : eventJson(e as NormalizedEvent);
   return { key: `${source}/${offset}`, value, headers: { 'hoptrail.kind': 'event', 'hoptrail.source': source, 'hoptrail.source.offset': offset } };
 }
 

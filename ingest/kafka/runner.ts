@@ -3,14 +3,16 @@
 // held in memory (ingest/kafka/offsets.ts). The detection itself is detectors/live.ts.
 import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type KafkaMessage, type Producer, type Message } from 'kafkajs';
 import { LiveHunt, type AlertRecord, type LiveOptions } from '../../detectors/live.js';
-import { ClockKnowledge, Normalizer } from '../normalize/index.js';
-import { DEFAULT_MAX_MESSAGE_BYTES, MessageDecoder, type MessageOrigin } from './decode.js';
+import { ClockKnowledge } from '../normalize/index.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, type MessageOrigin } from './decode.js';
+import { REJECTED, USED, type DecodedBatch } from './batch.js';
+import { DecodePool } from './workers.js';
 import { dlqMessage, type OutMessage } from './dlq.js';
 import type { Logger } from './log.js';
 import { runConsumer } from './consume.js';
 import { StreamMetrics } from './metrics.js';
 import { OffsetBook } from './offsets.js';
-import { ensureInternalTopic, eventMessage, knowledgeMessage, needsCorrelation, readInternal, readKnowledge, readToEnd, stateTopicConfig } from './internal.js';
+import { ensureInternalTopic, eventMessage, knowledgeMessage, readInternal, readKnowledge, readToEnd, stateTopicConfig } from './internal.js';
 import type { NormalizedEvent } from '../../schemas/event.js';
 
 /** A further output (the Elasticsearch sink): written before the offsets that fed it are committed. */
@@ -40,6 +42,10 @@ export interface RunnerOptions extends LiveOptions {
   slowSinkMs?: number;
   sink?: StreamSink;
   sessionTimeoutMs?: number;
+  /** Decoding worker threads (0: on the consumer's thread); default ingest/kafka/workers.ts defaultDecodeThreads. */
+  decodeThreads?: number;
+  /** Batches with fewer messages are decoded on the consumer's thread. Default 256. */
+  decodeMinBatch?: number;
   /**
    * Stage 2 of the two-stage topology: `topic` is the internal topic, fed by stage 1 (ingest/kafka/
    * forward.ts) reading `inputTopic` in consumer group `inputGroup`. Each input partition is then a source
@@ -111,7 +117,7 @@ export class StreamRunner {
   private readonly consumer: Consumer;
   private readonly producer: Producer;
   private live: LiveHunt;
-  private readonly decoder: MessageDecoder;
+  private readonly decoder: DecodePool;
   private readonly knowledge = new ClockKnowledge();
   private book = new OffsetBook();
   private readonly horizonMs: number;
@@ -183,8 +189,16 @@ export class StreamRunner {
     this.live = new LiveHunt(o);
     this.horizonMs = o.horizonMs ?? defaultHorizonMs(o);
     this.stateTtlMs = o.stateTtlMs ?? o.keepMs ?? 24 * 3600_000;
-    const norm = new Normalizer({ knowledge: this.knowledge });
-    this.decoder = new MessageDecoder(norm, this.knowledge, o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
+    // The detectors get the events they use as objects; the sink gets all; the state topic their JSON.
+    this.decoder = new DecodePool({
+      threads: o.decodeThreads, minBatch: o.decodeMinBatch, maxBytes: o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+      ship: { events: o.sink ? 'all' : 'used', json: o.stateTopic !== undefined }, knowledge: this.knowledge,
+    });
+  }
+
+  /** Batches decoded, and how many of them on worker threads. */
+  decodeStats(): { batches: number; onWorkers: number } {
+    return { ...this.decoder.stats };
   }
 
   /** Wall-time delays (ms) from a batch's arrival to the acknowledgement of the findings it caused. */
@@ -233,7 +247,9 @@ export class StreamRunner {
       this.owned = owns;
       o.log.info('assigned', { assignment: a });
     });
-    await runConsumer(this.consumer, o.topic, (p) => this.serial(() => this.onBatch(p)), o.log, () => this.stopping);
+    // Stage 1 of a batch (decoding) starts as it arrives, so the partitions of a fetch are consumed
+    // concurrently: workers decode the next batches while this thread detects on the one before.
+    await runConsumer(this.consumer, o.topic, (p) => this.onBatch(p), o.log, () => this.stopping, '', o.correlate ? 1 : 8);
     this.timers.push(setInterval(() => void this.serial(() => this.tick()).catch((e: unknown) => o.log.error('tick failed', { error: String(e) })), 100));
     const every = o.metricsIntervalMs ?? 10_000;
     if (every > 0) this.timers.push(setInterval(() => o.log.info('metrics', { ...this.metrics.snapshot(), ...this.delayFigures(), engine: this.live.stats(), uncommitted: this.book.pending() }), every));
@@ -319,6 +335,7 @@ export class StreamRunner {
     });
     await this.consumer.disconnect();
     await this.o.sink?.close();
+    await this.decoder.close();
     await this.producer.disconnect();
     this.o.log.info('stopped', { ...this.metrics.snapshot(), ...this.delayFigures() });
   }
@@ -509,7 +526,23 @@ export class StreamRunner {
     }
   }
 
-  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  /**
+   * A batch is decoded (on workers, ahead) as it arrives, in arrival order; the rest of it (detectors,
+   * outputs, commits) waits its turn behind the batches before it.
+   */
+  private onBatch(p: EachBatchPayload): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    if (this.o.correlate) return this.serial(() => this.handle(p, [], undefined));
+    const { batch } = p;
+    // A batch of a partition comes only once the one before it is handled: `processed` is up to date.
+    const skip = this.processed.get(`${batch.topic}/${batch.partition}`) ?? -1;
+    const todo = batch.messages.filter((m) => Number(m.offset) > skip);
+    const decoded = todo.length === 0 ? undefined : this.decoder.decode({ topic: batch.topic, partition: batch.partition, offsets: todo.map((m) => m.offset), values: todo.map((m) => m.value) });
+    decoded?.catch(() => undefined);
+    return this.serial(() => this.handle(p, todo, decoded));
+  }
+
+  private async handle({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload, todo: KafkaMessage[], decoding: Promise<DecodedBatch> | undefined): Promise<void> {
     if (this.stopping) return;
     await this.declareBacklogs();
     const label = `${batch.topic}/${batch.partition}`;
@@ -521,33 +554,52 @@ export class StreamRunner {
     const events: NormalizedEvent[] = [];
     const state: Message[] = [];
     const done: string[] = [];
+    const d = decoding ? await decoding : undefined;
+    // Positions in the decoded batch: the next message of `todo`, reject reason, shipped event, JSON.
+    let j = 0, nr = 0, ne = 0, nj = 0;
+    const all = this.o.sink !== undefined;
     for (const m of batch.messages) {
       if (!isRunning() || isStale()) break;
       const from: MessageOrigin = { topic: batch.topic, partition: batch.partition, offset: m.offset };
-      if (Number(m.offset) <= (this.processed.get(label) ?? -1)) { done.push(m.offset); continue; }
+      const i = todo[j] === m ? j++ : -1;
+      if (Number(m.offset) <= (this.processed.get(label) ?? -1)) {
+        if (d && i >= 0) { if (d.kinds[i] === REJECTED) nr++; else { if (all || d.kinds[i] === USED) ne++; if (d.kinds[i] === USED && this.o.stateTopic) nj++; } }
+        done.push(m.offset);
+        continue;
+      }
       this.processed.set(label, Number(m.offset));
       if (this.o.correlate) {
         this.fromInternal(m, from, dlq, alerts, state);
         done.push(m.offset);
         continue;
       }
-      const d = this.decoder.decode(m.value, from);
-      if (!d.ok) {
+      if (!d || i < 0) throw new Error(`stream: message ${label}/${m.offset} was not decoded`);
+      const kind = d.kinds[i];
+      if (kind === REJECTED) {
         this.metrics.rejects++;
-        dlq.push(dlqMessage(from, m.value, d.reason));
+        dlq.push(dlqMessage(from, m.value, d.reasons[nr++]));
         this.book.add(batch.topic, batch.partition, Number(m.offset), -Infinity);
-      } else if (this.belowFloor(label, Number(m.offset), Date.parse(d.event['@timestamp']))) {
-        // Settled before the restart (replayFloor); indexed again (the crash may have come first).
-        this.metrics.events++;
-        if (this.o.sink) events.push(d.event);
+        done.push(m.offset);
+        continue;
+      }
+      this.metrics.events++;
+      const event = all || kind === USED ? d.events[ne++] : undefined;
+      const json = kind === USED && this.o.stateTopic ? d.json[nj++] : undefined;
+      if (all) events.push(event!);
+      if (kind !== USED) {
+        // Nothing the detectors hold depends on it (detectors/uses.ts): done once its outputs are acked.
         this.book.add(batch.topic, batch.partition, Number(m.offset), -Infinity);
       } else {
-        this.metrics.events++;
-        if (this.o.sink) events.push(d.event);
-        for (const a of this.live.push(d.event, label)) alerts.push(a);
-        if (this.o.stateTopic && needsCorrelation(d.event)) state.push(eventMessage(d.event, label, m.offset));
-        this.book.add(batch.topic, batch.partition, Number(m.offset), Date.parse(d.event['@timestamp']));
-        this.heldSinceFlush = true;
+        const t = Date.parse(event!['@timestamp']);
+        if (this.belowFloor(label, Number(m.offset), t)) {
+          // Settled before the restart (replayFloor); indexed again (the crash may have come first).
+          this.book.add(batch.topic, batch.partition, Number(m.offset), -Infinity);
+        } else {
+          for (const a of this.live.push(event!, label)) alerts.push(a);
+          if (json !== undefined) state.push(eventMessage({ json }, label, m.offset));
+          this.book.add(batch.topic, batch.partition, Number(m.offset), t);
+          this.heldSinceFlush = true;
+        }
       }
       done.push(m.offset);
     }
@@ -560,11 +612,9 @@ export class StreamRunner {
       if (lag === 0) { if (this.o.correlate) this.closeCaughtUp(); else this.live.closePartition(label); this.caughtUp.add(label); }
       else this.caughtUp.delete(label);
     }
-    // Clock knowledge learned in this batch applies to the next (anchors are searched sorted).
-    this.knowledge.seal();
     // Kept with the batch's events (refreshed before the topic's retention could delete it).
-    if (this.o.stateTopic && !this.o.correlate && (this.decoder.taught || Date.now() - this.knowledgeWritten > (this.stateTtlMs + this.horizonMs) / 3)) {
-      this.decoder.taught = false;
+    if (this.o.stateTopic && !this.o.correlate && (this.decoder.tracker.taught || Date.now() - this.knowledgeWritten > (this.stateTtlMs + this.horizonMs) / 3)) {
+      this.decoder.tracker.taught = false;
       this.knowledgeWritten = Date.now();
       state.push(knowledgeMessage(label, this.knowledge.snapshot()));
     }

@@ -92,7 +92,7 @@ test('stream --internal-topic: the active correlator killed, the other instance 
     await new Promise((r) => setTimeout(r, 1500));
     // The survivor took over both stages.
     const after = other.stderr().slice(before);
-    assert.match(after, new RegExp(`"msg":"assigned","assignment":\\{"${internal}":\\[0\\]\\}`), 'the survivor became the correlator');
+    assert.match(after, new RegExp(`"assignment":\\{"${internal}":\\[0\\]\\},"msg":"assigned"`), 'the survivor became the correlator');
     assert.equal(assignment(other, 'forward: assigned', topic)?.length, 4, 'the survivor reads every input partition');
     const l = latest(got);
     assert.deepEqual([...l.sessions.keys()].sort(), [...expected.sessions.keys()].sort(), 'no session lost, none extra');

@@ -47,7 +47,7 @@ test('stream --internal-topic: two instances in one group give the sessions and 
   const logs = (): string => children.map((c, i) => `--- instance ${i}\n${c.stderr().slice(-3000)}`).join('\n');
   try {
     await admin.createTopics({ topics: [{ topic, numPartitions: 4 }, { topic: dlq, numPartitions: 1 }, { topic: alerts, numPartitions: 1 }], waitForLeaders: true });
-    const args = ['--topic', topic, '--group', group, '--internal-topic', internal, '--alerts-topic', alerts, '--dlq-topic', dlq, '--idle-flush', '5', '--metrics-interval', '0'];
+    const args = ['--topic', topic, '--group', group, '--internal-topic', internal, '--alerts-topic', alerts, '--dlq-topic', dlq, '--idle-flush', '5', '--metrics-interval', '0', '--decode-threads', '2', '--decode-min-batch', '1'];
     children.push(startStream(args));
     await waitFor('first instance assigned', () => assignedTo(children[0], topic)?.length === 4, 45_000, logs);
     children.push(startStream(args));

@@ -35,7 +35,7 @@ for (const ttl of [undefined, 2 * 366 * 86_400]) {
     const producer = k.producer();
     const stops: (() => Promise<void>)[] = [];
     const children: Child[] = [];
-    const args = (m: (typeof modes)[number]): string[] => ['--topic', topic, '--group', m.group, '--alerts-topic', m.alerts, '--state-topic', m.state, '--horizon', '1', '--metrics-interval', '0', ...(ttl === undefined ? [] : ['--state-ttl', String(ttl)]), ...m.extra];
+    const args = (m: (typeof modes)[number]): string[] => ['--topic', topic, '--group', m.group, '--alerts-topic', m.alerts, '--state-topic', m.state, '--horizon', '1', '--metrics-interval', '0', '--decode-threads', '2', '--decode-min-batch', '1', ...(ttl === undefined ? [] : ['--state-ttl', String(ttl)]), ...m.extra];
     // What the stream committed: stage 1's group reads the input in the two-stage mode, stage 2's the
     // internal topic; the single-process group the input.
     const committed = async (group: string, t: string): Promise<number> => {
@@ -85,7 +85,7 @@ for (const ttl of [undefined, 2 * 366 * 86_400]) {
       await new Promise((r) => setTimeout(r, 1500));
       for (const [i, m] of modes.entries()) {
         const l = latest(m.got);
-        assert.match(second[i].stderr(), /"msg":"state restored","events":[1-9]/, `${m.name}: state restored`);
+        assert.match(second[i].stderr(), /"events":[1-9][^\n]*"msg":"state restored"/, `${m.name}: state restored`);
         assert.deepEqual([...l.sessions.keys()].sort(), [...expected.sessions.keys()].sort(), `${m.name}: no session lost, none extra`);
         for (const [id, x] of expected.sessions) assert.deepEqual(withoutLocation(l.sessions.get(id)), withoutLocation(x), `${m.name}: session ${id}`);
         const notes = (c: Child): string => c.stderr().split('\n').filter((x) => /"sources"|"state restored"|"alerts read back"|"assigned"|"idle|clock knowledge|"started"/.test(x)).map((x) => x.slice(0, 300)).join('\n');

@@ -42,7 +42,8 @@ test('stream: replay of the datasets equals hunt; poison messages go to the DLQ'
     for (let i = 0; i < messages.length; i += 200) await producer.send({ topic, messages: messages.slice(i, i + 200), acks: -1 });
     // Started once everything is on the topic: a replay. Started earlier, a producer slower than the idle
     // flush (a loaded CI machine) would make the flush fire mid-replay and the rest arrive late.
-    const c = startStream(['--topic', topic, '--group', uniqueName('g'), '--alerts-topic', alerts, '--dlq-topic', dlq, '--idle-flush', '2', '--max-message-bytes', '65536', '--metrics-interval', '1']);
+    // Every batch decoded on the worker threads (ingest/kafka/workers.ts), however small.
+    const c = startStream(['--topic', topic, '--group', uniqueName('g'), '--alerts-topic', alerts, '--dlq-topic', dlq, '--idle-flush', '2', '--max-message-bytes', '65536', '--metrics-interval', '1', '--decode-threads', '2', '--decode-min-batch', '1']);
     child = c;
 
     stops.push(await tail(k, alerts, got), await tail(k, dlq, dead));

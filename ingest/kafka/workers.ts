@@ -1,0 +1,214 @@
+// Decoding for the stream on worker threads: JSON parse, format detection and normalization of a batch,
+// cut into chunks over the workers, while the consumer's thread runs the detectors on the batch before.
+// Knowledge learned online (clocks, FQDNs) stays deterministic: every batch is read first and what it
+// teaches comes back as a delta; deltas are merged here in the order batches were submitted and sent on
+// to every worker in that order, and a batch is normalized only after its own delta, wherever it runs.
+// So batch k is normalized with what batches 0..k taught, as on one thread (ingest/kafka/batch.ts).
+// A batch smaller than `minBatch` is decoded on this thread (a message round trip costs more).
+import { availableParallelism } from 'node:os';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { type ClockKnowledge, type KnowledgeSnapshot } from '../normalize/clock.js';
+import { Normalizer } from '../normalize/index.js';
+import { joinBatches, joinDeltas, normalizeChunk, parseChunk, type DecodedBatch, type Learned, type Ship } from './batch.js';
+import { TaughtTracker } from './decode.js';
+
+export interface DecoderSetup { ingested: string; maxBytes: number; ship: Ship }
+
+export type ToDecoder =
+  | { type: 'setup'; setup: DecoderSetup }
+  /** Replaces the worker's knowledge (the first message after a restore, or when it starts late). */
+  | { type: 'knowledge'; snap: KnowledgeSnapshot }
+  | { type: 'learn'; delta: KnowledgeSnapshot }
+  /** Message values packed end to end; ends[i] < 0: a null value. */
+  | { type: 'parse'; id: number; topic: string; partition: number; offsets: string[]; bytes: Uint8Array; ends: Int32Array }
+  | { type: 'normalize'; id: number };
+
+export type FromDecoder =
+  | { type: 'learned'; id: number; learned: Learned }
+  | { type: 'decoded'; id: number; batch: DecodedBatch }
+  | { type: 'failed'; message: string };
+
+export interface DecodePoolOptions {
+  /** Worker threads; 0 decodes everything on this thread. Default defaultDecodeThreads(). */
+  threads?: number;
+  /** Batches with fewer messages are decoded on this thread. Default 256. */
+  minBatch?: number;
+  maxBytes: number;
+  ship: Ship;
+  /** This thread's knowledge: deltas are merged into it, and it is what the state topic keeps. */
+  knowledge: ClockKnowledge;
+  ingested?: string;
+}
+
+export interface BatchIn { topic: string; partition: number; offsets: string[]; values: (Uint8Array | null)[] }
+
+/**
+ * The cores less the consumer's thread (fetch, detectors, producer), at most 4; none below 3 cores.
+ * Decoding on a worker costs about a quarter more CPU in all (the batch waits for its knowledge between
+ * the passes, and crosses threads twice), and on 2 cores, shared with the broker, the CPU is what bounds
+ * the rate: bench/stream measured workers there no faster, and slower under load (ingest/kafka/README.md).
+ */
+export function defaultDecodeThreads(): number {
+  const cores = availableParallelism();
+  return cores >= 3 ? Math.min(4, cores - 1) : 0;
+}
+
+/** Messages per chunk below which a batch is not cut further. */
+const MIN_CHUNK = 128;
+/** A worker holds a chunk or a few (4 MiB per partition fetched) and its parsed objects. */
+const LIMITS: ResourceLimits = { maxOldGenerationSizeMb: 512, maxYoungGenerationSizeMb: 32 };
+
+interface Pending { learned: (l: Learned) => void; decoded: (b: DecodedBatch) => void; fail: (e: Error) => void }
+interface Slot { worker: Worker; pending: Map<number, Pending> }
+
+export class DecodePool {
+  readonly tracker = new TaughtTracker();
+  /** Batches decoded, and how many of them on workers. */
+  readonly stats = { batches: 0, onWorkers: 0 };
+  private readonly norm: Normalizer;
+  private readonly setup: DecoderSetup;
+  private readonly threads: number;
+  private readonly minBatch: number;
+  private slots: Slot[] = [];
+  private synced = false;
+  private order: Promise<unknown> = Promise.resolve();
+  private nextId = 0;
+  private turn = 0;
+  private failure: Error | undefined;
+
+  constructor(private readonly o: DecodePoolOptions) {
+    this.setup = { ingested: o.ingested ?? new Date().toISOString(), maxBytes: o.maxBytes, ship: o.ship };
+    this.norm = new Normalizer({ ingested: this.setup.ingested, knowledge: o.knowledge });
+    this.threads = o.threads ?? defaultDecodeThreads();
+    this.minBatch = Math.max(1, o.minBatch ?? 256);
+  }
+
+  /** Decodes a batch; batches are normalized in the order of these calls (see the file comment). */
+  decode(b: BatchIn): Promise<DecodedBatch> {
+    this.stats.batches++;
+    if (this.threads === 0 || b.values.length < this.minBatch || this.failure) return this.here(b);
+    this.stats.onWorkers++;
+    return this.there(b);
+  }
+
+  async close(): Promise<void> {
+    const slots = this.slots;
+    this.slots = [];
+    await Promise.all(slots.map((s) => s.worker.terminate()));
+  }
+
+  private here(b: BatchIn): Promise<DecodedBatch> {
+    const { parsed, learned } = parseChunk(b.values, b.topic, this.setup.maxBytes);
+    const r = this.order.then(() => {
+      this.apply(learned.delta, [learned]);
+      return normalizeChunk(this.norm, parsed, b.topic, b.partition, b.offsets, this.setup.ship);
+    });
+    this.order = r.catch(() => undefined);
+    return r;
+  }
+
+  private there(b: BatchIn): Promise<DecodedBatch> {
+    if (this.slots.length === 0) this.spawn();
+    const n = Math.max(1, Math.min(this.slots.length, Math.floor(b.values.length / MIN_CHUNK)));
+    const chunks: { slot: Slot; id: number; learned: Promise<Learned>; decoded: Promise<DecodedBatch> }[] = [];
+    for (let c = 0; c < n; c++) {
+      const from = Math.floor((c * b.values.length) / n), to = Math.floor(((c + 1) * b.values.length) / n);
+      const slot = this.slots[this.turn++ % this.slots.length];
+      const id = this.nextId++;
+      let p!: Pending;
+      const learned = new Promise<Learned>((resolve, reject) => { p = { learned: resolve, decoded: () => undefined, fail: reject }; });
+      const decoded = new Promise<DecodedBatch>((resolve, reject) => {
+        const fail = p.fail;
+        p.decoded = resolve;
+        p.fail = (e) => { fail(e); reject(e); };
+      });
+      learned.catch(() => undefined);
+      decoded.catch(() => undefined);
+      if (slot.pending.size === 0) slot.worker.ref();
+      slot.pending.set(id, p);
+      const values = b.values.slice(from, to);
+      let size = 0;
+      for (const v of values) size += v?.length ?? 0;
+      const bytes = new Uint8Array(size), ends = new Int32Array(values.length);
+      let at = 0;
+      values.forEach((v, i) => {
+        if (v === null) { ends[i] = -1; return; }
+        bytes.set(v, at);
+        at += v.length;
+        ends[i] = at;
+      });
+      const m: ToDecoder = { type: 'parse', id, topic: b.topic, partition: b.partition, offsets: b.offsets.slice(from, to), bytes, ends };
+      slot.worker.postMessage(m, [bytes.buffer, ends.buffer]);
+      chunks.push({ slot, id, learned, decoded });
+    }
+    const ready = Promise.all([this.order, Promise.all(chunks.map((c) => c.learned))]).then(([, ls]) => {
+      this.apply(joinDeltas(ls), ls);
+      for (const c of chunks) this.send(c.slot, { type: 'normalize', id: c.id });
+    });
+    this.order = ready.catch(() => undefined);
+    return ready.then(() => Promise.all(chunks.map((c) => c.decoded))).then(joinBatches);
+  }
+
+  /** A batch's delta, in batch order: into this thread's knowledge, then to every worker. */
+  private apply(delta: KnowledgeSnapshot, ls: readonly Learned[]): void {
+    this.o.knowledge.merge(delta);
+    for (const l of ls) {
+      for (const c of l.computers) this.tracker.note(c, false);
+      if (l.clock) this.tracker.taught = true;
+    }
+    if (this.slots.length === 0) return;
+    // Workers started after earlier batches (or a restore) get the whole of it once, then deltas.
+    const m: ToDecoder = this.synced ? { type: 'learn', delta } : { type: 'knowledge', snap: this.o.knowledge.snapshot() };
+    this.synced = true;
+    for (const s of this.slots) this.send(s, m);
+  }
+
+  private send(s: Slot, m: ToDecoder): void {
+    s.worker.postMessage(m);
+  }
+
+  private spawn(): void {
+    for (let i = 0; i < this.threads; i++) {
+      const worker = new Worker(new URL('./decode-worker.js', import.meta.url), { resourceLimits: LIMITS });
+      const slot: Slot = { worker, pending: new Map() };
+      worker.on('message', (m: FromDecoder) => {
+        if (m.type === 'failed') return this.fail(new Error(`decoding worker failed: ${m.message}`));
+        const p = slot.pending.get(m.id);
+        if (!p) return;
+        if (m.type === 'learned') p.learned(m.learned);
+        else {
+          slot.pending.delete(m.id);
+          if (slot.pending.size === 0) slot.worker.unref();
+          p.decoded(m.batch);
+        }
+      });
+      worker.on('error', (e) => this.fail(new Error(`decoding worker failed: ${e.stack ?? e.message}`)));
+      worker.on('exit', (code) => { if (this.slots.includes(slot)) this.fail(new Error(`decoding worker exited (${code})`)); });
+      // A worker keeps the process alive only while it has work (ref'd then): an idle one must not.
+      worker.unref();
+      worker.postMessage({ type: 'setup', setup: this.setup } satisfies ToDecoder);
+      this.slots.push(slot);
+    }
+    this.synced = false;
+  }
+
+  /**
+   * A worker broke (a bug, out of memory): the batches in flight fail (their consumer batch is retried
+   * from the last commit), and later batches are decoded on this thread, whose knowledge is complete.
+   */
+  private fail(e: Error): void {
+    if (this.failure) return;
+    this.failure = e;
+    const slots = this.slots;
+    this.slots = [];
+    for (const s of slots) {
+      for (const p of s.pending.values()) p.fail(e);
+      void s.worker.terminate();
+    }
+  }
+
+  /** Why the workers were given up, if they were. */
+  get broken(): Error | undefined {
+    return this.failure;
+  }
+}
