@@ -6,7 +6,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs, UsageError } from './args.js';
 import { listInputs } from '../ingest/sources.js';
-import { defaultThreads, normalizeInParallel } from '../ingest/parallel/pool.js';
+import { defaultThreads, normalizeInParallel, shippedEvents } from '../ingest/parallel/pool.js';
 import { HuntEngine } from '../detectors/engine.js';
 import type { Chain, FanOut, Hop, HuntOutput, Session } from '../detectors/session.js';
 import { DEFAULT_CONFIG, exitCodeFor, FindingsCollector, parseRulesConfig, parseSeverity, RulesConfigError, type RulesConfig } from '../detectors/findings/index.js';
@@ -191,10 +191,10 @@ export async function run(argv: string[]): Promise<number> {
       const b = it.batch;
       nEvents += b.events;
       await events.writeBytes(b.ndjson);
-      for (const e of b.shipped) {
+      for (const { event: e, line } of shippedEvents(b, es !== undefined)) {
         findings.push(e);
         await es?.event(e);
-        await handle(engine.push(e, it.file));
+        await handle(engine.push(e, it.file, line));
       }
       if (b.rejects !== '') {
         await rejectsOut.write(b.rejects);

@@ -9,7 +9,7 @@
 import { availableParallelism } from 'node:os';
 import { stat } from 'node:fs/promises';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
-import type { InputFormat } from '../../schemas/event.js';
+import type { InputFormat, NormalizedEvent } from '../../schemas/event.js';
 import { ClockKnowledge, type KnowledgeSnapshot } from '../normalize/clock.js';
 import { needsLearning } from '../pipeline.js';
 import { isEvtxPath } from '../sources.js';
@@ -17,6 +17,24 @@ import { planEvtx } from '../evtx/range.js';
 import type { FromWorker, Job, JobBatch, ToWorker, WorkerSetup } from './protocol.js';
 
 export type { JobBatch } from './protocol.js';
+
+/** A shipped event, parsed from its line, and the line itself (what a batch engine may hold instead). */
+export interface Shipped { event: NormalizedEvent; line: string }
+
+/**
+ * The events a batch ships (JobBatch.shipped), parsed from their JSON lines. Without `messages` (shipped
+ * only for the detectors) the message text is left out, as the detectors never read it.
+ */
+export function* shippedEvents(b: JobBatch, messages = false): Generator<Shipped> {
+  const text = Buffer.from(b.ndjson.buffer, b.ndjson.byteOffset, b.ndjson.byteLength);
+  const r = b.shipped;
+  for (let i = 0; i < r.length; i += 2) {
+    const line = text.toString('utf8', r[i], r[i + 1]);
+    const event = JSON.parse(line) as NormalizedEvent;
+    if (!messages && event.message !== undefined) event.message = undefined;
+    yield { event, line };
+  }
+}
 
 /** 64 KiB blocks per EVTX job: about 8 000 records, small enough to balance two threads on one file. */
 const RANGE_BLOCKS = 32;

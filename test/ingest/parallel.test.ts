@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { detectorsUse } from '../../detectors/uses.js';
-import { normalizeInParallel, type ParallelOptions } from '../../ingest/parallel/pool.js';
+import { normalizeInParallel, shippedEvents, type ParallelOptions } from '../../ingest/parallel/pool.js';
 import { normalizeFiles } from '../../ingest/pipeline.js';
 import { expandPaths } from '../../ingest/sources.js';
 import { sharedPath, SKIP_NO_SHARED } from '../support/shared.js';
@@ -38,7 +38,7 @@ async function parallel(files: string[], threads: number, more: ParallelOptions 
       assert.equal(lines.length, it.batch.events);
       o.lines.push(...lines);
       if (it.batch.rejects !== '') o.rejects.push(...it.batch.rejects.slice(0, -1).split('\n'));
-      o.shipped.push(...it.batch.shipped.map((e) => JSON.stringify(e)));
+      for (const x of shippedEvents(it.batch)) o.shipped.push(JSON.stringify(x.event));
     } else if (it.kind === 'unreadable') o.unreadable.push(`${it.file}: ${it.error}`);
     else o.done.push(it.file);
   }
