@@ -1,13 +1,13 @@
 // `hoptrail hunt <paths...> [--out DIR]`: normalize every input, rebuild and pair remoting sessions, and
 // write DIR/events.ndjson, DIR/sessions.ndjson, DIR/hops.ndjson and DIR/timeline.csv, with a short summary
 // on stdout. The work is detectors/engine.ts; this module only reads, writes and reports progress.
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { closeSync, createWriteStream, openSync, readSync, writeSync, type WriteStream } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs, UsageError } from './args.js';
 import { listInputs } from '../ingest/sources.js';
 import { defaultThreads, normalizeInParallel, shippedEvents } from '../ingest/parallel/pool.js';
-import { HuntEngine } from '../detectors/engine.js';
+import { HuntEngine, type StoredLine } from '../detectors/engine.js';
 import type { Chain, FanOut, Hop, HuntOutput, Session } from '../detectors/session.js';
 import { DEFAULT_CONFIG, exitCodeFor, FindingsCollector, parseRulesConfig, parseSeverity, RulesConfigError, type RulesConfig } from '../detectors/findings/index.js';
 import { renderReport } from '../dashboards/report/index.js';
@@ -45,16 +45,42 @@ class Out {
     this.size = 0;
     if (!ok) await new Promise<void>((r) => this.s.once('drain', () => r()));
   }
-  /** Bytes already encoded (a worker's JSON lines), after whatever text is buffered. */
-  async writeBytes(b: Uint8Array): Promise<void> {
-    await this.flush();
-    if (b.byteLength === 0) return;
-    if (!this.s.write(b)) await new Promise<void>((r) => this.s.once('drain', () => r()));
-  }
   async end(): Promise<void> {
     await this.flush();
     await new Promise<void>((r, j) => { this.s.once('error', j); this.s.end(() => r()); });
   }
+}
+
+/**
+ * DIR/events.ndjson, written synchronously as the workers' batches arrive (the batch is already encoded;
+ * this thread is mostly idle), so that any line written can be read back at once: the batch engine holds
+ * where its events' lines are here, not the events (their text was most of this thread's heap).
+ */
+class EventsFile {
+  private readonly fd: number;
+  private pos = 0;
+  constructor(path: string) { this.fd = openSync(path, 'w+'); }
+  /** Appends bytes; returns the file position they start at. */
+  write(b: Uint8Array): number {
+    const at = this.pos;
+    for (let off = 0; off < b.byteLength;) off += writeSync(this.fd, b, off, b.byteLength - off, this.pos + off);
+    this.pos += b.byteLength;
+    return at;
+  }
+  /** The line at [start, end), read back when the engine processes its event. */
+  line(start: number, end: number): StoredLine {
+    return { text: () => this.read(start, end) };
+  }
+  private read(start: number, end: number): string {
+    const b = Buffer.allocUnsafe(end - start);
+    for (let off = 0; off < b.length;) {
+      const n = readSync(this.fd, b, off, b.length - off, start + off);
+      if (n === 0) throw new Error(`events.ndjson: line at ${start} cut short`);
+      off += n;
+    }
+    return b.toString('utf8');
+  }
+  close(): void { closeSync(this.fd); }
 }
 
 class Progress {
@@ -148,7 +174,7 @@ export async function run(argv: string[]): Promise<number> {
   // --es: the same records also go to Elasticsearch.
   const es = await openEsOutput(args.flags, outDir);
   if (typeof es === 'string') { process.stderr.write(`hoptrail hunt: ${es}\n`); return 1; }
-  const events = new Out(join(outDir, 'events.ndjson'));
+  const events = new EventsFile(join(outDir, 'events.ndjson'));
   const sessionsOut = new Out(join(outDir, 'sessions.ndjson'));
   const hopsOut = new Out(join(outDir, 'hops.ndjson'));
   const timeline = new Out(join(outDir, 'timeline.csv'));
@@ -190,11 +216,11 @@ export async function run(argv: string[]): Promise<number> {
     if (it.kind === 'batch') {
       const b = it.batch;
       nEvents += b.events;
-      await events.writeBytes(b.ndjson);
-      for (const { event: e, line } of shippedEvents(b, es !== undefined)) {
+      const at = events.write(b.ndjson);
+      for (const { event: e, start, end } of shippedEvents(b, es !== undefined)) {
         findings.push(e);
         await es?.event(e);
-        await handle(engine.push(e, it.file, line));
+        await handle(engine.push(e, it.file, events.line(at + start, at + end)));
       }
       if (b.rejects !== '') {
         await rejectsOut.write(b.rejects);
@@ -207,7 +233,8 @@ export async function run(argv: string[]): Promise<number> {
   await handle(engine.flush());
   progress.tick(files.length, nEvents, totalBytes, true);
   progress.done();
-  await Promise.all([events.end(), sessionsOut.end(), hopsOut.end(), timeline.end(), rejectsOut.end()]);
+  events.close();
+  await Promise.all([sessionsOut.end(), hopsOut.end(), timeline.end(), rejectsOut.end()]);
   const found = findings.finish({ sessions, hops, chains, fanouts });
   for (const f of found) await es?.finding(f);
   const esStats = await es?.close();

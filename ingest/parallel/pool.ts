@@ -18,8 +18,8 @@ import type { FromWorker, Job, JobBatch, ToWorker, WorkerSetup } from './protoco
 
 export type { JobBatch } from './protocol.js';
 
-/** A shipped event, parsed from its line, and the line itself (what a batch engine may hold instead). */
-export interface Shipped { event: NormalizedEvent; line: string }
+/** A shipped event, parsed from its line, and where that line is in the batch's ndjson ([start, end)). */
+export interface Shipped { event: NormalizedEvent; start: number; end: number }
 
 /**
  * The events a batch ships (JobBatch.shipped), parsed from their JSON lines. Without `messages` (shipped
@@ -29,10 +29,9 @@ export function* shippedEvents(b: JobBatch, messages = false): Generator<Shipped
   const text = Buffer.from(b.ndjson.buffer, b.ndjson.byteOffset, b.ndjson.byteLength);
   const r = b.shipped;
   for (let i = 0; i < r.length; i += 2) {
-    const line = text.toString('utf8', r[i], r[i + 1]);
-    const event = JSON.parse(line) as NormalizedEvent;
+    const event = JSON.parse(text.toString('utf8', r[i], r[i + 1])) as NormalizedEvent;
     if (!messages && event.message !== undefined) event.message = undefined;
-    yield { event, line };
+    yield { event, start: r[i], end: r[i + 1] };
   }
 }
 
