@@ -6,13 +6,11 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs, UsageError } from './args.js';
 import { listInputs } from '../ingest/sources.js';
-import { defaultThreads, normalizeInParallel, shippedEvents } from '../ingest/parallel/pool.js';
-import { HuntEngine, type StoredLine } from '../detectors/engine.js';
+import { defaultThreads, normalizeInParallel, shippedEvents, warmUp } from '../ingest/parallel/pool.js';
+import type { StoredLine } from '../detectors/engine.js';
 import type { Chain, FanOut, Hop, HuntOutput, Session } from '../detectors/session.js';
-import { DEFAULT_CONFIG, exitCodeFor, FindingsCollector, parseRulesConfig, parseSeverity, RulesConfigError, type RulesConfig } from '../detectors/findings/index.js';
-import { renderReport } from '../dashboards/report/index.js';
-import { timelineHeader, timelineRows } from '../detectors/timeline.js';
-import { ES_FLAGS, ES_USAGE, esSummary, openEsOutput } from './es-output.js';
+import type { RulesConfig } from '../detectors/findings/index.js';
+import { ES_FLAGS, ES_USAGE } from './es-flags.js';
 
 const USAGE = `usage: hoptrail hunt <paths...> [--out DIR] [--lateness SEC] [--skew SEC] [--rules FILE] [--fail-on SEVERITY] [--es URL]
   paths          EVTX files, JSON / JSON-lines files, .zip/.tar.gz archives, or directories (recursive)
@@ -148,6 +146,12 @@ export async function run(argv: string[]): Promise<number> {
   const threadsFlag = args.flags.threads;
   const threads = threadsFlag === undefined ? defaultThreads() : Number(threadsFlag);
   if (!Number.isInteger(threads) || threads < 1 || threads > 64) { process.stderr.write(`hoptrail hunt: --threads needs a whole number from 1 to 64\n${USAGE}\n`); return 2; }
+  // The workers start now: their start-up overlaps this thread loading the rest of hunt (the detectors,
+  // findings, report and zod take a few hundred milliseconds) and listing the inputs.
+  warmUp(threads);
+  const [{ HuntEngine }, { DEFAULT_CONFIG, exitCodeFor, FindingsCollector, parseRulesConfig, parseSeverity, RulesConfigError }, { renderReport }, { timelineHeader, timelineRows }, { esSummary, openEsOutput }] = await Promise.all([
+    import('../detectors/engine.js'), import('../detectors/findings/index.js'), import('../dashboards/report/index.js'), import('../detectors/timeline.js'), import('./es-output.js'),
+  ]);
   const outDir = typeof args.flags.out === 'string' ? args.flags.out : './hoptrail-out';
   const failOnFlag = args.flags['fail-on'];
   const failOn = typeof failOnFlag === 'string' ? parseSeverity(failOnFlag) : undefined;

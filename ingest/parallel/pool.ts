@@ -66,6 +66,25 @@ export type ParallelItem =
   | { kind: 'file-done'; file: string; bytes: number }
   | { kind: 'unreadable'; file: string; error: string };
 
+const WORKER = new URL('./worker.js', import.meta.url);
+/** Workers started ahead of their pool (warmUp); they do not hold the process open until taken. */
+const warm: Worker[] = [];
+/** What a worker started ahead reported before its pool took it (a start-up failure). */
+const warmErrors = new WeakMap<Worker, Error>();
+
+/**
+ * Starts `threads` workers now, for the next normalizeInParallel: their start-up (module loading, a few
+ * hundred milliseconds) overlaps the caller's own and the listing and planning of the inputs.
+ */
+export function warmUp(threads: number): void {
+  while (warm.length < threads) {
+    const w = new Worker(WORKER, { resourceLimits: LIMITS });
+    w.unref();
+    w.once('error', (e) => warmErrors.set(w, e));
+    warm.push(w);
+  }
+}
+
 export function defaultThreads(): number {
   return Math.max(1, Math.min(4, availableParallelism()));
 }
@@ -268,7 +287,10 @@ export async function* normalizeInParallel(files: string[], opts: ParallelOption
   };
 
   const spawn = (): Slot => {
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { resourceLimits: LIMITS });
+    const worker = warm.shift() ?? new Worker(WORKER, { resourceLimits: LIMITS });
+    worker.ref();
+    const early = warmErrors.get(worker);
+    if (early) fail(new Error(`normalizing worker failed: ${early.stack ?? early.message}`));
     const s: Slot = { worker };
     worker.on('message', (m: FromWorker) => onMessage(s, m));
     worker.on('error', (e) => fail(new Error(`normalizing worker failed: ${e.stack ?? e.message}`)));
