@@ -1,16 +1,16 @@
 // `hoptrail hunt <paths...> [--out DIR]`: normalize every input, rebuild and pair remoting sessions, and
 // write DIR/events.ndjson, DIR/sessions.ndjson, DIR/hops.ndjson and DIR/timeline.csv, with a short summary
 // on stdout. The work is detectors/engine.ts; this module only reads, writes and reports progress.
-import { closeSync, createWriteStream, openSync, readSync, writeSync, type WriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs, UsageError } from './args.js';
 import { listInputs } from '../ingest/sources.js';
 import { defaultThreads, normalizeInParallel, shippedEvents, warmUp } from '../ingest/parallel/pool.js';
-import type { StoredLine } from '../detectors/engine.js';
 import type { Chain, FanOut, Hop, HuntOutput, Session } from '../detectors/session.js';
 import type { RulesConfig } from '../detectors/findings/index.js';
 import { ES_FLAGS, ES_USAGE } from './es-flags.js';
+import { EventsFile } from './events-file.js';
 
 const USAGE = `usage: hoptrail hunt <paths...> [--out DIR] [--lateness SEC] [--skew SEC] [--rules FILE] [--fail-on SEVERITY] [--es URL]
   paths          EVTX files, JSON / JSON-lines files, .zip/.tar.gz archives, or directories (recursive)
@@ -49,37 +49,6 @@ class Out {
   }
 }
 
-/**
- * DIR/events.ndjson, written synchronously as the workers' batches arrive (the batch is already encoded;
- * this thread is mostly idle), so that any line written can be read back at once: the batch engine holds
- * where its events' lines are here, not the events (their text was most of this thread's heap).
- */
-class EventsFile {
-  private readonly fd: number;
-  private pos = 0;
-  constructor(path: string) { this.fd = openSync(path, 'w+'); }
-  /** Appends bytes; returns the file position they start at. */
-  write(b: Uint8Array): number {
-    const at = this.pos;
-    for (let off = 0; off < b.byteLength;) off += writeSync(this.fd, b, off, b.byteLength - off, this.pos + off);
-    this.pos += b.byteLength;
-    return at;
-  }
-  /** The line at [start, end), read back when the engine processes its event. */
-  line(start: number, end: number): StoredLine {
-    return { text: () => this.read(start, end) };
-  }
-  private read(start: number, end: number): string {
-    const b = Buffer.allocUnsafe(end - start);
-    for (let off = 0; off < b.length;) {
-      const n = readSync(this.fd, b, off, b.length - off, start + off);
-      if (n === 0) throw new Error(`events.ndjson: line at ${start} cut short`);
-      off += n;
-    }
-    return b.toString('utf8');
-  }
-  close(): void { closeSync(this.fd); }
-}
 
 /**
  * Lines at least this long are held by the batch engine as a place in events.ndjson, shorter ones as
@@ -227,7 +196,7 @@ export async function run(argv: string[]): Promise<number> {
     if (it.kind === 'batch') {
       const b = it.batch;
       nEvents += b.events;
-      const at = events.write(b.ndjson);
+      const at = await events.write(b.ndjson);
       for (const { event: e, start, end } of shippedEvents(b, es !== undefined)) {
         findings.push(e);
         await es?.event(e);
@@ -244,7 +213,7 @@ export async function run(argv: string[]): Promise<number> {
   await handle(engine.flush());
   progress.tick(files.length, nEvents, totalBytes, true);
   progress.done();
-  events.close();
+  await events.close();
   await Promise.all([sessionsOut.end(), hopsOut.end(), timeline.end(), rejectsOut.end()]);
   const found = findings.finish({ sessions, hops, chains, fanouts });
   for (const f of found) await es?.finding(f);
