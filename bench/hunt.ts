@@ -3,9 +3,10 @@
 // one. The peer, timed in the same run: libevtx's `evtxexport` only parsing the EVTX files among the
 // inputs (no normalizing, no detection, no JSON inputs): what the nearest native tool costs for part of the work.
 // Then the detector engine alone, in this process, on the same events held in memory.
-// Usage: npm run bench:hunt [-- --runs N]
+// --copies N: also hunt N copies of ../shared at once (peak RSS must stay bounded as the input grows).
+// Usage: npm run bench:hunt [-- --runs N] [--copies N]
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,19 +20,22 @@ const SHARED = process.env.HOPTRAIL_SHARED ?? join(ROOT, '..', 'shared');
 const BIN = join(ROOT, 'bin', 'hoptrail.js');
 const runsArg = process.argv.indexOf('--runs');
 const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 3;
+const copiesArg = process.argv.indexOf('--copies');
+const COPIES = copiesArg > 0 ? Number(process.argv[copiesArg + 1]) : 0;
 
-interface Timing { seconds: number; rssMB: number; stdout: string }
+/** cpu: user + system seconds of the whole process (all threads): on a shared machine, steadier than wall. */
+interface Timing { seconds: number; cpu: number; rssMB: number; stdout: string }
 
 /** Wall time and peak RSS of a command (GNU time): the median of RUNS runs. */
 function timeCommand(cmd: string[], setup?: () => void): Timing {
   const samples: Timing[] = [];
   for (let i = 0; i < RUNS; i++) {
     setup?.();
-    const r = spawnSync('/usr/bin/time', ['-f', '%e %M', ...cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
+    const r = spawnSync('/usr/bin/time', ['-f', '%e %M %U %S', ...cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
     const last = r.stderr.trim().split('\n').pop() ?? '';
-    const [sec, kb] = last.split(' ').map(Number);
+    const [sec, kb, user, sys] = last.split(' ').map(Number);
     if (r.status !== 0 || !Number.isFinite(sec)) throw new Error(`${cmd.join(' ')} failed (${r.status}): ${r.stderr.slice(-500)}`);
-    samples.push({ seconds: sec, rssMB: kb / 1024, stdout: r.stdout });
+    samples.push({ seconds: sec, cpu: user + sys, rssMB: kb / 1024, stdout: r.stdout });
   }
   samples.sort((a, b) => a.seconds - b.seconds);
   return samples[Math.floor(samples.length / 2)];
@@ -44,7 +48,7 @@ async function main(): Promise<void> {
   }
   const out = mkdtempSync(join(tmpdir(), 'hoptrail-bench-'));
   const clean = (): void => rmSync(join(out, 'o'), { recursive: true, force: true });
-  const hunt = (extra: string[]): Timing => timeCommand([process.execPath, BIN, 'hunt', SHARED, '--out', join(out, 'o'), ...extra], clean);
+  const hunt = (extra: string[], input = SHARED): Timing => timeCommand([process.execPath, BIN, 'hunt', input, '--out', join(out, 'o'), ...extra], clean);
   try {
     const def = hunt([]);
     const events = Number(/(\d+) event\(s\)/.exec(def.stdout)?.[1] ?? 0);
@@ -52,10 +56,19 @@ async function main(): Promise<void> {
     const one = hunt(['--threads', '1']);
     console.log(`bench/hunt over ${SHARED}: ${events} events, ${sessions} sessions; median of ${RUNS} runs, whole processes`);
     const row = (label: string, t: Timing, n = events, what = 'events'): void =>
-      console.log(`  ${label.padEnd(44)} ${t.seconds.toFixed(2).padStart(6)} s ${(n / t.seconds).toFixed(0).padStart(8)} ${what}/s  peak RSS ${t.rssMB.toFixed(0)} MB`);
+      console.log(`  ${label.padEnd(44)} ${t.seconds.toFixed(2).padStart(6)} s ${(n / t.seconds).toFixed(0).padStart(8)} ${what}/s  peak RSS ${t.rssMB.toFixed(0)} MB  CPU ${t.cpu.toFixed(2)} s`);
     row('hoptrail hunt (default threads)', def);
     row('hoptrail hunt --threads 1', one);
     console.log(`  default threads / 1 thread: ${(one.seconds / def.seconds).toFixed(2)}x`);
+    if (COPIES > 1) {
+      // Distinct files (copies, not links: inputs are listed once by their real path).
+      const many = join(out, 'copies');
+      for (let i = 0; i < COPIES; i++) cpSync(SHARED, join(many, String(i)), { recursive: true });
+      const big = hunt([], many);
+      const n = Number(/(\d+) event\(s\)/.exec(big.stdout)?.[1] ?? 0);
+      row(`hoptrail hunt, ${COPIES} copies (${n} events)`, big, n);
+      rmSync(many, { recursive: true, force: true });
+    }
 
     const files = await expandPaths([SHARED]);
     const evtx = files.filter((f) => isEvtxPath(f));

@@ -6,19 +6,9 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { HoptrailEsSink, SinkStats } from '../sinks/elasticsearch/hoptrail.js';
 import type { EsConnectionOptions } from '../sinks/elasticsearch/connection.js';
-import type { FlagKinds, ParsedArgs } from './args.js';
+import type { ParsedArgs } from './args.js';
 
-export const ES_FLAGS: FlagKinds = { es: 'string', 'es-config': 'string', 'es-api-key-env': 'string', 'es-prefix': 'string', 'es-replicas': 'string' };
-
-export const ES_USAGE = `  --es URL       also index events, sessions, hops and findings into Elasticsearch (idempotent: a re-run
-                 adds no document); refused documents go to DIR/es-rejects.ndjson with the reason.
-                 Auth from the environment: HOPTRAIL_ES_API_KEY, or HOPTRAIL_ES_USERNAME/HOPTRAIL_ES_PASSWORD;
-                 TLS: HOPTRAIL_ES_CA_FILE, HOPTRAIL_ES_TLS_VERIFY (on by default)
-  --es-config FILE  connection settings as JSON: {"url", "api_key" | "username" + "password", "ca_file",
-                 "tls_verify"}; they win over the environment, --es and --es-api-key-env win over them
-  --es-api-key-env NAME  read the API key from env NAME instead
-  --es-prefix P  index name prefix (default hoptrail; the Kibana dashboards expect it)
-  --es-replicas N  replicas of new indices (0 on a single-node cluster)`;
+export { ES_FLAGS, ES_USAGE } from './es-flags.js';
 
 const EsConfigFile = z.strictObject({
   url: z.string().min(1).optional(),

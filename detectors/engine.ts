@@ -64,9 +64,33 @@ export function tiebreak(e: NormalizedEvent): string {
   return `${e.host.name}|${e.winlog.channel.toLowerCase()}|${String(e.winlog.record_id ?? 0).padStart(12, '0')}|${String(e.winlog.event_id).padStart(5, '0')}|${e.powershell?.sequence ?? 0}`;
 }
 
+/**
+ * An event's JSON line kept by the caller (in hunt: the bytes already written to events.ndjson), read
+ * back only when the event is processed: a batch holds every relevant event to the end, and their text
+ * grew the heap with the input (the engine never does I/O itself).
+ */
+export interface StoredLine { text(): string }
+
+/** An event a batch holds as a stored line, with its identity: a record read twice is not read back twice. */
+interface Held { stored: StoredLine; id: string | undefined }
+
+/** A stored line, as an object again (without the message, as if held as one). */
+function fromLine(line: string): NormalizedEvent {
+  const e = JSON.parse(line) as NormalizedEvent;
+  if (e.message !== undefined) e.message = undefined;
+  return e;
+}
+
+/** What makes two records the same one (read twice: overlapping files, a replayed partition); none without a record ID. */
+function identity(e: NormalizedEvent): string | undefined {
+  if (e.winlog.record_id === undefined) return undefined;
+  return `${e.host.name}|${e.winlog.channel.toLowerCase()}|${e.winlog.record_id}|${e.winlog.event_id}|${e['@timestamp']}`;
+}
+
 export class HuntEngine {
   readonly hosts = new HostDirectory();
-  private readonly buffer: EventTimeBuffer<NormalizedEvent>;
+  /** Events, or in batch mode their stored lines when the caller keeps them. */
+  private readonly buffer: EventTimeBuffer<NormalizedEvent | Held>;
   private readonly halves: HalfSessions;
   private readonly scripts: ScriptBlockAssembler;
   private readonly pool: Half[] = [];
@@ -104,15 +128,19 @@ export class HuntEngine {
     this.buffer.close(p);
   }
 
-  /** Takes one normalized event; returns what became final. */
-  push(e: NormalizedEvent, partition?: string): HuntOutput[] {
+  /**
+   * Takes one normalized event; returns what became final. `stored`, where the caller keeps the event's
+   * JSON line, is what a batch holds to the end instead of the object.
+   */
+  push(e: NormalizedEvent, partition?: string, stored?: StoredLine): HuntOutput[] {
     this.nEvents++;
     if (!isRelevant(e)) return [];
     const t = Date.parse(e['@timestamp']);
     if (!Number.isFinite(t)) return [];
     this.nRelevant++;
     // Buffered events are held for minutes (or, in batch, to the end): the message text is not needed.
-    this.buffer.push(t, tiebreak(e), e.message === undefined ? e : { ...e, message: undefined }, partition);
+    const item = this.opts.batch && stored !== undefined ? { stored, id: identity(e) } : e.message === undefined ? e : { ...e, message: undefined };
+    this.buffer.push(t, tiebreak(e), item, partition);
     // Draining is cheap only in batches: every 1024 relevant events.
     return (this.nRelevant & 1023) === 0 ? this.drain() : [];
   }
@@ -132,7 +160,13 @@ export class HuntEngine {
   /** End of input: everything is released, closed and paired. */
   flush(): HuntOutput[] {
     const out: HuntOutput[] = [];
-    for (const e of this.buffer.flush()) this.process(e, out);
+    const all = this.buffer.flush();
+    // Each held event is let go once processed: they are not all alive at once as objects.
+    for (let i = 0; i < all.length; i++) {
+      const e = all[i];
+      (all as unknown[])[i] = undefined;
+      this.process(e, out);
+    }
     for (const b of this.scripts.flush()) this.halves.add(b.event, Date.parse(b.event['@timestamp']), b);
     for (const h of this.halves.closeAll()) this.retire(h);
     this.pair(Infinity, out);
@@ -161,14 +195,12 @@ export class HuntEngine {
     return { events: this.nEvents, relevant: this.nRelevant, late: this.buffer.late, forced: this.buffer.forced, sessions: this.nSessions, buffered: this.buffer.size };
   }
 
-  private process(e: NormalizedEvent, out: HuntOutput[]): void {
+  private process(item: NormalizedEvent | Held, out: HuntOutput[]): void {
     // The same record read twice (overlapping files, a replayed partition) counts once.
-    const id = `${e.host.name}|${e.winlog.channel.toLowerCase()}|${e.winlog.record_id ?? ''}|${e.winlog.event_id}|${e['@timestamp']}`;
-    if (e.winlog.record_id !== undefined) {
-      if (this.seenEvents.has(id)) return;
-      this.seenEvents.add(id);
-      if (this.seenEvents.size > 2_000_000) this.seenEvents.clear();
-    }
+    if ('stored' in item) {
+      if (!this.firstSight(item.id)) return;
+    } else if (!this.firstSight(identity(item))) return;
+    const e = 'stored' in item ? fromLine(item.stored.text()) : item;
     const t = Date.parse(e['@timestamp']);
     this.advance(t, out);
     if (e.winlog.event_id === 4104 && e.winlog.channel.toLowerCase() === 'microsoft-windows-powershell/operational') {
@@ -176,6 +208,14 @@ export class HuntEngine {
       return;
     }
     this.halves.add(e, t);
+  }
+
+  private firstSight(id: string | undefined): boolean {
+    if (id === undefined) return true;
+    if (this.seenEvents.has(id)) return false;
+    this.seenEvents.add(id);
+    if (this.seenEvents.size > 2_000_000) this.seenEvents.clear();
+    return true;
   }
 
   /** Hops are kept (bounded) for a day of event time behind the newest: longer than any chain window. */

@@ -3,7 +3,8 @@
 // allow-lists from the rules file are applied last, in one place.
 import type { NormalizedEvent } from '../../schemas/event.js';
 import { isLoopbackSession, isWefFlow, isWefSession } from './benign.js';
-import { DEFAULT_CONFIG, ruleSeverity, type RulesConfig } from './config.js';
+import type { RulesConfig } from './config.js';
+import { DEFAULT_CONFIG, ruleSeverity } from './defaults.js';
 import { credentialDrafts } from './credentials.js';
 import { FailureBursts } from './failures.js';
 import { hostListed, shortHost, userListed } from './hosts.js';

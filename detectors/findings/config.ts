@@ -2,7 +2,7 @@
 // The defaults suit a first look at unknown evidence: every rule on, commands checked only where they ran
 // in (or launched) a remote session, nothing allow-listed.
 import { z } from 'zod';
-import { SEVERITIES, type Severity } from './types.js';
+import { SEVERITIES } from './types.js';
 
 const Sev = z.enum(SEVERITIES);
 const names = z.array(z.string().min(1)).default([]);
@@ -39,7 +39,7 @@ export const RulesFile = z.strictObject({
 });
 export type RulesConfig = z.output<typeof RulesFile>;
 
-export const DEFAULT_CONFIG: RulesConfig = RulesFile.parse({});
+export { DEFAULT_CONFIG, ruleSeverity } from './defaults.js';
 
 export class RulesConfigError extends Error {}
 
@@ -60,13 +60,4 @@ export function parseRulesConfig(text: string): RulesConfig {
     try { new RegExp(c, 'i'); } catch { throw new RulesConfigError(`rules file: allow.commands: bad regular expression ${JSON.stringify(c)}`); }
   }
   return r.data;
-}
-
-/** What a rule's settings make of a finding's default severity; undefined when the rule is off. */
-export function ruleSeverity(cfg: RulesConfig, rule: string, def: Severity): Severity | undefined {
-  // A family entry (`posture`) applies to its rules (`posture.trustedhosts`) unless they have their own.
-  const family = rule.split('.')[0];
-  const own = cfg.rules[rule], fam = cfg.rules[family];
-  if ((own?.enabled ?? fam?.enabled) === false) return undefined;
-  return own?.severity ?? fam?.severity ?? def;
 }

@@ -9,7 +9,7 @@
 import { availableParallelism } from 'node:os';
 import { stat } from 'node:fs/promises';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
-import type { InputFormat } from '../../schemas/event.js';
+import type { InputFormat, NormalizedEvent } from '../../schemas/event.js';
 import { ClockKnowledge, type KnowledgeSnapshot } from '../normalize/clock.js';
 import { needsLearning } from '../pipeline.js';
 import { isEvtxPath } from '../sources.js';
@@ -17,6 +17,23 @@ import { planEvtx } from '../evtx/range.js';
 import type { FromWorker, Job, JobBatch, ToWorker, WorkerSetup } from './protocol.js';
 
 export type { JobBatch } from './protocol.js';
+
+/** A shipped event, parsed from its line, and where that line is in the batch's ndjson ([start, end)). */
+export interface Shipped { event: NormalizedEvent; start: number; end: number }
+
+/**
+ * The events a batch ships (JobBatch.shipped), parsed from their JSON lines. Without `messages` (shipped
+ * only for the detectors) the message text is left out, as the detectors never read it.
+ */
+export function* shippedEvents(b: JobBatch, messages = false): Generator<Shipped> {
+  const text = Buffer.from(b.ndjson.buffer, b.ndjson.byteOffset, b.ndjson.byteLength);
+  const r = b.shipped;
+  for (let i = 0; i < r.length; i += 2) {
+    const event = JSON.parse(text.toString('utf8', r[i], r[i + 1])) as NormalizedEvent;
+    if (!messages && event.message !== undefined) event.message = undefined;
+    yield { event, start: r[i], end: r[i + 1] };
+  }
+}
 
 /** 64 KiB blocks per EVTX job: about 8 000 records, small enough to balance two threads on one file. */
 const RANGE_BLOCKS = 32;
@@ -48,6 +65,25 @@ export type ParallelItem =
   /** A file is finished (all its jobs); `bytes` is its size, for progress. */
   | { kind: 'file-done'; file: string; bytes: number }
   | { kind: 'unreadable'; file: string; error: string };
+
+const WORKER = new URL('./worker.js', import.meta.url);
+/** Workers started ahead of their pool (warmUp); they do not hold the process open until taken. */
+const warm: Worker[] = [];
+/** What a worker started ahead reported before its pool took it (a start-up failure). */
+const warmErrors = new WeakMap<Worker, Error>();
+
+/**
+ * Starts `threads` workers now, for the next normalizeInParallel: their start-up (module loading, a few
+ * hundred milliseconds) overlaps the caller's own and the listing and planning of the inputs.
+ */
+export function warmUp(threads: number): void {
+  while (warm.length < threads) {
+    const w = new Worker(WORKER, { resourceLimits: LIMITS });
+    w.unref();
+    w.once('error', (e) => warmErrors.set(w, e));
+    warm.push(w);
+  }
+}
 
 export function defaultThreads(): number {
   return Math.max(1, Math.min(4, availableParallelism()));
@@ -251,7 +287,10 @@ export async function* normalizeInParallel(files: string[], opts: ParallelOption
   };
 
   const spawn = (): Slot => {
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { resourceLimits: LIMITS });
+    const worker = warm.shift() ?? new Worker(WORKER, { resourceLimits: LIMITS });
+    worker.ref();
+    const early = warmErrors.get(worker);
+    if (early) fail(new Error(`normalizing worker failed: ${early.stack ?? early.message}`));
     const s: Slot = { worker };
     worker.on('message', (m: FromWorker) => onMessage(s, m));
     worker.on('error', (e) => fail(new Error(`normalizing worker failed: ${e.stack ?? e.message}`)));

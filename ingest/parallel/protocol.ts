@@ -1,5 +1,5 @@
 // Messages between the normalizing pool (ingest/parallel/pool.ts) and its workers (worker.ts).
-import type { InputFormat, NormalizedEvent } from '../../schemas/event.js';
+import type { InputFormat } from '../../schemas/event.js';
 import type { KnowledgeSnapshot } from '../normalize/clock.js';
 import type { RawItem } from '../json/read.js';
 
@@ -38,8 +38,12 @@ export type ToWorker =
 export interface JobBatch {
   events: number;
   ndjson: Uint8Array;
-  /** The events that matter to the session engine or findings (or all: WorkerSetup.ship), as objects. */
-  shipped: NormalizedEvent[];
+  /**
+   * The events that matter to the session engine or findings (or all: WorkerSetup.ship), as the byte
+   * ranges [start, end) of their lines in `ndjson`, in pairs: the receiver parses them (cheaper than a
+   * structured clone of the objects, and the text is there already). Read them with shippedEvents().
+   */
+  shipped: Uint32Array;
   /** Rejects as JSON lines (written as they are). */
   rejects: string;
   warnings: number;

@@ -1,5 +1,5 @@
 // Worker-thread entry of the normalizing pool: reads, parses, normalizes and serializes its jobs, and
-// sends back JSON lines plus the few events the detectors need as objects (cheaper to clone than all).
+// sends back JSON lines and which of them the detectors need (their ranges: the main thread parses those).
 import { parentPort } from 'node:worker_threads';
 import { detectorsUse } from '../../detectors/uses.js';
 import type { InputFormat, NormalizedEvent, Reject } from '../../schemas/event.js';
@@ -48,7 +48,8 @@ class Batcher {
   private buf = takeSpare();
   private bytes = 0;
   private events = 0;
-  private shipped: NormalizedEvent[] = [];
+  /** Byte ranges of the shipped events' lines in buf, in pairs. */
+  private shipped: number[] = [];
   private rejects: string[] = [];
   private warnings = 0;
   constructor(private readonly id: number) {}
@@ -57,11 +58,11 @@ class Batcher {
     const line = JSON.stringify(e);
     // UTF-8 takes at most 3 bytes per UTF-16 unit.
     if (this.bytes + 3 * line.length + 1 > this.buf.length) this.grow(this.bytes + 3 * line.length + 1);
+    const start = this.bytes;
     this.bytes += this.buf.write(line, this.bytes, 'utf8');
+    if (setup.ship === 'all' || detectorsUse(e)) this.shipped.push(start, this.bytes);
     this.buf[this.bytes++] = 10;
     this.events++;
-    if (setup.ship === 'all') this.shipped.push(e);
-    else if (detectorsUse(e)) this.shipped.push(e.message === undefined ? e : { ...e, message: undefined });
   }
   private grow(need: number): void {
     const b = Buffer.allocUnsafeSlow(Math.max(need, 2 * this.buf.length));
@@ -79,7 +80,7 @@ class Batcher {
     const own = 2 * this.bytes < this.buf.length ? Buffer.from(this.buf.subarray(0, this.bytes)) : this.buf;
     if (own === this.buf) this.buf = Buffer.allocUnsafeSlow(BUFFER_BYTES);
     const ndjson = new Uint8Array(own.buffer, own.byteOffset, this.bytes);
-    const batch: JobBatch = { events: this.events, ndjson, shipped: this.shipped, rejects: this.rejects.length > 0 ? this.rejects.join('\n') + '\n' : '', warnings: this.warnings };
+    const batch: JobBatch = { events: this.events, ndjson, shipped: Uint32Array.from(this.shipped), rejects: this.rejects.length > 0 ? this.rejects.join('\n') + '\n' : '', warnings: this.warnings };
     if (provisional?.asked) batch.provisional = true;
     // Buffer.from may use the shared pool for small copies: transfer only a buffer that owns its memory.
     const transfer = own.byteOffset === 0 && own.byteLength === own.buffer.byteLength ? [own.buffer as ArrayBuffer] : undefined;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { detectorsUse } from '../../detectors/uses.js';
-import { normalizeInParallel, type ParallelOptions } from '../../ingest/parallel/pool.js';
+import { normalizeInParallel, shippedEvents, warmUp, type ParallelOptions } from '../../ingest/parallel/pool.js';
 import { normalizeFiles } from '../../ingest/pipeline.js';
 import { expandPaths } from '../../ingest/sources.js';
 import { sharedPath, SKIP_NO_SHARED } from '../support/shared.js';
@@ -38,7 +38,7 @@ async function parallel(files: string[], threads: number, more: ParallelOptions 
       assert.equal(lines.length, it.batch.events);
       o.lines.push(...lines);
       if (it.batch.rejects !== '') o.rejects.push(...it.batch.rejects.slice(0, -1).split('\n'));
-      o.shipped.push(...it.batch.shipped.map((e) => JSON.stringify(e)));
+      for (const x of shippedEvents(it.batch)) o.shipped.push(JSON.stringify(x.event));
     } else if (it.kind === 'unreadable') o.unreadable.push(`${it.file}: ${it.error}`);
     else o.done.push(it.file);
   }
@@ -125,8 +125,11 @@ test('a large JSON export is parsed in parts by every worker: same lines, reject
   const files = [plain, cut];
   const want = await sequential(files);
   const stats = { redone: 0, kept: 0, parts: 0 };
+  // Workers started ahead (as hunt does, before it loads the rest of itself) serve the pool.
+  warmUp(2);
   const got = await parallel(files, 2, { stats });
   assert.ok(stats.parts >= 8, `handed out in parts: ${stats.parts}`);
+  assert.deepEqual(got.shipped, want.shipped, 'events shipped to the detectors');
   assert.ok(want.lines.length > 40_000 && want.rejects.length > 40, 'events and rejects from both files');
   assert.ok(got.lines.length === want.lines.length && got.lines.every((l, i) => l === want.lines[i]), 'the same lines, in order');
   assert.deepEqual(got.rejects, want.rejects);

@@ -1,0 +1,71 @@
+// hunt's DIR/events.ndjson: written as the workers' batches arrive, and read back line by line for the
+// batch engine (detectors/engine.ts StoredLine).
+import { closeSync, openSync, readSync, write as fsWrite } from 'node:fs';
+import type { StoredLine } from '../detectors/engine.js';
+
+/** Batches being written at once. */
+const MAX_PENDING_WRITES = 4;
+
+/**
+ * DIR/events.ndjson: the workers' batches, written by the thread pool (positional writes, a few in flight)
+ * while this thread goes on. The batch engine holds where its events' lines are here, not the events
+ * (their text was most of this thread's heap); a line still being written is read from its batch.
+ */
+export class EventsFile {
+  private readonly fd: number;
+  private pos = 0;
+  /** Batches not yet on disk, by file position. */
+  private readonly pending = new Map<number, Uint8Array>();
+  private failed: Error | undefined;
+  private waiter: (() => void) | undefined;
+  constructor(path: string) { this.fd = openSync(path, 'w+'); }
+
+  /** Appends bytes (kept until written); returns the file position they start at. */
+  async write(b: Uint8Array): Promise<number> {
+    const at = this.pos;
+    this.pos += b.byteLength;
+    if (b.byteLength === 0) return at;
+    this.pending.set(at, b);
+    this.writeFrom(at, b, 0);
+    // Back-pressure: a few batches in flight at most.
+    while (this.pending.size > MAX_PENDING_WRITES && !this.failed) await new Promise<void>((r) => { this.waiter = r; });
+    if (this.failed) throw this.failed;
+    return at;
+  }
+
+  private writeFrom(at: number, b: Uint8Array, off: number): void {
+    fsWrite(this.fd, b, off, b.byteLength - off, at + off, (err, n) => {
+      if (err) this.failed ??= err;
+      else if (off + n < b.byteLength) return this.writeFrom(at, b, off + n);
+      this.pending.delete(at);
+      const w = this.waiter;
+      this.waiter = undefined;
+      w?.();
+    });
+  }
+
+  /** The line at [start, end), read back when the engine processes its event. */
+  line(start: number, end: number): StoredLine {
+    return { text: () => this.read(start, end) };
+  }
+
+  private read(start: number, end: number): string {
+    for (const [at, b] of this.pending) {
+      if (start >= at && end <= at + b.byteLength) return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8', start - at, end - at);
+    }
+    const b = Buffer.allocUnsafe(end - start);
+    for (let off = 0; off < b.length;) {
+      const n = readSync(this.fd, b, off, b.length - off, start + off);
+      if (n === 0) throw new Error(`events.ndjson: line at ${start} cut short`);
+      off += n;
+    }
+    return b.toString('utf8');
+  }
+
+  /** Waits for every write, then closes the file. */
+  async close(): Promise<void> {
+    while (this.pending.size > 0 && !this.failed) await new Promise<void>((r) => { this.waiter = r; });
+    closeSync(this.fd);
+    if (this.failed) throw this.failed;
+  }
+}
