@@ -35,20 +35,20 @@ const OUT_MIN = 256 << 10;
 const OUT_KEEP_MAX = 1 << 20;
 const SPARE_MAX = 16;
 
+/** A Buffer of `n` bytes over memory given back (releaseBytes), if some is large enough; taken from the list. */
+function fromSpare(n: number): Buffer | undefined {
+  for (let i = spare.length - 1; i >= 0; i--) {
+    if (spare[i].byteLength >= n) return Buffer.from(spare.splice(i, 1)[0], 0, n);
+  }
+  return undefined;
+}
+
 /**
  * The bytes written since the last take, in a Buffer whose memory is its own (so that it can be handed
  * to another thread; it may be larger than the bytes), and resets.
  */
 export function jsonTake(): Buffer {
-  let ab: ArrayBuffer | SharedArrayBuffer | undefined;
-  for (let i = spare.length - 1; i >= 0; i--) {
-    if (spare[i].byteLength >= pos) {
-      ab = spare[i];
-      spare.splice(i, 1);
-      break;
-    }
-  }
-  const out = ab !== undefined ? Buffer.from(ab, 0, pos) : shared ? Buffer.from(new SharedArrayBuffer(Math.max(pos, OUT_MIN)), 0, pos) : Buffer.allocUnsafeSlow(Math.max(pos, OUT_MIN)).subarray(0, pos);
+  const out = fromSpare(pos) ?? (shared ? Buffer.from(new SharedArrayBuffer(Math.max(pos, OUT_MIN)), 0, pos) : Buffer.allocUnsafeSlow(Math.max(pos, OUT_MIN)).subarray(0, pos));
   ob.copy(out, 0, 0, pos);
   pos = 0;
   // A huge chunk of output should not stay pinned for the rest of the run.
@@ -63,15 +63,7 @@ export function jsonTake(): Buffer {
  */
 export function ownCopy(src: Uint8Array): Buffer {
   const n = src.length;
-  let ab: ArrayBuffer | SharedArrayBuffer | undefined;
-  for (let i = spare.length - 1; i >= 0; i--) {
-    if (spare[i].byteLength >= n) {
-      ab = spare[i];
-      spare.splice(i, 1);
-      break;
-    }
-  }
-  const out = ab !== undefined ? Buffer.from(ab, 0, n) : Buffer.allocUnsafeSlow(Math.max(n, OUT_MIN)).subarray(0, n);
+  const out = fromSpare(n) ?? Buffer.allocUnsafeSlow(Math.max(n, OUT_MIN)).subarray(0, n);
   out.set(src);
   return out;
 }
