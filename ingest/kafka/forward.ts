@@ -8,7 +8,7 @@ import { ClockKnowledge } from '../normalize/index.js';
 import type { NormalizedEvent } from '../../schemas/event.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, type MessageOrigin } from './decode.js';
 import { REJECTED, USED, type DecodedBatch } from './batch.js';
-import { DecodePool } from './workers.js';
+import { DecodePool, startDecoding } from './workers.js';
 import { dlqMessage } from './dlq.js';
 import { ensureInternalTopic, eventMessage, knowledgeMessage, progressMessage, readKnowledge, readToEnd, stateTopicConfig } from './internal.js';
 import type { Logger } from './log.js';
@@ -136,12 +136,7 @@ export class ForwardRunner {
   /** Decoded as it arrives, in arrival order (ingest/kafka/workers.ts); forwarded in its turn. */
   private onBatch(p: EachBatchPayload): Promise<void> {
     if (this.stopping) return Promise.resolve();
-    const { batch } = p;
-    // A batch of a partition comes only once the one before it is handled: `processed` is up to date.
-    const skip = this.processed.get(`${batch.topic}/${batch.partition}`) ?? -1;
-    const todo = batch.messages.filter((m) => Number(m.offset) > skip);
-    const decoded = todo.length === 0 ? undefined : this.decoder.decode({ topic: batch.topic, partition: batch.partition, offsets: todo.map((m) => m.offset), values: todo.map((m) => m.value) });
-    decoded?.catch(() => undefined);
+    const { todo, decoded } = startDecoding(this.decoder, p.batch, this.processed);
     return this.serial(() => this.handle(p, todo, decoded));
   }
 

@@ -6,7 +6,7 @@ import { LiveHunt, type AlertRecord, type LiveOptions } from '../../detectors/li
 import { ClockKnowledge } from '../normalize/index.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, type MessageOrigin } from './decode.js';
 import { REJECTED, USED, type DecodedBatch } from './batch.js';
-import { DecodePool } from './workers.js';
+import { DecodePool, startDecoding } from './workers.js';
 import { dlqMessage, type OutMessage } from './dlq.js';
 import type { Logger } from './log.js';
 import { runConsumer } from './consume.js';
@@ -533,12 +533,7 @@ export class StreamRunner {
   private onBatch(p: EachBatchPayload): Promise<void> {
     if (this.stopping) return Promise.resolve();
     if (this.o.correlate) return this.serial(() => this.handle(p, [], undefined));
-    const { batch } = p;
-    // A batch of a partition comes only once the one before it is handled: `processed` is up to date.
-    const skip = this.processed.get(`${batch.topic}/${batch.partition}`) ?? -1;
-    const todo = batch.messages.filter((m) => Number(m.offset) > skip);
-    const decoded = todo.length === 0 ? undefined : this.decoder.decode({ topic: batch.topic, partition: batch.partition, offsets: todo.map((m) => m.offset), values: todo.map((m) => m.value) });
-    decoded?.catch(() => undefined);
+    const { todo, decoded } = startDecoding(this.decoder, p.batch, this.processed);
     return this.serial(() => this.handle(p, todo, decoded));
   }
 

@@ -43,6 +43,19 @@ export interface DecodePoolOptions {
 export interface BatchIn { topic: string; partition: number; offsets: string[]; values: (Uint8Array | null)[] }
 
 /**
+ * A fetched batch's messages not yet processed (after `processed`, the newest offset done for its
+ * partition), and their decoding, started at once so it runs while earlier batches are handled.
+ */
+export function startDecoding<M extends { offset: string; value: Buffer | null }>(pool: DecodePool, batch: { topic: string; partition: number; messages: M[] }, processed: ReadonlyMap<string, number>): { todo: M[]; decoded: Promise<DecodedBatch> | undefined } {
+  // A batch of a partition comes only once the one before it is handled: `processed` is up to date.
+  const skip = processed.get(`${batch.topic}/${batch.partition}`) ?? -1;
+  const todo = batch.messages.filter((m) => Number(m.offset) > skip);
+  const decoded = todo.length === 0 ? undefined : pool.decode({ topic: batch.topic, partition: batch.partition, offsets: todo.map((m) => m.offset), values: todo.map((m) => m.value) });
+  decoded?.catch(() => undefined);
+  return { todo, decoded };
+}
+
+/**
  * The cores less the consumer's thread (fetch, detectors, producer), at most 4; none below 3 cores.
  * Decoding on a worker costs about a quarter more CPU in all (the batch waits for its knowledge between
  * the passes, and crosses threads twice), and on 2 cores, shared with the broker, the CPU is what bounds
