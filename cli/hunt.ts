@@ -49,7 +49,6 @@ class Out {
   }
 }
 
-
 /**
  * Lines at least this long are held by the batch engine as a place in events.ndjson, shorter ones as
  * objects: the long few (PowerShell 800/4103/4104) are three quarters of the text, while reading back and

@@ -197,9 +197,7 @@ export class HuntEngine {
 
   private process(item: NormalizedEvent | Held, out: HuntOutput[]): void {
     // The same record read twice (overlapping files, a replayed partition) counts once.
-    if ('stored' in item) {
-      if (!this.firstSight(item.id)) return;
-    } else if (!this.firstSight(identity(item))) return;
+    if (!this.firstSight('stored' in item ? item.id : identity(item))) return;
     const e = 'stored' in item ? fromLine(item.stored.text()) : item;
     const t = Date.parse(e['@timestamp']);
     this.advance(t, out);
