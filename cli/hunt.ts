@@ -16,7 +16,8 @@ const USAGE = `usage: hoptrail hunt <paths...> [--out DIR] [--lateness SEC] [--s
   paths          EVTX files, JSON / JSON-lines files, .zip/.tar.gz archives, or directories (recursive)
   --out DIR      output directory (default ./hoptrail-out): events.ndjson, sessions.ndjson, hops.ndjson,
                  timeline.csv, findings.ndjson, report.html (one self-contained page that opens offline),
-                 and rejects.ndjson (inputs that could not be normalized, with the reason)
+                 rejects.ndjson (inputs that could not be normalized, with the reason) and
+                 warnings.ndjson (damage read past: a CRC mismatch, a cut chunk, a log copied while open)
   --lateness SEC out-of-order arrival tolerated (default 300)
   --skew SEC     clock skew tolerated between hosts (default 120)
   --rules FILE   JSON rules file: per-rule severity/enabled, allow-lists (detectors/findings/README.md)
@@ -159,6 +160,8 @@ export async function run(argv: string[]): Promise<number> {
   const timeline = new Out(join(outDir, 'timeline.csv'));
   // Nothing is dropped silently: what could not be normalized is kept with its source, position and reason.
   const rejectsOut = new Out(join(outDir, 'rejects.ndjson'));
+  // Damage read past (a CRC mismatch, a truncated chunk, a file marked dirty): the data is kept, and said so.
+  const warningsOut = new Out(join(outDir, 'warnings.ndjson'));
   await timeline.write(timelineHeader());
 
   const started = Date.now();
@@ -170,7 +173,7 @@ export async function run(argv: string[]): Promise<number> {
   const sessions: Session[] = [];
   const hops: Hop[] = [], chains: Chain[] = [], fanouts: FanOut[] = [];
   const findings = new FindingsCollector(rules);
-  let nHops = 0, nChains = 0, nFanouts = 0, nRejects = 0, nEvents = 0, filesDone = 0, bytesDone = 0;
+  let nHops = 0, nChains = 0, nFanouts = 0, nRejects = 0, nWarnings = 0, nEvents = 0, filesDone = 0, bytesDone = 0;
   const handle = async (outs: HuntOutput[]): Promise<void> => {
     for (const o of outs) {
       if (o.kind === 'session') {
@@ -205,6 +208,10 @@ export async function run(argv: string[]): Promise<number> {
         await rejectsOut.write(b.rejects);
         nRejects += countLines(b.rejects);
       }
+      if (b.warnings !== '') {
+        await warningsOut.write(b.warnings);
+        nWarnings += countLines(b.warnings);
+      }
       progress.tick(filesDone, nEvents, bytesDone);
     } else if (it.kind === 'file-done') await finishFile(it.file, it.bytes);
     else unreadable.push(`${it.file}: ${it.error}`);
@@ -213,7 +220,7 @@ export async function run(argv: string[]): Promise<number> {
   progress.tick(files.length, nEvents, totalBytes, true);
   progress.done();
   await events.close();
-  await Promise.all([sessionsOut.end(), hopsOut.end(), timeline.end(), rejectsOut.end()]);
+  await Promise.all([sessionsOut.end(), hopsOut.end(), timeline.end(), rejectsOut.end(), warningsOut.end()]);
   const found = findings.finish({ sessions, hops, chains, fanouts });
   for (const f of found) await es?.finding(f);
   const esStats = await es?.close();
@@ -223,13 +230,13 @@ export async function run(argv: string[]): Promise<number> {
   const took = (Date.now() - started) / 1000;
   const paired = sessions.filter((s) => s.paired).length;
   const lines = [
-    `hoptrail hunt: ${files.length} input(s), ${nEvents} event(s), ${nRejects} reject(s) in ${took.toFixed(2)} s`,
+    `hoptrail hunt: ${files.length} input(s), ${nEvents} event(s), ${nRejects} reject(s), ${nWarnings} warning(s) in ${took.toFixed(2)} s`,
     `${sessions.length} session(s): ${paired} paired, ${sessions.length - paired} half; ${nHops} hop(s), ${nChains} chain(s), ${nFanouts} fan-out(s)`,
     ...[...sessions].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0)).map(sessionLine),
     `${found.length} finding(s): ${['critical', 'high', 'medium', 'low', 'info'].map((s) => `${found.filter((f) => f.severity === s).length} ${s}`).join(', ')}`,
     ...found.slice(0, 20).map((f) => `  [${f.severity}] ${f.title}`),
     ...(found.length > 20 ? [`  ... and ${found.length - 20} more in findings.ndjson`] : []),
-    `written to ${outDir}/ (events.ndjson, sessions.ndjson, hops.ndjson, timeline.csv, findings.ndjson, report.html${nRejects > 0 ? ', rejects.ndjson' : ''})`,
+    `written to ${outDir}/ (events.ndjson, sessions.ndjson, hops.ndjson, timeline.csv, findings.ndjson, report.html${nRejects > 0 ? ', rejects.ndjson' : ''}${nWarnings > 0 ? ', warnings.ndjson' : ''})`,
   ];
   if (esStats) lines.push(esSummary(esStats, outDir));
   if (findings.stats().sightings_overflow > 0) lines.push(`  note: ${findings.stats().sightings_overflow} command text(s) not examined (memory cap)`);

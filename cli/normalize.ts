@@ -95,7 +95,11 @@ export async function run(argv: string[]): Promise<number> {
     if (out.closed) break;
     if (it.kind === 'event') { nEvents++; await out.write(JSON.stringify(it.event)); }
     else if (it.kind === 'reject') await writeReject(it.reject);
-    else if (it.kind === 'warning') nWarnings++;
+    else if (it.kind === 'warning') {
+      nWarnings++;
+      // Damage read past: the data is kept, and said so (as `dump` does), one JSON line each.
+      process.stderr.write(JSON.stringify({ level: 'warning', source: it.source, message: it.message }) + '\n');
+    }
     else unreadable.push(`${it.file}: ${it.error}`);
   }
   await out.flush();

@@ -4,7 +4,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { CHUNK_SIZE, isChunk, parseChunk, type ChunkItem, type ChunkOptions } from './chunk.js';
-import { FILE_HEADER_SIZE, notEvtx, strayBlock } from './reader.js';
+import { checkFileHeader, FILE_HEADER_SIZE, notEvtx, strayBlock } from './reader.js';
 
 export interface EvtxPlan {
   /** Blocks after the file header (the last may be short). */
@@ -35,13 +35,22 @@ export async function planEvtx(file: string): Promise<EvtxPlan> {
   }
 }
 
-/** The items of blocks [from, to) of a file, chunk by chunk (synchronous: run on a worker thread). */
+/**
+ * The items of blocks [from, to) of a file, chunk by chunk (synchronous: run on a worker thread). The
+ * range that starts the file also gives the file header's warnings (as a whole-file read does first).
+ */
 export function* readEvtxRange(file: string, from: number, to: number, opts: ChunkOptions = {}): Generator<ChunkItem[]> {
   const start = FILE_HEADER_SIZE + from * CHUNK_SIZE;
   const buf = Buffer.allocUnsafe((to - from) * CHUNK_SIZE);
   let got = 0;
   const fd = openSync(file, 'r');
   try {
+    if (from === 0) {
+      const header = Buffer.alloc(FILE_HEADER_SIZE);
+      const warnings = checkFileHeader(header.subarray(0, readSync(fd, header, 0, FILE_HEADER_SIZE, 0)), file);
+      if (to === 0) warnings.push({ kind: 'error', severity: 'warning', loc: { file, chunk: -1, offset: 0 }, message: 'file holds no chunks' });
+      if (warnings.length > 0) yield warnings;
+    }
     for (;;) {
       const n = readSync(fd, buf, got, buf.length - got, start + got);
       if (n === 0) break;

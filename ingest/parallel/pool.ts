@@ -143,7 +143,8 @@ export async function* normalizeInParallel(files: string[], opts: ParallelOption
     if (!isEvtxPath(f, opts.format)) { jobs.push(state({ kind: 'json', file: f, format: opts.format }, true)); continue; }
     const plan = await planEvtx(f);
     if (plan.fatal !== undefined) { jobs.push(state({ kind: 'unreadable', file: f, error: plan.fatal }, true, true)); continue; }
-    if (plan.blocks === 0) { jobs.push(state({ kind: 'evtx', file: f, from: 0, to: 0 }, true, true)); continue; }
+    // No block: still a job, for the file header's warnings (and 'file holds no chunks').
+    if (plan.blocks === 0) { jobs.push(state({ kind: 'evtx', file: f, from: 0, to: 0 }, true)); continue; }
     for (let from = 0; from < plan.blocks; from += RANGE_BLOCKS) {
       const to = Math.min(plan.blocks, from + RANGE_BLOCKS);
       jobs.push(state({ kind: 'evtx', file: f, from, to }, to === plan.blocks));

@@ -46,7 +46,8 @@ export interface JobBatch {
   shipped: Uint32Array;
   /** Rejects as JSON lines (written as they are). */
   rejects: string;
-  warnings: number;
+  /** Warnings (damage read past: a CRC mismatch, a truncated chunk) as JSON lines {source, message}. */
+  warnings: string;
   /** Made before the first pass ended, and the records asked what it teaches: to be done again. */
   provisional?: boolean;
 }

@@ -51,7 +51,7 @@ class Batcher {
   /** Byte ranges of the shipped events' lines in buf, in pairs. */
   private shipped: number[] = [];
   private rejects: string[] = [];
-  private warnings = 0;
+  private warnings: string[] = [];
   constructor(private readonly id: number) {}
 
   event(e: NormalizedEvent): void {
@@ -70,21 +70,21 @@ class Batcher {
     this.buf = b;
   }
   reject(r: Reject): void { this.rejects.push(JSON.stringify(r)); }
-  warning(): void { this.warnings++; }
+  warning(source: string, message: string): void { this.warnings.push(JSON.stringify({ source, message })); }
   get full(): boolean { return this.events >= BATCH_EVENTS || this.bytes >= BATCH_CHARS; }
 
   async send(): Promise<void> {
-    if (this.events === 0 && this.rejects.length === 0 && this.warnings === 0) return;
+    if (this.events === 0 && this.rejects.length === 0 && this.warnings.length === 0) return;
     // A full buffer moves to the main thread (transferred, not copied) and a fresh one takes its place; a
     // small batch is copied out, so that a short job does not send (and hold) megabytes of nothing.
     const own = 2 * this.bytes < this.buf.length ? Buffer.from(this.buf.subarray(0, this.bytes)) : this.buf;
     if (own === this.buf) this.buf = Buffer.allocUnsafeSlow(BUFFER_BYTES);
     const ndjson = new Uint8Array(own.buffer, own.byteOffset, this.bytes);
-    const batch: JobBatch = { events: this.events, ndjson, shipped: Uint32Array.from(this.shipped), rejects: this.rejects.length > 0 ? this.rejects.join('\n') + '\n' : '', warnings: this.warnings };
+    const batch: JobBatch = { events: this.events, ndjson, shipped: Uint32Array.from(this.shipped), rejects: this.rejects.length > 0 ? this.rejects.join('\n') + '\n' : '', warnings: this.warnings.length > 0 ? this.warnings.join('\n') + '\n' : '' };
     if (provisional?.asked) batch.provisional = true;
     // Buffer.from may use the shared pool for small copies: transfer only a buffer that owns its memory.
     const transfer = own.byteOffset === 0 && own.byteLength === own.buffer.byteLength ? [own.buffer as ArrayBuffer] : undefined;
-    this.bytes = 0; this.events = 0; this.shipped = []; this.rejects = []; this.warnings = 0;
+    this.bytes = 0; this.events = 0; this.shipped = []; this.rejects = []; this.warnings = [];
     post({ type: 'batch', id: this.id, batch }, transfer);
     unacked++;
     while (unacked > 1) await new Promise<void>((r) => { onAck = r; });
@@ -106,7 +106,7 @@ function take(b: Batcher, file: string, it: Parameters<typeof normalizeItem>[2])
   const r = normalizeItem(norm, file, it);
   if (r.kind === 'event') b.event(r.event);
   else if (r.kind === 'reject') b.reject(r.reject);
-  else if (r.kind === 'warning') b.warning();
+  else if (r.kind === 'warning') b.warning(r.source, r.message);
 }
 
 async function runJob(id: number, job: Job): Promise<void> {

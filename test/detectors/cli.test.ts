@@ -1,7 +1,7 @@
 // `hoptrail hunt` end to end on the datasets: the four output files and the exit code.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SKIP_NO_SHARED, sharedPath } from '../support/shared.js';
@@ -78,6 +78,31 @@ test('hunt: a path that cannot be read is reported and exits 1; the other inputs
     assert.match(said, /1 input\(s\), 10 event\(s\)/);
     assert.match(said, /unreadable: .*no-such-dir: cannot open: ENOENT/);
     assert.equal(readFileSync(join(dir, 'out', 'events.ndjson'), 'utf8').split('\n').filter(Boolean).length, 10);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('hunt: damage read past is a warning in the summary and in warnings.ndjson, on one thread and on several', { skip: SKIP_NO_SHARED }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hoptrail-hunt-warn-'));
+  try {
+    // A header cut after its signature (no chunk at all), and a real log cut inside its second chunk
+    // (its header is marked dirty: the log was copied while open).
+    writeFileSync(join(dir, 'cut-header.evtx'), 'ElfFile\0');
+    writeFileSync(join(dir, 'cut.evtx'), readFileSync(sharedPath('corpus', 'large', 'StolenSzechuan_DC_System.evtx')).subarray(0, 70_000));
+    for (const threads of ['1', '3']) {
+      const write = process.stdout.write.bind(process.stdout);
+      let said = '';
+      process.stdout.write = ((s: string) => { said += s; return true; }) as typeof process.stdout.write;
+      try { await run([dir, '--out', join(dir, `out${threads}`), '--threads', threads]); } finally { process.stdout.write = write; }
+      assert.match(said, /3 warning\(s\)/, said);
+      const warnings = readFileSync(join(dir, `out${threads}`, 'warnings.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { source: string; message: string });
+      assert.deepEqual(warnings.map((w) => `${w.source.slice(dir.length + 1)}: ${w.message.replace(/;.*/, '')}`), [
+        'cut-header.evtx: chunk -1 offset 0: file header is truncated (8 bytes)',
+        'cut-header.evtx: chunk -1 offset 0: file holds no chunks',
+        'cut.evtx: chunk -1 offset 120: file is marked dirty (not closed cleanly)',
+      ]);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
