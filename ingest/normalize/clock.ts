@@ -61,6 +61,30 @@ function nearest(sorted: number[], x: number): number | undefined {
 
 interface Samples { offsets: Map<number, number>; anchors: number[] }
 
+/**
+ * Anchors (Sysmon's true UTC, to settle a 12-hour clock's AM or PM: any within hours will do) are kept to
+ * the minute, once each, and at most this many per host or file, the newest: a stream runs for months,
+ * and its knowledge goes to every worker and into the state topic.
+ */
+const ANCHOR_STEP = 60_000;
+const MAX_ANCHORS = 50_000;
+
+/** Sorted, each once, the newest MAX_ANCHORS. */
+function compact(s: Samples): void {
+  const a = s.anchors;
+  a.sort((x, y) => x - y);
+  let n = 0;
+  for (let i = 0; i < a.length; i++) if (n === 0 || a[i] !== a[n - 1]) a[n++] = a[i];
+  a.length = n;
+  if (n > MAX_ANCHORS) a.splice(0, n - MAX_ANCHORS);
+}
+
+function addAnchor(s: Samples, utc: number): void {
+  s.anchors.push(Math.round(utc / ANCHOR_STEP) * ANCHOR_STEP);
+  // Between seals (a stream may never ask for an anchor on this thread), bounded all the same.
+  if (s.anchors.length > 2 * MAX_ANCHORS) compact(s);
+}
+
 /** ClockKnowledge as plain data: sent to worker threads, merged from them. */
 export interface KnowledgeSnapshot {
   byHost: [string, { offsets: [number, number][]; anchors: number[] }][];
@@ -100,7 +124,7 @@ export class ClockKnowledge {
       if (kind === 'local') {
         const off = Math.round((written - utc) / QUARTER) * 15;
         s.offsets.set(off, (s.offsets.get(off) ?? 0) + 1);
-      } else s.anchors.push(utc);
+      } else addAnchor(s, utc);
     }
   }
 
@@ -119,7 +143,7 @@ export class ClockKnowledge {
         let s = map.get(key);
         if (!s) map.set(key, (s = { offsets: new Map(), anchors: [] }));
         for (const [off, n] of x.offsets) s.offsets.set(off, (s.offsets.get(off) ?? 0) + n);
-        for (const a of x.anchors) s.anchors.push(a);
+        for (const a of x.anchors) addAnchor(s, a);
       }
     }
     this.sealed = false;
@@ -133,7 +157,7 @@ export class ClockKnowledge {
   }
 
   seal(): void {
-    for (const m of [this.byHost, this.byFile]) for (const s of m.values()) s.anchors.sort((a, b) => a - b);
+    for (const m of [this.byHost, this.byFile]) for (const s of m.values()) compact(s);
     this.sealed = true;
   }
 

@@ -60,3 +60,20 @@ test('Normalizer records the repair on the event and rejects times that are not 
   assert.equal(badUtc.ok, false);
   assert.throws(() => new Normalizer({ tz: 'Nowhere/Land' }), /unknown time zone/);
 });
+
+test('12-hour anchors stay bounded however long a stream runs: to the minute, once each, the newest kept', () => {
+  const k = new ClockKnowledge();
+  const start = Date.parse('2022-01-01T00:00:00Z');
+  // 100 days of one Sysmon record every 20 s (432 000 records): 144 000 distinct minutes.
+  for (let i = 0; i < 432_000; i++) {
+    const t = new Date(start + i * 20_000).toISOString();
+    k.observe(sysmon({ time_kind: 'utc-12h', timestamp: t, event_data: { UtcTime: t.replace('T', ' ').replace('Z', '') } }), 'f');
+  }
+  const snap = k.snapshot();
+  for (const [, s] of [...snap.byHost, ...snap.byFile]) assert.ok(s.anchors.length <= 100_000, `${s.anchors.length} anchors kept`);
+  k.seal();
+  for (const [, s] of [...k.snapshot().byHost, ...k.snapshot().byFile]) assert.equal(s.anchors.length, 50_000);
+  // The newest are kept: a time near the end is still settled by an anchor on the same host.
+  const late = repairTime(base({ time_kind: 'utc-12h', timestamp: '2022-04-10T11:00:00.000Z' }), 'ws5', 'f', k, undefined);
+  assert.equal(late?.clock.half_source, 'sysmon-host');
+});
