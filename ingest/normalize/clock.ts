@@ -129,6 +129,8 @@ export class ClockKnowledge {
   }
 
   snapshot(): KnowledgeSnapshot {
+    // Canonical whoever took it and whenever it was last sealed (threads compare and merge snapshots).
+    for (const m of [this.byHost, this.byFile]) for (const s of m.values()) compact(s);
     return { byHost: samplesOut(this.byHost), byFile: samplesOut(this.byFile), fqdn: [...this.fqdn] };
   }
 
