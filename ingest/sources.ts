@@ -108,8 +108,13 @@ export function evtxInputItem(file: string, it: EvtxReadItem): InputItem {
     return prov;
   }
   if (it.severity === 'fatal') throw new Error(it.message);
-  if (it.severity === 'warning') return { kind: 'warning', source: file, message: `chunk ${it.loc.chunk} offset ${it.loc.offset}: ${it.message}` };
-  return { kind: 'reject', reject: reject(file, `chunk ${it.loc.chunk}, offset ${it.loc.offset}`, it.message, '', 'evtx') };
+  if (it.severity === 'warning') return { kind: 'warning', source: file, message: `${place(it.loc)}: ${it.message}` };
+  return { kind: 'reject', reject: reject(file, place(it.loc), it.message, '', 'evtx') };
+}
+
+/** Where in an EVTX file: a chunk and an offset, or the file header (the parser's chunk -1). */
+function place(loc: { chunk: number; offset: number }): string {
+  return loc.chunk < 0 ? `file header, offset ${loc.offset}` : `chunk ${loc.chunk}, offset ${loc.offset}`;
 }
 
 /** Records of one EVTX file; parser errors are rejects, warnings are warnings; a fatal error throws. */

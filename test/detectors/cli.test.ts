@@ -98,9 +98,9 @@ test('hunt: damage read past is a warning in the summary and in warnings.ndjson,
       assert.match(said, /3 warning\(s\)/, said);
       const warnings = readFileSync(join(dir, `out${threads}`, 'warnings.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { source: string; message: string });
       assert.deepEqual(warnings.map((w) => `${w.source.slice(dir.length + 1)}: ${w.message.replace(/;.*/, '')}`), [
-        'cut-header.evtx: chunk -1 offset 0: file header is truncated (8 bytes)',
-        'cut-header.evtx: chunk -1 offset 0: file holds no chunks',
-        'cut.evtx: chunk -1 offset 120: file is marked dirty (not closed cleanly)',
+        'cut-header.evtx: file header, offset 0: file header is truncated (8 bytes)',
+        'cut-header.evtx: file header, offset 0: file holds no chunks',
+        'cut.evtx: file header, offset 120: file is marked dirty (not closed cleanly)',
       ]);
     }
   } finally {
