@@ -20,24 +20,25 @@ export class EventsFile {
   private waiter: (() => void) | undefined;
   constructor(path: string) { this.fd = openSync(path, 'w+'); }
 
-  /** Appends bytes (kept until written); returns the file position they start at. */
-  async write(b: Uint8Array): Promise<number> {
+  /** Appends bytes (kept until written, then `written` is called); returns the file position they start at. */
+  async write(b: Uint8Array, written?: () => void): Promise<number> {
     const at = this.pos;
     this.pos += b.byteLength;
-    if (b.byteLength === 0) return at;
+    if (b.byteLength === 0) { written?.(); return at; }
     this.pending.set(at, b);
-    this.writeFrom(at, b, 0);
+    this.writeFrom(at, b, 0, written);
     // Back-pressure: a few batches in flight at most.
     while (this.pending.size > MAX_PENDING_WRITES && !this.failed) await new Promise<void>((r) => { this.waiter = r; });
     if (this.failed) throw this.failed;
     return at;
   }
 
-  private writeFrom(at: number, b: Uint8Array, off: number): void {
+  private writeFrom(at: number, b: Uint8Array, off: number, written: (() => void) | undefined): void {
     fsWrite(this.fd, b, off, b.byteLength - off, at + off, (err, n) => {
       if (err) this.failed ??= err;
-      else if (off + n < b.byteLength) return this.writeFrom(at, b, off + n);
+      else if (off + n < b.byteLength) return this.writeFrom(at, b, off + n, written);
       this.pending.delete(at);
+      written?.();
       const w = this.waiter;
       this.waiter = undefined;
       w?.();

@@ -198,12 +198,16 @@ export async function run(argv: string[]): Promise<number> {
     if (it.kind === 'batch') {
       const b = it.batch;
       nEvents += b.events;
-      const at = await events.write(b.ndjson);
+      // The bytes go back to their worker once written and once the shipped events are parsed from them.
+      let readers = 2;
+      const done = (): void => { if (--readers === 0) it.release(); };
+      const at = await events.write(b.ndjson, done);
       for (const { event: e, start, end } of shippedEvents(b, es !== undefined)) {
         findings.push(e);
         await es?.event(e);
         await handle(engine.push(e, it.file, end - start >= HOLD_ON_DISK ? events.line(at + start, at + end) : undefined));
       }
+      done();
       if (b.rejects !== '') {
         await rejectsOut.write(b.rejects);
         nRejects += countLines(b.rejects);

@@ -61,7 +61,8 @@ export interface ParallelOptions {
 }
 
 export type ParallelItem =
-  | { kind: 'batch'; file: string; batch: JobBatch }
+  /** release(): the batch's bytes are no longer read (its worker may fill their memory again). */
+  | { kind: 'batch'; file: string; batch: JobBatch; release: () => void }
   /** A file is finished (all its jobs); `bytes` is its size, for progress. */
   | { kind: 'file-done'; file: string; bytes: number }
   | { kind: 'unreadable'; file: string; error: string };
@@ -101,7 +102,7 @@ interface JobState {
   parts?: number;
   lastOfFile: boolean;
   /** held: counted against the cap (arrived ahead of its turn); deferred: not yet acknowledged. */
-  batches: { batch: JobBatch; size: number; held: boolean; deferred: boolean }[];
+  batches: { batch: JobBatch; size: number; held: boolean; deferred: boolean; release: () => void }[];
   dispatched: boolean;
   done: boolean;
   /** Ran with provisional knowledge and needed more: runs again only with the final knowledge. */
@@ -154,6 +155,18 @@ export async function* normalizeInParallel(files: string[], opts: ParallelOption
   const slots: Slot[] = [];
   let current = 0, held = 0, partChars = 0;
   const send = (s: Slot, m: ToWorker): void => s.worker.postMessage(m);
+  let closed = false;
+  /** Hands a batch's shared buffer back to the worker that filled it (a copied batch has nothing to give). */
+  const releaser = (s: Slot, b: JobBatch): (() => void) => {
+    const buf = b.ndjson.buffer;
+    if (!(buf instanceof SharedArrayBuffer)) return () => {};
+    let done = false;
+    return () => {
+      if (done || closed) return;
+      done = true;
+      send(s, { type: 'release', buf });
+    };
+  };
 
   /**
    * The first job not yet dispatched that slot s may run now. JSON inputs wait for the first pass; a file
@@ -266,6 +279,7 @@ export async function* normalizeInParallel(files: string[], opts: ParallelOption
         if (opts.stats) opts.stats.redone++;
         st.slot = undefined;
         send(s, { type: 'ack', id: m.id });
+        releaser(s, m.batch)();
         return;
       }
       const size = m.batch.ndjson.byteLength;
@@ -273,7 +287,7 @@ export async function* normalizeInParallel(files: string[], opts: ParallelOption
       const ahead = st !== jobs[current];
       const deferred = ahead && held + size > HELD_CAP;
       if (ahead) held += size;
-      st.batches.push({ batch: m.batch, size, held: ahead, deferred });
+      st.batches.push({ batch: m.batch, size, held: ahead, deferred, release: releaser(s, m.batch) });
       if (!deferred) send(s, { type: 'ack', id: m.id });
     } else if (m.type === 'done') {
       const st = byId.get(m.id)!;
@@ -310,7 +324,7 @@ export async function* normalizeInParallel(files: string[], opts: ParallelOption
       if (b) {
         if (b.held) held -= b.size;
         if (b.deferred && st.slot) send(st.slot, { type: 'ack', id: st.id });
-        yield { kind: 'batch', file: st.job.file, batch: b.batch };
+        yield { kind: 'batch', file: st.job.file, batch: b.batch, release: b.release };
         continue;
       }
       // A split input yields nothing itself: its parts follow it, and its reader may still be adding some.
@@ -338,6 +352,7 @@ export async function* normalizeInParallel(files: string[], opts: ParallelOption
     }
     if (failure) throw failure;
   } finally {
+    closed = true;
     await Promise.all(slots.map((s) => s.worker.terminate()));
   }
 }

@@ -32,9 +32,14 @@ export type ToWorker =
   /** Another worker took the job of a file this one kept: drop the items. */
   | { type: 'forget'; file: string }
   /** A batch was taken: the worker may send the next (bounds what waits in the main thread). */
-  | { type: 'ack'; id: number };
+  | { type: 'ack'; id: number }
+  /** A batch's shared buffer is no longer read: the worker may fill it again. */
+  | { type: 'release'; buf: SharedArrayBuffer };
 
-/** What a job yields, in input order. `ndjson` holds one JSON line per event (UTF-8). */
+/**
+ * What a job yields, in input order. `ndjson` holds one JSON line per event (UTF-8); a full batch's lie in
+ * the worker's shared memory (never transferred: see ingest/evtx/pool.ts), handed back with 'release'.
+ */
 export interface JobBatch {
   events: number;
   ndjson: Uint8Array;

@@ -36,16 +36,30 @@ let onPartTaken: ((run: number | undefined) => void) | undefined;
 let unacked = 0;
 let onAck: (() => void) | undefined;
 
-const post = (m: FromWorker, transfer?: ArrayBuffer[]): void => port.postMessage(m, transfer ?? []);
+const post = (m: FromWorker): void => port.postMessage(m);
 
 const BUFFER_BYTES = BATCH_CHARS + (BATCH_CHARS >> 2);
-/** A finished job's batch buffer, for the next job. */
-let spare: Buffer | undefined;
+/**
+ * Batch buffers in shared memory, handed back by the main thread once written ('release'), and filled
+ * again: no transfer ever detaches one (which would slow every typed-array access of this thread's
+ * parser), and no megabytes are allocated and freed per batch (glibc kept such churn as RSS).
+ */
+const free: SharedArrayBuffer[] = [];
+const FREE_MAX = 4;
+
+function sharedBuffer(bytes: number): Buffer {
+  const sab = bytes <= BUFFER_BYTES ? free.pop() ?? new SharedArrayBuffer(BUFFER_BYTES) : new SharedArrayBuffer(bytes);
+  return Buffer.from(sab);
+}
+
+function release(sab: SharedArrayBuffer): void {
+  if (sab.byteLength === BUFFER_BYTES && free.length < FREE_MAX) free.push(sab);
+}
 
 /** Collects one job's output and sends it in bounded batches. */
 class Batcher {
   // JSON lines are encoded into this buffer as they are made: no array of strings outlives a scavenge.
-  private buf = takeSpare();
+  private buf = sharedBuffer(BUFFER_BYTES);
   private bytes = 0;
   private events = 0;
   /** Byte ranges of the shipped events' lines in buf, in pairs. */
@@ -65,8 +79,9 @@ class Batcher {
     this.events++;
   }
   private grow(need: number): void {
-    const b = Buffer.allocUnsafeSlow(Math.max(need, 2 * this.buf.length));
+    const b = sharedBuffer(Math.max(need, 2 * this.buf.length));
     this.buf.copy(b, 0, 0, this.bytes);
+    release(this.buf.buffer as SharedArrayBuffer);
     this.buf = b;
   }
   reject(r: Reject): void { this.rejects.push(JSON.stringify(r)); }
@@ -75,31 +90,28 @@ class Batcher {
 
   async send(): Promise<void> {
     if (this.events === 0 && this.rejects.length === 0 && this.warnings.length === 0) return;
-    // A full buffer moves to the main thread (transferred, not copied) and a fresh one takes its place; a
-    // small batch is copied out, so that a short job does not send (and hold) megabytes of nothing.
-    const own = 2 * this.bytes < this.buf.length ? Buffer.from(this.buf.subarray(0, this.bytes)) : this.buf;
-    if (own === this.buf) this.buf = Buffer.allocUnsafeSlow(BUFFER_BYTES);
-    const ndjson = new Uint8Array(own.buffer, own.byteOffset, this.bytes);
+    // A full buffer goes to the main thread as it is (shared) and another takes its place; a small batch
+    // is copied (cloned with the message), so that a short job does not hold megabytes of nothing.
+    let ndjson: Uint8Array;
+    if (2 * this.bytes < this.buf.length) {
+      ndjson = new Uint8Array(this.bytes);
+      ndjson.set(this.buf.subarray(0, this.bytes));
+    } else {
+      ndjson = new Uint8Array(this.buf.buffer, 0, this.bytes);
+      this.buf = sharedBuffer(BUFFER_BYTES);
+    }
     const batch: JobBatch = { events: this.events, ndjson, shipped: Uint32Array.from(this.shipped), rejects: this.rejects.length > 0 ? this.rejects.join('\n') + '\n' : '', warnings: this.warnings.length > 0 ? this.warnings.join('\n') + '\n' : '' };
     if (provisional?.asked) batch.provisional = true;
-    // Buffer.from may use the shared pool for small copies: transfer only a buffer that owns its memory.
-    const transfer = own.byteOffset === 0 && own.byteLength === own.buffer.byteLength ? [own.buffer as ArrayBuffer] : undefined;
     this.bytes = 0; this.events = 0; this.shipped = []; this.rejects = []; this.warnings = [];
-    post({ type: 'batch', id: this.id, batch }, transfer);
+    post({ type: 'batch', id: this.id, batch });
     unacked++;
     while (unacked > 1) await new Promise<void>((r) => { onAck = r; });
   }
 
   /** The job is over: its buffer serves the next. */
   close(): void {
-    if (this.bytes === 0) spare = this.buf;
+    release(this.buf.buffer as SharedArrayBuffer);
   }
-}
-
-function takeSpare(): Buffer {
-  const b = spare ?? Buffer.allocUnsafeSlow(BUFFER_BYTES);
-  spare = undefined;
-  return b;
 }
 
 function take(b: Batcher, file: string, it: Parameters<typeof normalizeItem>[2]): void {
@@ -231,6 +243,7 @@ port.on('message', (m: ToWorker) => {
       case 'forget': takeKept(m.file); break;
       case 'job': void runJob(m.id, m.job); break;
       case 'ack': { unacked--; const r = onAck; onAck = undefined; r?.(); break; }
+      case 'release': release(m.buf); break;
     }
   } catch (e) {
     post({ type: 'failed', message: (e as Error).stack ?? String(e) });
