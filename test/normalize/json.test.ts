@@ -188,4 +188,15 @@ test('CLI: events on stdout, rejects to FILE, exit codes 0 / 1 / 2', async () =>
   assert.equal(partly.status, 1);
   assert.equal(partly.stdout.split('\n').filter(Boolean).length, 1);
   assert.match(partly.stderr, /unreadable: .*missing-dir: cannot open: ENOENT/);
+  // On worker threads: the same lines, rejects, counts and unreadable paths.
+  const rej2 = join(dir, 'rejects2.jsonl');
+  const threaded = cli(join(dir, 'missing-dir'), f, '--threads', '2', '--rejects', rej2);
+  assert.equal(threaded.status, 1);
+  const noIngested = (t: string) => t.replace(/"ingested":"[^"]*"/g, '');
+  assert.equal(noIngested(threaded.stdout), noIngested(partly.stdout));
+  assert.equal(readFileSync(rej2, 'utf8'), readFileSync(rej, 'utf8'));
+  assert.match(threaded.stderr, /1 event\(s\), 1 reject\(s\)/);
+  assert.match(threaded.stderr, /reject: 1 x /);
+  assert.match(threaded.stderr, /unreadable: .*missing-dir: cannot open: ENOENT/);
+  assert.equal(cli(f, '--threads', '0').status, 2);
 });
