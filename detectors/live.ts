@@ -76,6 +76,8 @@ export class LiveHunt {
   private readonly starts = new Map<string, number>();
   /** Per open source, the newest event time seen (mirrors the engine's partition progress). */
   private readonly progress = new Map<string, number>();
+  /** The event clock of the latest findings evaluation (the greatest, as the window's edge). */
+  private evaluated = -Infinity;
   private dirty = false;
   private nFindings = 0;
 
@@ -93,6 +95,16 @@ export class LiveHunt {
     let min = Infinity;
     for (const v of this.progress.values()) if (v < min) min = v;
     return min;
+  }
+
+  /**
+   * Event time up to which findings were evaluated: every session and hop at most the findings window
+   * (keepMs) older than this took part in the latest evaluation, or in one before it. What the caller
+   * published from that evaluation judged everything it holds up to here; what it pushed since may not
+   * have been judged yet (a state restore must replay back from here, not from the newest event).
+   */
+  get evaluatedClock(): number {
+    return this.evaluated;
   }
 
   get findingsPublished(): number {
@@ -170,6 +182,7 @@ export class LiveHunt {
     // The event clock drops when a source opens that has read nothing yet (a restart, a rebalance); the
     // sessions that left the window are gone all the same, so the window's edge only moves forward.
     this.horizon = Math.max(this.horizon, this.eventClock - (this.opts.keepMs ?? 24 * 3600_000));
+    if (this.eventClock > this.evaluated) this.evaluated = this.eventClock;
     const horizon = this.horizon;
     // Chains and fan-outs from the hops kept, maximal only (as a batch hunt reports them).
     const { chains, fanouts } = analyzeHops(this.hops, this.opts);

@@ -11,6 +11,7 @@ import type { Kafka, KafkaMessage, Message } from 'kafkajs';
 import type { KnowledgeSnapshot } from '../normalize/clock.js';
 import type { NormalizedEvent } from '../../schemas/event.js';
 import { detectorsUse } from '../../detectors/uses.js';
+import type { AlertRecord, LiveHunt } from '../../detectors/live.js';
 
 /** What stage 1 forwards: every event the detectors use (detectors/uses.ts), and nothing else. */
 export const needsCorrelation = detectorsUse;
@@ -106,6 +107,69 @@ export function readKnowledge(m: KafkaMessage): KnowledgeSnapshot | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * How far findings were evaluated (LiveHunt.evaluatedClock), kept in the state topic once the alerts of
+ * that evaluation were acknowledged, under `findings/<source>` for each source the evaluating instance
+ * holds: compaction keeps the newest per source, and an instance writes only for its own sources.
+ */
+export function findingsMarkMessage(source: string, through: number): Message {
+  return { key: `findings/${source}`, value: JSON.stringify({ through }), headers: { 'hoptrail.kind': 'findings' } };
+}
+
+/** A findings mark's source and event time, or undefined for any other record. */
+export function readFindingsMark(m: { key: Buffer | null; value: Buffer | null; headers?: Message['headers'] }): { source: string; through: number } | undefined {
+  const key = m.key?.toString('utf8') ?? '';
+  if (m.value === null || !key.startsWith('findings/') || header(m.headers, 'hoptrail.kind') !== 'findings') return undefined;
+  try {
+    const through = (JSON.parse(m.value.toString('utf8')) as { through?: unknown }).through;
+    return typeof through === 'number' && Number.isFinite(through) ? { source: key.slice('findings/'.length), through } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The event time from which a restore replays the state topic: the TTL counted back from the event time
+ * every source reached (the least of their newest), and from the event time up to which findings were
+ * evaluated and published (the least mark), whichever is earlier. Events between the mark and the newest
+ * were pushed, and may have had their offsets committed, without any published evaluation judging them:
+ * counted from the newest, the TTL would expire the sessions they feed, and their findings would be left
+ * as last published (a command finding without its session). Without marks (a topic written before
+ * them), the TTL counts from the newest only.
+ */
+export function stateReplayFrom(events: Iterable<{ source: string; t: number }>, marks: ReadonlyMap<string, number>, ttlMs: number): number {
+  const newest = new Map<string, number>();
+  for (const g of events) if (g.t > (newest.get(g.source) ?? -Infinity)) newest.set(g.source, g.t);
+  if (newest.size === 0) return -Infinity;
+  let from = Math.min(...newest.values());
+  for (const t of marks.values()) if (t < from) from = t;
+  return from - ttlMs;
+}
+
+/** An event record of the state topic, read back. */
+export interface StateEvent { source: string; offset: number; t: number; event: NormalizedEvent }
+
+/**
+ * The state topic's events replayed into a fresh live hunt, in event-time order, from stateReplayFrom.
+ * Every replayed source is left open, holding the watermark back at the newest event replayed from it:
+ * the caller closes those that have nothing more to read. Closed here, the watermark jumped to the
+ * source read furthest, and the events a lagging source still had to deliver came after the sessions
+ * they belong to had been closed on idle (a restored session missing commands). Returns what the replay
+ * released, where it started, how many events it kept, and the newest offset per source (expired records
+ * included: they were processed, and must not be fed again from the input).
+ */
+export function replayState(live: LiveHunt, got: readonly StateEvent[], marks: ReadonlyMap<string, number>, ttlMs: number): { alerts: AlertRecord[]; from: number; kept: number; seen: Map<string, number> } {
+  const from = stateReplayFrom(got, marks, ttlMs);
+  const keep = got.filter((g) => g.t >= from).sort((a, b) => a.t - b.t || (a.source < b.source ? -1 : a.source > b.source ? 1 : a.offset - b.offset));
+  const alerts: AlertRecord[] = [];
+  for (const g of keep) for (const a of live.push(g.event, g.source)) alerts.push(a);
+  const seen = new Map<string, number>();
+  for (const g of got) if (g.offset > (seen.get(g.source) ?? -1)) seen.set(g.source, g.offset);
+  for (const a of live.drain()) alerts.push(a);
+  for (const a of live.findings()) alerts.push(a);
+  return { alerts, from, kept: keep.length, seen };
 }
 
 /** The state topic's settings: compacted (a record rewritten is kept once) and deleted by age. */

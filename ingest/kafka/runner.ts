@@ -12,7 +12,7 @@ import type { Logger } from './log.js';
 import { runConsumer } from './consume.js';
 import { StreamMetrics } from './metrics.js';
 import { OffsetBook } from './offsets.js';
-import { ensureInternalTopic, eventMessage, knowledgeMessage, readInternal, readKnowledge, readToEnd, stateTopicConfig } from './internal.js';
+import { ensureInternalTopic, eventMessage, findingsMarkMessage, knowledgeMessage, readFindingsMark, readInternal, readKnowledge, readToEnd, replayState, stateTopicConfig, type StateEvent } from './internal.js';
 import type { NormalizedEvent } from '../../schemas/event.js';
 
 /** A further output (the Elasticsearch sink): written before the offsets that fed it are committed. */
@@ -176,6 +176,14 @@ export class StreamRunner {
   private takeOverDue = false;
   /** Wall time the clock knowledge was last written to the state topic. */
   private knowledgeWritten = 0;
+  /** The findings mark last acknowledged in the state topic (LiveHunt.evaluatedClock). */
+  private markWritten = -Infinity;
+  /**
+   * Sources the state restore replayed: they hold the watermark back (as far as each was replayed) until
+   * the assignment tells which of them have more to read (declareBacklogs); closed at once, the restore
+   * released everything the sources read furthest had passed, and the rest of a lagging one came late.
+   */
+  private readonly restoredOpen = new Set<string>();
 
   constructor(private readonly o: RunnerOptions) {
     this.kafka = new Kafka({ clientId: o.clientId ?? 'hoptrail-stream', brokers: o.brokers, logLevel: logLevel.NOTHING });
@@ -280,9 +288,12 @@ export class StreamRunner {
   private async restoreState(topic: string): Promise<void> {
     const started = Date.now();
     // Keyed by source position: a record written twice (a send retried) counts once.
-    const byKey = new Map<string, { source: string; offset: number; t: number; event: NormalizedEvent }>();
+    const byKey = new Map<string, StateEvent>();
     let knowledge = 0;
+    const marks = new Map<string, number>();
     await this.readTopic(topic, (message) => {
+      const mark = readFindingsMark(message);
+      if (mark) { marks.set(mark.source, mark.through); return; }
       const snap = readKnowledge(message);
       if (snap) { if (!this.o.correlate) { this.knowledge.merge(snap); knowledge++; } return; }
       const r = readInternal(message.headers, message.value);
@@ -290,29 +301,22 @@ export class StreamRunner {
     });
     this.knowledge.seal();
     const got = [...byKey.values()];
-    // The TTL counts back from the event time every source reached (the least of their newest): a
-    // source read ahead of the others must not expire what a lagging one still needs.
-    const newest = new Map<string, number>();
-    for (const g of got) if (g.t > (newest.get(g.source) ?? -Infinity)) newest.set(g.source, g.t);
-    const from = Math.min(...newest.values()) - this.stateTtlMs;
-    const keep = got.filter((g) => g.t >= from).sort((a, b) => a.t - b.t || (a.source < b.source ? -1 : a.source > b.source ? 1 : a.offset - b.offset));
-    const alerts: AlertRecord[] = [];
-    for (const g of keep) for (const a of this.live.push(g.event, g.source)) alerts.push(a);
-    // Expired records count too: they were processed, and must not be fed again from the input.
-    const seen = new Map<string, number>();
-    for (const g of got) if (g.offset > (seen.get(g.source) ?? -1)) seen.set(g.source, g.offset);
+    // The TTL counts back from the event time every source reached (the least of their newest: a source
+    // read ahead of the others must not expire what a lagging one still needs), or from the event time
+    // up to which findings were published, if earlier (what came after was not judged yet).
+    const { alerts, from, kept, seen } = replayState(this.live, got, marks, this.stateTtlMs);
     // Everything up to the newest restored offset per source was processed and acknowledged by the run
     // that wrote it (state records follow their batch's outputs): the input resumes after it.
     for (const [source, offset] of seen) {
-      this.live.closePartition(source);
+      // Left open by the replay: a source behind the others must not be judged late on its next events.
+      // The assignment frees those with nothing more to read (declareBacklogs).
+      this.restoredOpen.add(source);
       if (this.o.correlate) this.sourceSeen.set(source, offset);
       else this.processed.set(source, offset);
     }
-    for (const a of this.live.drain()) alerts.push(a);
-    for (const a of this.live.findings()) alerts.push(a);
-    if (keep.length > 0) this.heldSinceFlush = true;
+    if (kept > 0) this.heldSinceFlush = true;
     await this.publish(alerts, []);
-    this.o.log.info('state restored', { events: keep.length, knowledge_records: knowledge, expired: got.length - keep.length, sources: Object.fromEntries(seen), ms: Date.now() - started });
+    this.o.log.info('state restored', { events: kept, knowledge_records: knowledge, expired: got.length - kept, from: Number.isFinite(from) ? new Date(from).toISOString() : null, marks: marks.size, sources: Object.fromEntries(seen), ms: Date.now() - started });
   }
 
   private readTopic(topic: string, each: (m: KafkaMessage) => void): Promise<void> {
@@ -330,7 +334,11 @@ export class StreamRunner {
     if (this.assigned.length > 0) this.consumer.pause(this.assigned);
     await this.serial(async () => {
       const cutoff = this.cutoff();
-      await this.publish([...this.live.drain(), ...this.live.findings()], []);
+      const alerts = [...this.live.drain(), ...this.live.findings()];
+      const marks: Message[] = [];
+      const mark = this.findingsMark(marks);
+      await this.publish(alerts, [], [], undefined, marks);
+      this.markWritten = mark;
       await this.commit(cutoff);
     });
     await this.consumer.disconnect();
@@ -370,6 +378,9 @@ export class StreamRunner {
       if (this.o.correlate) {
         if (this.takeOverDue) await this.takeOver();
         await this.declareSources(admin);
+        // Restored sources that declareSources did not keep open (stage 1 forwarded them to their end).
+        for (const s of this.openSources) this.restoredOpen.delete(s);
+        this.releaseRestored();
         this.declaredVersion = version;
         return;
       }
@@ -380,14 +391,22 @@ export class StreamRunner {
           const from = Math.max(at.get(p) ?? -1, h?.low ?? 0);
           // After a consumer restart the state already holds what follows the last commit.
           const next = Math.max(from, (this.processed.get(`${topic}/${p}`) ?? -1) + 1);
-          if (h && next < h.high) this.live.openPartition(`${topic}/${p}`);
+          // A restored partition with more to read stays open at what it replayed; the others are freed.
+          if (h && next < h.high) { this.live.openPartition(`${topic}/${p}`); this.restoredOpen.delete(`${topic}/${p}`); }
           else this.caughtUp.add(`${topic}/${p}`);
         }
       }
+      this.releaseRestored();
       this.declaredVersion = version;
     } finally {
       await admin.disconnect();
     }
+  }
+
+  /** Restored sources no assignment holds open any more: they no longer hold the watermark back. */
+  private releaseRestored(): void {
+    for (const s of this.restoredOpen) this.live.closePartition(s);
+    this.restoredOpen.clear();
   }
 
   /** The replay floor of each assigned partition of `topic` that is read again from its last commit. */
@@ -431,8 +450,9 @@ export class StreamRunner {
     this.live = new LiveHunt(this.o);
     this.book = new OffsetBook();
     for (const m of [this.sourceSeen, this.processed, this.internalNext, this.unacked, this.replayFloor]) m.clear();
-    for (const x of [this.openSources, this.behind, this.stageOneDone, this.touched]) x.clear();
+    for (const x of [this.openSources, this.behind, this.stageOneDone, this.touched, this.restoredOpen]) x.clear();
     this.evaluatedCutoff = -Infinity;
+    this.markWritten = -Infinity;
     this.heldSinceFlush = false;
     const { o } = this;
     if (o.alertsTopic) o.log.info('alerts read back', { findings: await this.readBack(o.alertsTopic) });
@@ -622,7 +642,10 @@ export class StreamRunner {
       evaluated = this.cutoff();
       for (const a of this.live.findings()) alerts.push(a);
     }
+    // After the batch's events: a mark is acknowledged only with everything before it.
+    const mark = this.findingsMark(state);
     await this.publish(alerts, dlq, events, ref, state);
+    this.markWritten = mark;
     if (evaluated !== undefined) this.evaluatedCutoff = evaluated;
     for (const off of done) resolveOffset(off);
     // Committing is a round trip: at most every 500 ms (a crash replays a little more, nothing is lost).
@@ -678,7 +701,11 @@ export class StreamRunner {
     if (idle > 0 && this.heldSinceFlush && allRead && this.openSources.size === 0 && now - this.lastMessage >= idle) {
       this.heldSinceFlush = false;
       this.o.log.info('idle: releasing held state', { idle_ms: now - this.lastMessage });
-      await this.publish(this.live.flush(), []);
+      const alerts = this.live.flush();
+      const marks: Message[] = [];
+      const mark = this.findingsMark(marks);
+      await this.publish(alerts, [], [], undefined, marks);
+      this.markWritten = mark;
       // Everything processed has produced all it can: all of it may be committed.
       await this.commit(Infinity);
       return;
@@ -691,10 +718,27 @@ export class StreamRunner {
       this.evalArrival = undefined;
       const cutoff = this.cutoff();
       const f = this.live.findings();
-      if (f.length > 0) await this.publish(f, [], [], ref);
+      const marks: Message[] = [];
+      const mark = this.findingsMark(marks);
+      if (f.length > 0 || marks.length > 0) await this.publish(f, [], [], ref, marks);
+      this.markWritten = mark;
       this.evaluatedCutoff = cutoff;
       await this.commit(cutoff);
     }
+  }
+
+  /**
+   * With a state topic: when findings were evaluated further than the last mark, a mark per source held
+   * (`findings/<source>`, internal.ts) is appended to `state`, which publish() sends after the alerts.
+   * Returns the mark to remember once that publish is acknowledged (the last one when none is due).
+   */
+  private findingsMark(state: Message[]): number {
+    const through = this.live.evaluatedClock;
+    if (!this.o.stateTopic || !Number.isFinite(through) || through <= this.markWritten) return this.markWritten;
+    // Stage 2: the input partitions (sources of its events); single process: the partitions read.
+    const sources = [...(this.o.correlate ? this.sourceSeen : this.processed).keys()];
+    for (const source of sources) state.push(findingsMarkMessage(source, through));
+    return sources.length > 0 ? through : this.markWritten;
   }
 
   private async publish(alerts: readonly AlertRecord[], dlq: readonly OutMessage[], events: readonly NormalizedEvent[] = [], ref?: number, state: Message[] = []): Promise<void> {

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { cloneState, LiveHunt, type AlertRecord } from '../../detectors/live.js';
 import { detectorsUse } from '../../detectors/uses.js';
 import { MessageDecoder } from '../../ingest/kafka/decode.js';
+import { replayState, type StateEvent } from '../../ingest/kafka/internal.js';
 import { ClockKnowledge, Normalizer } from '../../ingest/normalize/index.js';
 import { sharedPath, SHARED_DIR } from '../support/shared.js';
 import { datasetMessages, huntResults, shuffleWithin, withoutLocation } from '../integration/stream-support.js';
@@ -101,6 +102,109 @@ test('live hunt: a partition assigned after a session aged out does not bring it
   out.push(...late, ...live.drain(), ...live.flush());
   const got = latest(out);
   assert.deepEqual([...got.findings.keys()].sort(), [...expected.findings.keys()].sort());
+});
+
+test('state restore: a session published after the last findings evaluation comes back with its findings', { skip }, async () => {
+  // The runner's state topic without a broker (ingest/kafka/runner.ts restoreState): every event pushed is
+  // in the state topic and its offset committed (a 1 s horizon); findings are evaluated on a throttle, and
+  // the mark of the last evaluation published is kept. The 2020 recording's first events release the
+  // 2019 sessions; killed right then, before an evaluation judged them, the restore must replay the 2019
+  // events: counted back from the newest event (2020), the TTL expired them, and the 2019 findings stood
+  // as last published (command findings without their session, the remote-exec finding missing).
+  const dirs = ['empire_invoke_psremoting_2019', 'covenant_psremoting_command'].map((d) => sharedPath('datasets', d));
+  const expected = await huntResults(...dirs);
+  const k = new ClockKnowledge();
+  const dec = new MessageDecoder(new Normalizer({ knowledge: k }), k);
+  const events = [];
+  for (const [i, m] of (await datasetMessages(...dirs)).entries()) {
+    const d = dec.decode(Buffer.from(m.text), { topic: 't', partition: 0, offset: String(i) });
+    if (d.ok) events.push(d.event);
+  }
+  const ttl = 24 * 3600_000;
+  const first = new LiveHunt();
+  const out: AlertRecord[] = [];
+  const marks = new Map<string, number>();
+  first.openPartition('t/0');
+  let kill = -1;
+  for (const [i, e] of events.entries()) {
+    out.push(...first.push(e, 't/0'));
+    const released = first.drain();
+    out.push(...released);
+    if (released.some((r) => r.kind === 'session') && Date.parse(e['@timestamp']) >= Date.parse('2020-01-01')) { kill = i; break; }
+    if (i % 200 === 199) {
+      out.push(...first.findings());
+      marks.set('t/0', first.evaluatedClock);
+    }
+  }
+  assert.ok(kill > 0, 'the 2020 events release the 2019 sessions');
+  assert.ok(latest(out).sessions.size > 0 && [...latest(out).findings.values()].some((f) => (f as { session_ids: string[] }).session_ids.length === 0), 'killed with 2019 sessions published and findings without them');
+  // The restart: the alerts read back, the state replayed from where the runner's rule says, then the rest.
+  const state: StateEvent[] = events.slice(0, kill + 1).map((e, i) => ({ source: 't/0', offset: i, t: Date.parse(e['@timestamp']), event: e }));
+  const again = new LiveHunt();
+  for (const [key, f] of latest(out).findings) again.restore(key, JSON.stringify(f));
+  const r = replayState(again, state, marks, ttl);
+  assert.ok(r.from < Date.parse('2020-01-01'), 'the 2019 events are replayed');
+  out.push(...r.alerts);
+  // The partition has more to read: it stays open (as the runner's declareBacklogs leaves it).
+  for (const e of events.slice(kill + 1)) out.push(...again.push(e, 't/0'));
+  again.closePartition('t/0');
+  out.push(...again.drain(), ...again.flush());
+  const got = latest(out);
+  assert.deepEqual([...got.sessions.keys()].sort(), [...expected.sessions.keys()].sort());
+  assert.deepEqual([...got.findings.keys()].sort(), [...expected.findings.keys()].sort());
+  for (const [id, f] of expected.findings) assert.deepEqual(withoutLocation(got.findings.get(id)), withoutLocation(f), `finding ${id}`);
+  for (const [id, s] of expected.sessions) assert.deepEqual(withoutLocation(got.sessions.get(id)), withoutLocation(s), `session ${id}`);
+});
+
+test('state restore: a source replayed less far than the others is not judged late on its next events', { skip }, async () => {
+  // Killed while one partition was still in the 2019 recording and the others were in 2020: the replay
+  // must hold the watermark at the lagging source until it has read its backlog. Released up to 2020 at
+  // the end of the replay, the 2019 sessions were closed on idle, and the lagging partition's remaining
+  // 2019 commands found no session (a restored session missing commands).
+  const dirs = ['empire_invoke_psremoting_2019', 'covenant_psremoting_command'].map((d) => sharedPath('datasets', d));
+  const expected = await huntResults(...dirs);
+  const k = new ClockKnowledge();
+  const dec = new MessageDecoder(new Normalizer({ knowledge: k }), k);
+  const parts: StateEvent[][] = [[], [], []];
+  for (const [i, m] of shuffleWithin(await datasetMessages(...dirs), 60_000, 23).entries()) {
+    const d = dec.decode(Buffer.from(m.text), { topic: 't', partition: i % 3, offset: String(i) });
+    if (d.ok) parts[i % 3].push({ source: `t/${i % 3}`, offset: i, t: Date.parse(d.event['@timestamp']), event: d.event });
+  }
+  const y2019 = parts.map((q) => q.filter((x) => x.t < Date.parse('2020-01-01')).length);
+  // Partitions 0 and 2 read into 2020, partition 1 short of the end of 2019.
+  const cut = [y2019[0] + 200, y2019[1] - 150, y2019[2] + 100];
+  const out: AlertRecord[] = [];
+  const marks = new Map<string, number>();
+  const first = new LiveHunt();
+  const pos = [0, 0, 0];
+  for (let p = 0; p < 3; p++) first.openPartition(`t/${p}`);
+  while (pos.some((x, p) => x < cut[p])) {
+    for (let p = 0; p < 3; p++) {
+      const n = Math.min(cut[p], pos[p] + 100);
+      for (const x of parts[p].slice(pos[p], n)) out.push(...first.push(x.event, x.source));
+      pos[p] = n;
+      out.push(...first.drain(), ...first.findings());
+      for (let q = 0; q < 3; q++) marks.set(`t/${q}`, first.evaluatedClock);
+    }
+  }
+  const again = new LiveHunt();
+  for (const [key, f] of latest(out).findings) again.restore(key, JSON.stringify(f));
+  out.push(...replayState(again, parts.flatMap((q, p) => q.slice(0, cut[p])), marks, 24 * 3600_000).alerts);
+  // Every partition has more to read: all stay open until read to their end.
+  const rest = parts.map((q, p) => q.slice(cut[p]));
+  while (rest.some((q) => q.length > 0)) {
+    for (let p = 0; p < 3; p++) {
+      for (const x of rest[p].splice(0, 100)) out.push(...again.push(x.event, x.source));
+      if (rest[p].length === 0) again.closePartition(`t/${p}`);
+      out.push(...again.drain(), ...again.findings());
+    }
+  }
+  out.push(...again.flush());
+  const got = latest(out);
+  assert.deepEqual([...got.sessions.keys()].sort(), [...expected.sessions.keys()].sort());
+  for (const [id, x] of expected.sessions) assert.deepEqual(withoutLocation(got.sessions.get(id)), withoutLocation(x), `session ${id}`);
+  assert.deepEqual([...got.findings.keys()].sort(), [...expected.findings.keys()].sort());
+  for (const [id, f] of expected.findings) assert.deepEqual(withoutLocation(got.findings.get(id)), withoutLocation(f), `finding ${id}`);
 });
 
 test('cloneState: a deep copy with prototypes, independent of the original', () => {
