@@ -212,7 +212,7 @@ export function repairTime(rec: SourceRecord, host: string, fileKey: string, kno
     return { timestamp: isoMillis(written), clock: { original, unrepaired: true, reason: 'local time with no known zone: give --tz' } };
   }
   // utc-12h: the true time is the written one in the AM or the PM half of the same date.
-  const base = written - (new Date(written).getUTCHours() >= 12 ? 12 * HOUR : 0);
+  const base = written - ((((Math.floor(written / HOUR) % 24) + 24) % 24) >= 12 ? 12 * HOUR : 0); // getUTCHours, no Date
   const cands = [base, base + 12 * HOUR];
   const pick = (target: number): number => (Math.abs(cands[0] - target) <= Math.abs(cands[1] - target) ? cands[0] : cands[1]);
   const a = know?.anchor(host, fileKey, base + 6 * HOUR);
