@@ -1,6 +1,7 @@
 // The `<EventData>` / `<UserData>` XML string Export-WinEvents ships, flattened the way the EVTX reference
 // dumps flatten it: named `<Data>` by name, unnamed ones as param1, param2...; UserData leaves by element
 // name (`Parent.Child` when nested), attributes as `Element@attr`, repeats as `_2`, `_3`.
+import { clean, markClean } from '../normalize/values.js';
 
 /** JavaScript's `\s` (what the regexes this replaced matched). */
 function isWs(c: number): boolean {
@@ -100,6 +101,7 @@ function eventData(t: string): Record<string, string> {
   const data: Record<string, string> = {};
   const at = [0, 0, 0];
   let n = 0;
+  let allClean = true;
   let i = t.indexOf('<Data');
   while (i >= 0) {
     const j = i + 5;
@@ -127,14 +129,22 @@ function eventData(t: string): Record<string, string> {
     if (name === undefined) ok = dataTail(t, j, at);
     if (!ok) { i = t.indexOf('<Data', i + 1); continue; }
     n++;
-    add(data, name !== undefined && name !== '' ? name : `param${n}`, at[1] < 0 ? '' : decodeXml(t.slice(at[1], at[2])));
+    const v = at[1] < 0 ? '' : decodeXml(t.slice(at[1], at[2]));
+    if (allClean && clean(v) !== v) allClean = false;
+    add(data, name !== undefined && name !== '' ? name : `param${n}`, v);
     i = t.indexOf('<Data', at[0]);
   }
   const b = t.indexOf('<Binary>');
   if (b >= 0) {
     const e = t.indexOf('</Binary>', b + 8);
-    if (e >= 0) data.Binary = t.slice(b + 8, e).trim().toUpperCase();
+    if (e >= 0) {
+      const v = t.slice(b + 8, e).trim().toUpperCase();
+      if (clean(v) !== v) allClean = false;
+      data.Binary = v;
+    }
   }
+  // (A Binary over a Data named Binary, unclean, leaves allClean false: only a missed shortcut.)
+  if (allClean && (n > 0 || data.Binary !== undefined)) markClean(data);
   return data;
 }
 

@@ -70,8 +70,17 @@ export function cleanTrim(v: string | undefined): string | undefined {
   return t.length === 0 || t === '-' ? undefined : t;
 }
 
+/**
+ * Event data its reader found non-empty and already clean (clean(v) === v for every value), so that
+ * cleanEventData need not walk it again (a for-in over a dictionary-mode object costs). Never written to
+ * after being marked.
+ */
+const KNOWN_CLEAN = new WeakSet<object>();
+export function markClean(data: Record<string, string>): void { KNOWN_CLEAN.add(data); }
+
 /** The event data with placeholders removed and known insertion strings resolved; undefined if empty. */
 export function cleanEventData(data: Record<string, string>): Record<string, string> | undefined {
+  if (KNOWN_CLEAN.has(data)) return data;
   // Mostly nothing to remove or resolve: then the data itself (no copy; nothing writes to either after).
   let kept = 0;
   for (const k in data) {

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeXml, flattenEventXml } from '../../ingest/json/eventdata_xml.js';
+import { cleanEventData } from '../../ingest/normalize/values.js';
 import { rng } from '../support/rng.js';
 
 const ENTITY = /&(lt|gt|amp|quot|apos|#x[0-9a-fA-F]+|#\d+);/g;
@@ -45,6 +46,9 @@ function same(xml: string): void {
   else {
     assert.equal(got.kind, 'EventData', xml);
     assert.deepEqual(Object.entries(got.data), Object.entries(ref), xml);
+    // Data the scanner marked clean is cleaned as an unmarked copy would be.
+    const c = cleanEventData(got.data), copy = cleanEventData({ ...got.data });
+    assert.deepEqual(c === undefined ? undefined : Object.entries(c), copy === undefined ? undefined : Object.entries(copy), xml);
   }
 }
 
@@ -85,7 +89,7 @@ test('EventData: edge cases as the regex read them', () => {
 
 test('EventData: seeded random documents read as the regex read them', () => {
   const parts = ['<Data', '<Data ', ' Name', 'Name', '=', ' = ', '"', '"a"', '"Name"', '""', '>', '/>', '/', '</Data>', '</Data', '<Binary>', '</Binary>',
-    'x', 'abc', ' ', '\n', '\t', '\u00a0', '&lt;', '&amp;', '&#x41;', '&#66;', '&', ';', '<', 'é', '<Data Name="k">v</Data>', '<Data/>', '<Data>p</Data>'];
+    'x', 'abc', '-', '%%1842', '%%1793', ' ', '\n', '\t', '\u00a0', '&lt;', '&amp;', '&#x41;', '&#66;', '&', ';', '<', 'é', '<Data Name="k">v</Data>', '<Data/>', '<Data>p</Data>'];
   for (let seed = 1; seed <= 3000; seed++) {
     const r = rng(seed);
     let s = r() < 0.9 ? '<EventData>' : r() < 0.5 ? ' <EventData ' : '<EventData/';
