@@ -1,7 +1,7 @@
 // The `<EventData>` / `<UserData>` XML string Export-WinEvents ships, flattened the way the EVTX reference
 // dumps flatten it: named `<Data>` by name, unnamed ones as param1, param2...; UserData leaves by element
 // name (`Parent.Child` when nested), attributes as `Element@attr`, repeats as `_2`, `_3`.
-import { clean, markClean } from '../normalize/values.js';
+import { clean, setCleaned } from '../normalize/values.js';
 
 /** JavaScript's `\s` (what the regexes this replaced matched). */
 function isWs(c: number): boolean {
@@ -65,9 +65,9 @@ export interface FlatXml {
 
 // `out[k] === undefined` is `!(k in out)` here (every value is a string; inherited names such as
 // `constructor` are not undefined either), and a keyed load is much cheaper than a keyed `in`.
-function add(out: Record<string, string>, key: string, v: string): void {
-  if (out[key] === undefined) { out[key] = v; return; }
-  for (let i = 2; ; i++) if (out[`${key}_${i}`] === undefined) { out[`${key}_${i}`] = v; return; }
+function add(out: Record<string, string>, key: string, v: string): string {
+  if (out[key] === undefined) { out[key] = v; return key; }
+  for (let i = 2; ; i++) if (out[`${key}_${i}`] === undefined) { out[`${key}_${i}`] = v; return `${key}_${i}`; }
 }
 
 const TAG = /<(\/?)([A-Za-z_][\w.:-]*)((?:\s+[\w:.-]+\s*=\s*"[^"]*")*)\s*(\/?)>|([^<]+)/g;
@@ -101,6 +101,8 @@ function eventData(t: string): Record<string, string> {
   const data: Record<string, string> = {};
   const at = [0, 0, 0];
   let n = 0;
+  // What cleanEventData would make of it, worked out on the way (it would walk the dictionary again).
+  const keys: string[] = [], cleaned: (string | undefined)[] = [];
   let allClean = true;
   let i = t.indexOf('<Data');
   while (i >= 0) {
@@ -130,8 +132,10 @@ function eventData(t: string): Record<string, string> {
     if (!ok) { i = t.indexOf('<Data', i + 1); continue; }
     n++;
     const v = at[1] < 0 ? '' : decodeXml(t.slice(at[1], at[2]));
-    if (allClean && clean(v) !== v) allClean = false;
-    add(data, name !== undefined && name !== '' ? name : `param${n}`, v);
+    const c = clean(v);
+    if (c !== v) allClean = false;
+    keys.push(add(data, name !== undefined && name !== '' ? name : `param${n}`, v));
+    cleaned.push(c);
     i = t.indexOf('<Data', at[0]);
   }
   const b = t.indexOf('<Binary>');
@@ -139,12 +143,27 @@ function eventData(t: string): Record<string, string> {
     const e = t.indexOf('</Binary>', b + 8);
     if (e >= 0) {
       const v = t.slice(b + 8, e).trim().toUpperCase();
-      if (clean(v) !== v) allClean = false;
+      // Over a Data named Binary (its place kept, its value replaced): leave the cleaning to cleanEventData.
+      if (data.Binary !== undefined) {
+        data.Binary = v;
+        return data;
+      }
       data.Binary = v;
+      const c = clean(v);
+      if (c !== v) allClean = false;
+      keys.push('Binary');
+      cleaned.push(c);
     }
   }
-  // (A Binary over a Data named Binary, unclean, leaves allClean false: only a missed shortcut.)
-  if (allClean && (n > 0 || data.Binary !== undefined)) markClean(data);
+  if (allClean) setCleaned(data, keys.length > 0 ? data : undefined);
+  else {
+    let out: Record<string, string> | undefined;
+    for (let k = 0; k < keys.length; k++) {
+      const c = cleaned[k];
+      if (c !== undefined) (out ??= {})[keys[k]] = c;
+    }
+    setCleaned(data, out);
+  }
   return data;
 }
 

@@ -88,7 +88,7 @@ test('EventData: edge cases as the regex read them', () => {
 });
 
 test('EventData: seeded random documents read as the regex read them', () => {
-  const parts = ['<Data', '<Data ', ' Name', 'Name', '=', ' = ', '"', '"a"', '"Name"', '""', '>', '/>', '/', '</Data>', '</Data', '<Binary>', '</Binary>',
+  const parts = ['<Data', '<Data ', ' Name', 'Name', '=', ' = ', '"', '"a"', '"Name"', '"Binary"', ' Name="Binary">-</Data>', '""', '>', '/>', '/', '</Data>', '</Data', '<Binary>', '</Binary>',
     'x', 'abc', '-', '%%1842', '%%1793', ' ', '\n', '\t', '\u00a0', '&lt;', '&amp;', '&#x41;', '&#66;', '&', ';', '<', 'é', '<Data Name="k">v</Data>', '<Data/>', '<Data>p</Data>'];
   for (let seed = 1; seed <= 3000; seed++) {
     const r = rng(seed);
