@@ -1,7 +1,6 @@
 // The `<EventData>` / `<UserData>` XML string Export-WinEvents ships, flattened the way the EVTX reference
 // dumps flatten it: named `<Data>` by name, unnamed ones as param1, param2...; UserData leaves by element
 // name (`Parent.Child` when nested), attributes as `Element@attr`, repeats as `_2`, `_3`.
-import { clean, setCleaned } from '../normalize/values.js';
 
 /** JavaScript's `\s` (what the regexes this replaced matched). */
 function isWs(c: number): boolean {
@@ -65,13 +64,20 @@ export interface FlatXml {
 
 // `out[k] === undefined` is `!(k in out)` here (every value is a string; inherited names such as
 // `constructor` are not undefined either), and a keyed load is much cheaper than a keyed `in`.
-function add(out: Record<string, string>, key: string, v: string): string {
-  if (out[key] === undefined) { out[key] = v; return key; }
-  for (let i = 2; ; i++) if (out[`${key}_${i}`] === undefined) { out[`${key}_${i}`] = v; return `${key}_${i}`; }
+function add(out: Record<string, string>, key: string, v: string): void {
+  if (out[key] === undefined) { out[key] = v; return; }
+  for (let i = 2; ; i++) if (out[`${key}_${i}`] === undefined) { out[`${key}_${i}`] = v; return; }
 }
 
 const TAG = /<(\/?)([A-Za-z_][\w.:-]*)((?:\s+[\w:.-]+\s*=\s*"[^"]*")*)\s*(\/?)>|([^<]+)/g;
 const ATTR = /([\w:.-]+)\s*=\s*"([^"]*)"/g;
+
+/** t.indexOf('<Data', from), by one-character searches (memchr) rather than a pattern search. */
+function nextData(t: string, from: number): number {
+  let k = t.indexOf('<', from);
+  while (k >= 0 && !t.startsWith('Data', k + 1)) k = t.indexOf('<', k + 1);
+  return k;
+}
 
 /**
  * The end of `\s*(?:\/>|>([\s\S]*?)<\/Data>)` at `p`: [end, valueStart, valueEnd] in `at` (value -1 when
@@ -86,7 +92,9 @@ function dataTail(t: string, p: number, at: number[]): boolean {
     return true;
   }
   if (c !== 62 /* > */) return false;
-  const e = t.indexOf('</Data>', p + 1);
+  // The first `</Data>` after p: its `<` found by a one-character search (memchr), not a pattern search.
+  let e = t.indexOf('<', p + 1);
+  while (e >= 0 && !(t.charCodeAt(e + 1) === 47 && t.startsWith('Data>', e + 2))) e = t.indexOf('<', e + 1);
   if (e < 0) return false;
   at[0] = e + 7; at[1] = p + 1; at[2] = e;
   return true;
@@ -101,10 +109,7 @@ function eventData(t: string): Record<string, string> {
   const data: Record<string, string> = {};
   const at = [0, 0, 0];
   let n = 0;
-  // What cleanEventData would make of it, worked out on the way (it would walk the dictionary again).
-  const keys: string[] = [], cleaned: (string | undefined)[] = [];
-  let allClean = true;
-  let i = t.indexOf('<Data');
+  let i = nextData(t, 0);
   while (i >= 0) {
     const j = i + 5;
     let name: string | undefined;
@@ -129,40 +134,15 @@ function eventData(t: string): Record<string, string> {
       }
     }
     if (name === undefined) ok = dataTail(t, j, at);
-    if (!ok) { i = t.indexOf('<Data', i + 1); continue; }
+    if (!ok) { i = nextData(t, i + 1); continue; }
     n++;
-    const v = at[1] < 0 ? '' : decodeXml(t.slice(at[1], at[2]));
-    const c = clean(v);
-    if (c !== v) allClean = false;
-    keys.push(add(data, name !== undefined && name !== '' ? name : `param${n}`, v));
-    cleaned.push(c);
-    i = t.indexOf('<Data', at[0]);
+    add(data, name !== undefined && name !== '' ? name : `param${n}`, at[1] < 0 ? '' : decodeXml(t.slice(at[1], at[2])));
+    i = nextData(t, at[0]);
   }
   const b = t.indexOf('<Binary>');
   if (b >= 0) {
     const e = t.indexOf('</Binary>', b + 8);
-    if (e >= 0) {
-      const v = t.slice(b + 8, e).trim().toUpperCase();
-      // Over a Data named Binary (its place kept, its value replaced): leave the cleaning to cleanEventData.
-      if (data.Binary !== undefined) {
-        data.Binary = v;
-        return data;
-      }
-      data.Binary = v;
-      const c = clean(v);
-      if (c !== v) allClean = false;
-      keys.push('Binary');
-      cleaned.push(c);
-    }
-  }
-  if (allClean) setCleaned(data, keys.length > 0 ? data : undefined);
-  else {
-    let out: Record<string, string> | undefined;
-    for (let k = 0; k < keys.length; k++) {
-      const c = cleaned[k];
-      if (c !== undefined) (out ??= {})[keys[k]] = c;
-    }
-    setCleaned(data, out);
+    if (e >= 0) data.Binary = t.slice(b + 8, e).trim().toUpperCase();
   }
   return data;
 }

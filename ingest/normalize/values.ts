@@ -70,17 +70,8 @@ export function cleanTrim(v: string | undefined): string | undefined {
   return t.length === 0 || t === '-' ? undefined : t;
 }
 
-/**
- * Event data whose reader already worked out what cleanEventData gives for it (null: nothing), so that it
- * need not be walked again (a for-in over a dictionary-mode object costs). Neither is written to after.
- */
-const CLEANED = new WeakMap<object, Record<string, string> | null>();
-export function setCleaned(data: Record<string, string>, cleaned: Record<string, string> | undefined): void { CLEANED.set(data, cleaned ?? null); }
-
 /** The event data with placeholders removed and known insertion strings resolved; undefined if empty. */
 export function cleanEventData(data: Record<string, string>): Record<string, string> | undefined {
-  const known = CLEANED.get(data);
-  if (known !== undefined) return known ?? undefined;
   // Mostly nothing to remove or resolve: then the data itself (no copy; nothing writes to either after).
   let kept = 0;
   for (const k in data) {
