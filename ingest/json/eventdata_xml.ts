@@ -72,13 +72,6 @@ function add(out: Record<string, string>, key: string, v: string): void {
 const TAG = /<(\/?)([A-Za-z_][\w.:-]*)((?:\s+[\w:.-]+\s*=\s*"[^"]*")*)\s*(\/?)>|([^<]+)/g;
 const ATTR = /([\w:.-]+)\s*=\s*"([^"]*)"/g;
 
-/** t.indexOf('<Data', from), by one-character searches (memchr) rather than a pattern search. */
-function nextData(t: string, from: number): number {
-  let k = t.indexOf('<', from);
-  while (k >= 0 && !t.startsWith('Data', k + 1)) k = t.indexOf('<', k + 1);
-  return k;
-}
-
 /**
  * The end of `\s*(?:\/>|>([\s\S]*?)<\/Data>)` at `p`: [end, valueStart, valueEnd] in `at` (value -1 when
  * self-closed); false when it does not match there.
@@ -92,9 +85,7 @@ function dataTail(t: string, p: number, at: number[]): boolean {
     return true;
   }
   if (c !== 62 /* > */) return false;
-  // The first `</Data>` after p: its `<` found by a one-character search (memchr), not a pattern search.
-  let e = t.indexOf('<', p + 1);
-  while (e >= 0 && !(t.charCodeAt(e + 1) === 47 && t.startsWith('Data>', e + 2))) e = t.indexOf('<', e + 1);
+  const e = t.indexOf('</Data>', p + 1);
   if (e < 0) return false;
   at[0] = e + 7; at[1] = p + 1; at[2] = e;
   return true;
@@ -109,7 +100,7 @@ function eventData(t: string): Record<string, string> {
   const data: Record<string, string> = {};
   const at = [0, 0, 0];
   let n = 0;
-  let i = nextData(t, 0);
+  let i = t.indexOf('<Data');
   while (i >= 0) {
     const j = i + 5;
     let name: string | undefined;
@@ -134,10 +125,10 @@ function eventData(t: string): Record<string, string> {
       }
     }
     if (name === undefined) ok = dataTail(t, j, at);
-    if (!ok) { i = nextData(t, i + 1); continue; }
+    if (!ok) { i = t.indexOf('<Data', i + 1); continue; }
     n++;
     add(data, name !== undefined && name !== '' ? name : `param${n}`, at[1] < 0 ? '' : decodeXml(t.slice(at[1], at[2])));
-    i = nextData(t, at[0]);
+    i = t.indexOf('<Data', at[0]);
   }
   const b = t.indexOf('<Binary>');
   if (b >= 0) {
