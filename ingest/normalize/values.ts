@@ -72,20 +72,19 @@ export function cleanTrim(v: string | undefined): string | undefined {
 
 /** The event data with placeholders removed and known insertion strings resolved; undefined if empty. */
 export function cleanEventData(data: Record<string, string>): Record<string, string> | undefined {
-  // One walk over the keys (a for-in over a dictionary-mode object collects them every time); mostly
-  // nothing to remove or resolve: then the data itself, no copy (nothing writes to either after).
-  const keys = Object.keys(data);
-  let out: Record<string, string> | undefined;
-  let i = 0;
-  for (; i < keys.length; i++) {
-    const v = data[keys[i]];
-    if (clean(v) !== v) break;
+  // Mostly nothing to remove or resolve: then the data itself (no copy; nothing writes to either after).
+  let kept = 0;
+  for (const k in data) {
+    const v = data[k];
+    if (clean(v) !== v) { kept = -1; break; }
+    kept++;
   }
-  if (i === keys.length) return i > 0 ? data : undefined;
-  for (let j = 0; j < i; j++) (out ??= {})[keys[j]] = data[keys[j]];
-  for (; i < keys.length; i++) {
-    const v = clean(data[keys[i]]);
-    if (v !== undefined) (out ??= {})[keys[i]] = v;
+  if (kept >= 0) return kept > 0 ? data : undefined;
+  let out: Record<string, string> | undefined;
+  for (const k in data) {
+    const v = clean(data[k]);
+    if (v === undefined) continue;
+    (out ??= {})[k] = v;
   }
   return out;
 }
