@@ -2,20 +2,58 @@
 // dumps flatten it: named `<Data>` by name, unnamed ones as param1, param2...; UserData leaves by element
 // name (`Parent.Child` when nested), attributes as `Element@attr`, repeats as `_2`, `_3`.
 
-const ENTITY = /&(lt|gt|amp|quot|apos|#x[0-9a-fA-F]+|#\d+);/g;
+/** JavaScript's `\s` (what the regexes this replaced matched). */
+function isWs(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13) || (c > 127 && (c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff));
+}
 
-export function decodeXml(s: string): string {
-  if (s.indexOf('&') < 0) return s;
-  return s.replace(ENTITY, (_m, e: string) => {
-    switch (e) {
-      case 'lt': return '<';
-      case 'gt': return '>';
-      case 'amp': return '&';
-      case 'quot': return '"';
-      case 'apos': return "'";
-      default: return String.fromCodePoint(e[1] === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
+/** The end of the entity `&...;` starting at `amp` (the index after its `;`), or -1 if it is not one. */
+function entityEnd(s: string, amp: number): number {
+  const i = amp + 1;
+  const c = s.charCodeAt(i);
+  if (c === 35 /* # */) {
+    let j = i + 1;
+    if (s.charCodeAt(j) === 120 /* x */) {
+      j++;
+      const from = j;
+      for (let d = s.charCodeAt(j); (d >= 48 && d <= 57) || (d >= 65 && d <= 70) || (d >= 97 && d <= 102); d = s.charCodeAt(++j));
+      if (j > from && s.charCodeAt(j) === 59) return j + 1;
+      // `&#x` + digits is not `#\d+` either (an x is not a digit).
+      return -1;
     }
-  });
+    const from = j;
+    for (let d = s.charCodeAt(j); d >= 48 && d <= 57; d = s.charCodeAt(++j));
+    return j > from && s.charCodeAt(j) === 59 ? j + 1 : -1;
+  }
+  const name = c === 108 ? 'lt;' : c === 103 ? 'gt;' : c === 97 ? (s.charCodeAt(i + 1) === 109 ? 'amp;' : 'apos;') : c === 113 ? 'quot;' : undefined;
+  return name !== undefined && s.startsWith(name, i) ? i + name.length : -1;
+}
+
+function entityText(e: string): string {
+  switch (e) {
+    case '&lt;': return '<';
+    case '&gt;': return '>';
+    case '&amp;': return '&';
+    case '&quot;': return '"';
+    case '&apos;': return "'";
+    default: return String.fromCodePoint(e.charCodeAt(2) === 120 ? parseInt(e.slice(3, -1), 16) : parseInt(e.slice(2, -1), 10));
+  }
+}
+
+/** XML's five named entities and numeric character references decoded (anything else left as is). */
+export function decodeXml(s: string): string {
+  let amp = s.indexOf('&');
+  if (amp < 0) return s;
+  let out = '';
+  let from = 0;
+  while (amp >= 0) {
+    const end = entityEnd(s, amp);
+    if (end < 0) { amp = s.indexOf('&', amp + 1); continue; }
+    out += s.slice(from, amp) + entityText(s.slice(amp, end));
+    from = end;
+    amp = s.indexOf('&', end);
+  }
+  return from === 0 ? s : out + s.slice(from);
 }
 
 export interface FlatXml {
@@ -24,28 +62,87 @@ export interface FlatXml {
   root?: string;
 }
 
+// `out[k] === undefined` is `!(k in out)` here (every value is a string; inherited names such as
+// `constructor` are not undefined either), and a keyed load is much cheaper than a keyed `in`.
 function add(out: Record<string, string>, key: string, v: string): void {
-  if (!(key in out)) { out[key] = v; return; }
-  for (let i = 2; ; i++) if (!(`${key}_${i}` in out)) { out[`${key}_${i}`] = v; return; }
+  if (out[key] === undefined) { out[key] = v; return; }
+  for (let i = 2; ; i++) if (out[`${key}_${i}`] === undefined) { out[`${key}_${i}`] = v; return; }
 }
 
-const DATA = /<Data(?:\s+Name\s*=\s*"([^"]*)")?\s*(?:\/>|>([\s\S]*?)<\/Data>)/g;
 const TAG = /<(\/?)([A-Za-z_][\w.:-]*)((?:\s+[\w:.-]+\s*=\s*"[^"]*")*)\s*(\/?)>|([^<]+)/g;
 const ATTR = /([\w:.-]+)\s*=\s*"([^"]*)"/g;
+
+/**
+ * The end of `\s*(?:\/>|>([\s\S]*?)<\/Data>)` at `p`: [end, valueStart, valueEnd] in `at` (value -1 when
+ * self-closed); false when it does not match there.
+ */
+function dataTail(t: string, p: number, at: number[]): boolean {
+  while (isWs(t.charCodeAt(p))) p++;
+  const c = t.charCodeAt(p);
+  if (c === 47 /* / */) {
+    if (t.charCodeAt(p + 1) !== 62) return false;
+    at[0] = p + 2; at[1] = -1; at[2] = -1;
+    return true;
+  }
+  if (c !== 62 /* > */) return false;
+  const e = t.indexOf('</Data>', p + 1);
+  if (e < 0) return false;
+  at[0] = e + 7; at[1] = p + 1; at[2] = e;
+  return true;
+}
+
+/**
+ * `<Data Name="N">value</Data>` and `<Data>value</Data>` (param1, param2... by position among all Data),
+ * `<Data/>`; then the first `<Binary>`. One pass with indexOf: what the regex
+ * `/<Data(?:\s+Name\s*=\s*"([^"]*)")?\s*(?:\/>|>([\s\S]*?)<\/Data>)/g` matched, match for match.
+ */
+function eventData(t: string): Record<string, string> {
+  const data: Record<string, string> = {};
+  const at = [0, 0, 0];
+  let n = 0;
+  let i = t.indexOf('<Data');
+  while (i >= 0) {
+    const j = i + 5;
+    let name: string | undefined;
+    let ok = false;
+    // The optional ` Name="..."`: when it matches, the tail must follow it (without it, the tail would
+    // meet the N of Name and fail as well).
+    let a = j;
+    while (isWs(t.charCodeAt(a))) a++;
+    if (a > j && t.startsWith('Name', a)) {
+      let b = a + 4;
+      while (isWs(t.charCodeAt(b))) b++;
+      if (t.charCodeAt(b) === 61 /* = */) {
+        b++;
+        while (isWs(t.charCodeAt(b))) b++;
+        if (t.charCodeAt(b) === 34 /* " */) {
+          const q = t.indexOf('"', b + 1);
+          if (q >= 0) {
+            name = t.slice(b + 1, q);
+            ok = dataTail(t, q + 1, at);
+          }
+        }
+      }
+    }
+    if (name === undefined) ok = dataTail(t, j, at);
+    if (!ok) { i = t.indexOf('<Data', i + 1); continue; }
+    n++;
+    add(data, name !== undefined && name !== '' ? name : `param${n}`, at[1] < 0 ? '' : decodeXml(t.slice(at[1], at[2])));
+    i = t.indexOf('<Data', at[0]);
+  }
+  const b = t.indexOf('<Binary>');
+  if (b >= 0) {
+    const e = t.indexOf('</Binary>', b + 8);
+    if (e >= 0) data.Binary = t.slice(b + 8, e).trim().toUpperCase();
+  }
+  return data;
+}
 
 export function flattenEventXml(xml: string): FlatXml {
   const t = xml.trim();
   if (t.length === 0) return { data: {}, kind: 'none' };
-  if (/^<EventData[\s>/]/.test(t)) {
-    const data: Record<string, string> = {};
-    let n = 0;
-    for (const m of t.matchAll(DATA)) {
-      n++;
-      add(data, m[1] !== undefined && m[1] !== '' ? m[1] : `param${n}`, decodeXml(m[2] ?? ''));
-    }
-    const bin = /<Binary>([\s\S]*?)<\/Binary>/.exec(t);
-    if (bin) data.Binary = bin[1].trim().toUpperCase();
-    return { data, kind: 'EventData' };
+  if (t.startsWith('<EventData') && t.length > 10 && (isWs(t.charCodeAt(10)) || t.charCodeAt(10) === 62 || t.charCodeAt(10) === 47)) {
+    return { data: eventData(t), kind: 'EventData' };
   }
   if (/^<UserData[\s>]/.test(t)) {
     const data: Record<string, string> = {};

@@ -3,6 +3,7 @@
 // arrive (a stream has no first pass over its input, unlike a file hunt).
 // Two steps, so a batch can be cut between threads (ingest/kafka/workers.ts): parse() reads a message
 // and learn() notes what it teaches, then normalize() uses what the batches so far have taught.
+import { isAscii } from 'node:buffer';
 import type { NormalizedEvent, Provenance } from '../../schemas/event.js';
 import { adapt, type JsonFormat } from '../json/detect.js';
 import type { ClockKnowledge, Normalizer, SourceRecord } from '../normalize/index.js';
@@ -27,7 +28,9 @@ export function parseMessage(value: Uint8Array | null, topic: string, maxBytes: 
   if (value.length > maxBytes) return { ok: false, reason: `oversized: ${value.length} bytes > ${maxBytes}` };
   let v: unknown;
   try {
-    v = JSON.parse(Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8'));
+    // ASCII (most collector JSON: non-ASCII text comes \u-escaped) is its own Latin-1: a copy, not a decode.
+    const b = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    v = JSON.parse(isAscii(b) ? b.toString('latin1') : b.toString('utf8'));
   } catch (e) {
     return { ok: false, reason: `not JSON: ${(e as Error).message}` };
   }

@@ -4,7 +4,7 @@
 // Sysmon events carry their own true `UtcTime`; we learn from them, per host (then per input file), the
 // zone offset or the AM/PM half, or use the zone given with --tz. What was done is recorded on the event.
 import type { ClockRepair } from '../../schemas/event.js';
-import type { SourceRecord } from './source.js';
+import type { SourceRecord, TimeKind } from './source.js';
 import { isoMillis, wallToMillis } from './values.js';
 
 const HOUR = 3_600_000;
@@ -85,6 +85,15 @@ function addAnchor(s: Samples, utc: number): void {
   if (s.anchors.length > 2 * MAX_ANCHORS) compact(s);
 }
 
+function sample(map: Map<string, Samples>, key: string, kind: TimeKind, written: number, utc: number): void {
+  let s = map.get(key);
+  if (!s) map.set(key, (s = { offsets: new Map(), anchors: [] }));
+  if (kind === 'local') {
+    const off = Math.round((written - utc) / QUARTER) * 15;
+    s.offsets.set(off, (s.offsets.get(off) ?? 0) + 1);
+  } else addAnchor(s, utc);
+}
+
 /** ClockKnowledge as plain data: sent to worker threads, merged from them. */
 export interface KnowledgeSnapshot {
   byHost: [string, { offsets: [number, number][]; anchors: number[] }][];
@@ -118,14 +127,8 @@ export class ClockKnowledge {
     const written = wallToMillis(rec.timestamp);
     if (Number.isNaN(utc) || Number.isNaN(written)) return;
     const host = dot > 0 ? c.slice(0, dot) : c;
-    for (const [map, key] of [[this.byHost, `${kind}|${host}`], [this.byFile, `${kind}|${fileKey}`]] as const) {
-      let s = map.get(key);
-      if (!s) map.set(key, (s = { offsets: new Map(), anchors: [] }));
-      if (kind === 'local') {
-        const off = Math.round((written - utc) / QUARTER) * 15;
-        s.offsets.set(off, (s.offsets.get(off) ?? 0) + 1);
-      } else addAnchor(s, utc);
-    }
+    sample(this.byHost, `${kind}|${host}`, kind, written, utc);
+    sample(this.byFile, `${kind}|${fileKey}`, kind, written, utc);
   }
 
   snapshot(): KnowledgeSnapshot {
@@ -212,19 +215,18 @@ export function repairTime(rec: SourceRecord, host: string, fileKey: string, kno
     return { timestamp: isoMillis(written), clock: { original, unrepaired: true, reason: 'local time with no known zone: give --tz' } };
   }
   // utc-12h: the true time is the written one in the AM or the PM half of the same date.
-  const base = written - (new Date(written).getUTCHours() >= 12 ? 12 * HOUR : 0);
-  const cands = [base, base + 12 * HOUR];
-  const pick = (target: number): number => (Math.abs(cands[0] - target) <= Math.abs(cands[1] - target) ? cands[0] : cands[1]);
+  const base = written - ((((Math.floor(written / HOUR) % 24) + 24) % 24) >= 12 ? 12 * HOUR : 0); // getUTCHours, no Date
+  const pm = base + 12 * HOUR;
   const a = know?.anchor(host, fileKey, base + 6 * HOUR);
   if (a) {
-    const t = pick(a.utc);
+    const t = Math.abs(base - a.utc) <= Math.abs(pm - a.utc) ? base : pm;
     return { timestamp: isoMillis(t), clock: { original, hours_added: Math.round((t - written) / HOUR), half_source: a.source } };
   }
   if (rec.export_local_time !== undefined && zone) {
     // The export ran after the event: take the latest candidate not after the export (1 minute slack).
     const exportLocal = wallToMillis(rec.export_local_time);
     const exportUtc = exportLocal - zone(exportLocal) * 60_000;
-    const before = cands.filter((c) => c <= exportUtc + 60_000);
+    const before = [base, pm].filter((c) => c <= exportUtc + 60_000);
     if (!Number.isNaN(exportUtc) && before.length > 0) {
       const t = before[before.length - 1];
       return { timestamp: isoMillis(t), clock: { original, hours_added: Math.round((t - written) / HOUR), half_source: 'export-time', tz_source: 'option' } };

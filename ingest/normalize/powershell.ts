@@ -9,6 +9,26 @@ export function lf(s: string): string {
   return s.indexOf('\r') >= 0 ? s.replace(CRLF, '\n') : s;
 }
 
+/** JavaScript's `\s`. */
+function isWs(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13) || (c > 127 && (c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff));
+}
+
+/** What `/^\s*([A-Za-z]+)=(.*)$/` (no flags) gives for one line: [key, value], or undefined. */
+export function classicLine(line: string): [string, string] | undefined {
+  let i = 0;
+  while (isWs(line.charCodeAt(i))) i++;
+  const from = i;
+  for (let c = line.charCodeAt(i) | 32; c >= 97 && c <= 122; c = line.charCodeAt(++i) | 32);
+  if (i === from || line.charCodeAt(i) !== 61 /* = */) return undefined;
+  // `.` stops at line terminators, and `$` is the end of the string.
+  for (let j = i + 1; j < line.length; j++) {
+    const c = line.charCodeAt(j);
+    if (c === 10 || c === 13 || c === 0x2028 || c === 0x2029) return undefined;
+  }
+  return [line.slice(from, i), line.slice(i + 1)];
+}
+
 /**
  * Parse the classic `\tKey=Value` lines. `CommandLine` is always the last key of the context block and may
  * span lines, so it takes the rest of the block (up to a `Details:` section or the end).
@@ -21,17 +41,17 @@ export function parseClassicContext(text: string): Record<string, string> {
     let end = t.indexOf('\n', pos);
     if (end < 0) end = t.length;
     const line = t.slice(pos, end);
-    const m = /^\s*([A-Za-z]+)=(.*)$/.exec(line);
+    const m = classicLine(line);
     if (m) {
-      const key = m[1];
+      const key = m[0];
       if (key === 'CommandLine') {
         let rest = t.slice(pos + line.indexOf('=') + 1);
         const det = rest.search(/\n\s*\n\s*Details:/);
         if (det >= 0) rest = rest.slice(0, det);
-        out[key] = rest.replace(/\s+$/, '');
+        out[key] = rest.trimEnd();
         break;
       }
-      out[key] = m[2].replace(/\s+$/, '');
+      out[key] = m[1].trimEnd();
     }
     pos = end + 1;
   }
@@ -47,7 +67,7 @@ export function parseContextInfo(text: string): Record<string, string> {
     if (i < 0) continue;
     const key = line.slice(0, i).trim();
     if (key.length === 0 || key.length > 40) continue;
-    out[key] = line.slice(i + 3).replace(/\s+$/, '');
+    out[key] = line.slice(i + 3).trimEnd();
   }
   return out;
 }

@@ -72,6 +72,14 @@ export function cleanTrim(v: string | undefined): string | undefined {
 
 /** The event data with placeholders removed and known insertion strings resolved; undefined if empty. */
 export function cleanEventData(data: Record<string, string>): Record<string, string> | undefined {
+  // Mostly nothing to remove or resolve: then the data itself (no copy; nothing writes to either after).
+  let kept = 0;
+  for (const k in data) {
+    const v = data[k];
+    if (clean(v) !== v) { kept = -1; break; }
+    kept++;
+  }
+  if (kept >= 0) return kept > 0 ? data : undefined;
   let out: Record<string, string> | undefined;
   for (const k in data) {
     const v = clean(data[k]);
@@ -199,6 +207,35 @@ export function isoUtcToMillisString(t: string): string | undefined {
 /** Epoch millis of `YYYY-MM-DD[T ]HH:MM:SS[.fff...]` read as UTC (zone suffix ignored); NaN if malformed. */
 export function wallToMillis(t: string): number {
   if (t.length < 19) return NaN;
+  // Digits where digits belong (nearly always): read them without slicing; same result.
+  const y = digits(t, 0, 4), mo = digits(t, 5, 2), d = digits(t, 8, 2), h = digits(t, 11, 2), mi = digits(t, 14, 2), s = digits(t, 17, 2);
+  if ((y | mo | d | h | mi | s) >= 0) {
+    let ms = 0;
+    if (t.charCodeAt(19) === 46) {
+      for (let j = 20, scale = 100; j < 23 && j < t.length; j++, scale /= 10) {
+        const c = t.charCodeAt(j) - 48;
+        if (c < 0 || c > 9) break;
+        ms += c * scale;
+      }
+    }
+    const v = Date.UTC(y, mo - 1, d, h, mi, s, ms);
+    return Number.isFinite(v) ? v : NaN;
+  }
+  return wallToMillisSlow(t);
+}
+
+/** The decimal number of `n` ASCII digits at `at`, or -1. */
+function digits(t: string, at: number, n: number): number {
+  let v = 0;
+  for (let i = at; i < at + n; i++) {
+    const c = t.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    v = v * 10 + c;
+  }
+  return v;
+}
+
+function wallToMillisSlow(t: string): number {
   const y = +t.slice(0, 4), mo = +t.slice(5, 7), d = +t.slice(8, 10), h = +t.slice(11, 13), mi = +t.slice(14, 16), s = +t.slice(17, 19);
   let ms = 0;
   if (t.charCodeAt(19) === 46) {
