@@ -49,7 +49,7 @@ async function run(input: BatchIn[], threads: number, minBatch: number, ship: Sh
   }
 }
 
-test('decode pool: workers (alone or mixed with this thread) decode the datasets as this thread does', { skip, timeout: 120_000 }, async () => {
+test('decode pool: workers (alone or mixed with this thread) decode the datasets as this thread does', { skip, timeout: 240_000 }, async () => {
   const input = await batches();
   for (const ship of [{ events: 'used', json: true }, { events: 'all', json: false }] as Ship[]) {
     const here = await run(input, 0, 1, ship);
