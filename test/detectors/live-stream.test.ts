@@ -9,6 +9,7 @@ import { detectorsUse } from '../../detectors/uses.js';
 import { MessageDecoder } from '../../ingest/kafka/decode.js';
 import { replayState, type StateEvent } from '../../ingest/kafka/internal.js';
 import { ClockKnowledge, Normalizer } from '../../ingest/normalize/index.js';
+import type { NormalizedEvent } from '../../schemas/event.js';
 import { sharedPath, SHARED_DIR } from '../support/shared.js';
 import { datasetMessages, huntResults, shuffleWithin, withoutLocation } from '../integration/stream-support.js';
 
@@ -70,19 +71,25 @@ test('live hunt: a restored finding the replay does not find is retracted; an id
   assert.ok(!recs.some((r) => r.key === keep), 'unchanged finding not republished');
 });
 
+/** The datasets' events in message order, decoded as the stream decodes them (one partition). */
+async function decodedEvents(dirs: string[]): Promise<NormalizedEvent[]> {
+  const k = new ClockKnowledge();
+  const dec = new MessageDecoder(new Normalizer({ knowledge: k }), k);
+  const events: NormalizedEvent[] = [];
+  for (const [i, m] of (await datasetMessages(...dirs)).entries()) {
+    const d = dec.decode(Buffer.from(m.text), { topic: 't', partition: 0, offset: String(i) });
+    if (d.ok) events.push(d.event);
+  }
+  return events;
+}
+
 test('live hunt: a partition assigned after a session aged out does not bring its findings back without it', { skip }, async () => {
   // The 2019 and 2020 recordings are 15 months apart: the 2019 session leaves the findings window once
   // 2020 events arrive. A partition assigned later (a restart, a rebalance) has read nothing yet, so the
   // event clock every source reached drops: the window must not follow it back.
   const dirs = ['empire_invoke_psremoting_2019', 'covenant_psremoting_command'].map((d) => sharedPath('datasets', d));
   const expected = await huntResults(...dirs);
-  const k = new ClockKnowledge();
-  const dec = new MessageDecoder(new Normalizer({ knowledge: k }), k);
-  const events = [];
-  for (const [i, m] of (await datasetMessages(...dirs)).entries()) {
-    const d = dec.decode(Buffer.from(m.text), { topic: 't', partition: 0, offset: String(i) });
-    if (d.ok) events.push(d.event);
-  }
+  const events = await decodedEvents(dirs);
   const live = new LiveHunt();
   const out: AlertRecord[] = [];
   live.openPartition('t/0');
@@ -113,13 +120,7 @@ test('state restore: a session published after the last findings evaluation come
   // as last published (command findings without their session, the remote-exec finding missing).
   const dirs = ['empire_invoke_psremoting_2019', 'covenant_psremoting_command'].map((d) => sharedPath('datasets', d));
   const expected = await huntResults(...dirs);
-  const k = new ClockKnowledge();
-  const dec = new MessageDecoder(new Normalizer({ knowledge: k }), k);
-  const events = [];
-  for (const [i, m] of (await datasetMessages(...dirs)).entries()) {
-    const d = dec.decode(Buffer.from(m.text), { topic: 't', partition: 0, offset: String(i) });
-    if (d.ok) events.push(d.event);
-  }
+  const events = await decodedEvents(dirs);
   const ttl = 24 * 3600_000;
   const first = new LiveHunt();
   const out: AlertRecord[] = [];
