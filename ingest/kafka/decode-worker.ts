@@ -14,7 +14,8 @@ let norm = new Normalizer({ knowledge });
 /** Chunks read and waiting for their batch's knowledge. */
 const waiting = new Map<number, { parsed: Parsed[]; topic: string; partition: number; offsets: string[] }>();
 
-const post = (m: FromDecoder, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
+// Nothing is transferred (see workers.ts): a detached buffer would slow this thread's typed-array code.
+const post = (m: FromDecoder): void => port.postMessage(m);
 
 port.on('message', (m: ToDecoder) => {
   try {
@@ -48,7 +49,7 @@ port.on('message', (m: ToDecoder) => {
         if (!w) throw new Error(`normalize: no chunk ${m.id}`);
         waiting.delete(m.id);
         const batch = normalizeChunk(norm, w.parsed, w.topic, w.partition, w.offsets, setup!.ship);
-        post({ type: 'decoded', id: m.id, batch }, [batch.kinds.buffer as ArrayBuffer]);
+        post({ type: 'decoded', id: m.id, batch });
         break;
       }
     }

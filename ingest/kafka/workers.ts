@@ -151,7 +151,9 @@ export class DecodePool {
         ends[i] = at;
       });
       const m: ToDecoder = { type: 'parse', id, topic: b.topic, partition: b.partition, offsets: b.offsets.slice(from, to), bytes, ends };
-      slot.worker.postMessage(m, [bytes.buffer, ends.buffer]);
+      // Copied with the message, not transferred, as everywhere in hoptrail: the first buffer a thread
+      // detaches makes V8's optimized code check every typed-array access of that thread (ingest/evtx/pool.ts).
+      slot.worker.postMessage(m);
       chunks.push({ slot, id, learned, decoded });
     }
     const ready = Promise.all([this.order, Promise.all(chunks.map((c) => c.learned))]).then(([, ls]) => {
