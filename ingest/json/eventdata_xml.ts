@@ -1,11 +1,8 @@
 // The `<EventData>` / `<UserData>` XML string Export-WinEvents ships, flattened the way the EVTX reference
 // dumps flatten it: named `<Data>` by name, unnamed ones as param1, param2...; UserData leaves by element
 // name (`Parent.Child` when nested), attributes as `Element@attr`, repeats as `_2`, `_3`.
+import { isWs } from '../normalize/values.js';
 
-/** JavaScript's `\s` (what the regexes this replaced matched). */
-function isWs(c: number): boolean {
-  return c === 32 || (c >= 9 && c <= 13) || (c > 127 && (c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff));
-}
 
 /** The end of the entity `&...;` starting at `amp` (the index after its `;`), or -1 if it is not one. */
 function entityEnd(s: string, amp: number): number {

@@ -1,17 +1,13 @@
 // Parsers for the text blocks PowerShell logs instead of structured data: the classic "Windows PowerShell"
 // `Key=Value` context (400/403/600/800 parameters or message text), 4103's `Key = Value` ContextInfo, and
 // the `CommandInvocation(...)` / `ParameterBinding(...)` detail lines of 800 and 4103.
+import { isWs } from './values.js';
 
 const CRLF = /\r\n/g;
 
 /** `\r\n` to `\n`, so EVTX parameters and rendered message text give equal values. */
 export function lf(s: string): string {
   return s.indexOf('\r') >= 0 ? s.replace(CRLF, '\n') : s;
-}
-
-/** JavaScript's `\s`. */
-function isWs(c: number): boolean {
-  return c === 32 || (c >= 9 && c <= 13) || (c > 127 && (c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff));
 }
 
 /** What `/^\s*([A-Za-z]+)=(.*)$/` (no flags) gives for one line: [key, value], or undefined. */

@@ -247,3 +247,8 @@ function wallToMillisSlow(t: string): number {
   const v = Date.UTC(y, mo - 1, d, h, mi, s, ms);
   return Number.isFinite(v) && pad2(mo) === t.slice(5, 7) ? v : NaN;
 }
+
+/** Whether a UTF-16 code unit is JavaScript's `\s` (what the regexes hand-written scanners replaced matched). */
+export function isWs(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13) || (c > 127 && (c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff));
+}
