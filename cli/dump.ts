@@ -96,6 +96,8 @@ async function fileSize(path: string): Promise<number> {
 
 async function dump(inputs: string[], o: DumpOptions): Promise<number> {
   const out = new StdoutWriter(process.stdout);
+  // Written lines give their memory back to the parser of this thread (workers' lines are copies).
+  out.release = releaseBytes;
   const pool = new LazyPool(o.threads);
   // Files named on the command line count at once (their workers start early); files found in
   // directories count as they come.
@@ -117,7 +119,6 @@ async function dumpAll(inputs: string[], o: DumpOptions, out: StdoutWriter, pool
       continue;
     }
     const workers = o.threads > 1 && !named.has(input.path) ? pool.take(await fileSize(input.path)) : pool.pool;
-    out.release = releaseBytes;
     const r = await dumpOne(input.path, o, out, workers);
     if (r === 'closed') return status;
     status = Math.max(status, r);
@@ -125,7 +126,6 @@ async function dumpAll(inputs: string[], o: DumpOptions, out: StdoutWriter, pool
   // `-` reads an EVTX stream from standard input (after the named files); its size is unknown.
   if (inputs.includes('-')) {
     const stdinPool = pool.take(POOL_MIN_BYTES);
-    out.release = releaseBytes;
     const r = await dumpOne(process.stdin, o, out, stdinPool);
     if (r === 'closed') return status;
     status = Math.max(status, r);
