@@ -334,11 +334,7 @@ export class StreamRunner {
     if (this.assigned.length > 0) this.consumer.pause(this.assigned);
     await this.serial(async () => {
       const cutoff = this.cutoff();
-      const alerts = [...this.live.drain(), ...this.live.findings()];
-      const marks: Message[] = [];
-      const mark = this.findingsMark(marks);
-      await this.publish(alerts, [], [], undefined, marks);
-      this.markWritten = mark;
+      await this.publishFindings([...this.live.drain(), ...this.live.findings()], undefined, true);
       await this.commit(cutoff);
     });
     await this.consumer.disconnect();
@@ -701,11 +697,7 @@ export class StreamRunner {
     if (idle > 0 && this.heldSinceFlush && allRead && this.openSources.size === 0 && now - this.lastMessage >= idle) {
       this.heldSinceFlush = false;
       this.o.log.info('idle: releasing held state', { idle_ms: now - this.lastMessage });
-      const alerts = this.live.flush();
-      const marks: Message[] = [];
-      const mark = this.findingsMark(marks);
-      await this.publish(alerts, [], [], undefined, marks);
-      this.markWritten = mark;
+      await this.publishFindings(this.live.flush(), undefined, true);
       // Everything processed has produced all it can: all of it may be committed.
       await this.commit(Infinity);
       return;
@@ -717,14 +709,21 @@ export class StreamRunner {
       const ref = this.evalArrival;
       this.evalArrival = undefined;
       const cutoff = this.cutoff();
-      const f = this.live.findings();
-      const marks: Message[] = [];
-      const mark = this.findingsMark(marks);
-      if (f.length > 0 || marks.length > 0) await this.publish(f, [], [], ref, marks);
-      this.markWritten = mark;
+      await this.publishFindings(this.live.findings(), ref, false);
       this.evaluatedCutoff = cutoff;
       await this.commit(cutoff);
     }
+  }
+
+  /**
+   * Publishes alerts with the findings mark they complete (findingsMark), remembered once acknowledged;
+   * with nothing to send, publishes only when `whenEmpty` (publish also resumes paused partitions).
+   */
+  private async publishFindings(alerts: readonly AlertRecord[], ref: number | undefined, whenEmpty: boolean): Promise<void> {
+    const marks: Message[] = [];
+    const mark = this.findingsMark(marks);
+    if (whenEmpty || alerts.length > 0 || marks.length > 0) await this.publish(alerts, [], [], ref, marks);
+    this.markWritten = mark;
   }
 
   /**
