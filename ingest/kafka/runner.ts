@@ -204,7 +204,7 @@ export class StreamRunner {
     });
   }
 
-  /** Batches decoded, and how many of them on worker threads. */
+  /** Slices of batches decoded (ingest/kafka/workers.ts SLICE), and how many of them on worker threads. */
   decodeStats(): { batches: number; onWorkers: number } {
     return { ...this.decoder.stats };
   }

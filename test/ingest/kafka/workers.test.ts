@@ -37,13 +37,13 @@ function canonical(s: KnowledgeSnapshot): unknown {
   return { byHost: samples(s.byHost), byFile: samples(s.byFile), fqdn: s.fqdn };
 }
 
-async function run(input: BatchIn[], threads: number, minBatch: number, ship: Ship): Promise<{ out: DecodedBatch[]; knowledge: unknown; taught: boolean; onWorkers: number }> {
+async function run(input: BatchIn[], threads: number, minBatch: number, ship: Ship): Promise<{ out: DecodedBatch[]; knowledge: unknown; taught: boolean; onWorkers: number; slices: number }> {
   const knowledge = new ClockKnowledge();
   const pool = new DecodePool({ threads, minBatch, maxBytes: 65_536, ship, knowledge, ingested: '2024-01-01T00:00:00.000Z' });
   try {
     // All submitted at once: the order of the calls, not of completion, decides what each batch knows.
     const out = await Promise.all(input.map((b) => pool.decode(b)));
-    return { out, knowledge: canonical(knowledge.snapshot()), taught: pool.tracker.taught, onWorkers: pool.stats.onWorkers };
+    return { out, knowledge: canonical(knowledge.snapshot()), taught: pool.tracker.taught, onWorkers: pool.stats.onWorkers, slices: pool.stats.batches };
   } finally {
     await pool.close();
   }
@@ -59,7 +59,9 @@ test('decode pool: workers (alone or mixed with this thread) decode the datasets
     assert.ok(here.out.some((b) => b.events.some((e) => e.hoptrail.clock?.hours_added !== undefined)), 'the 12-hour clock was repaired from what was learned');
     for (const [threads, minBatch] of [[2, 1], [1, 1], [2, 100]]) {
       const there = await run(input, threads, minBatch, ship);
-      assert.ok(there.onWorkers > 0 && (minBatch === 1 ? there.onWorkers === input.length : there.onWorkers < input.length));
+      // Batches longer than a slice are decoded slice by slice, on workers as here.
+      assert.ok(there.slices > input.length && there.slices === here.slices);
+      assert.ok(there.onWorkers > 0 && (minBatch === 1 ? there.onWorkers === there.slices : there.onWorkers < there.slices));
       assert.deepEqual(there.out.map((b) => ({ ...b, kinds: [...b.kinds] })), here.out.map((b) => ({ ...b, kinds: [...b.kinds] })), `threads ${threads}, min batch ${minBatch}, ship ${ship.events}`);
       assert.deepEqual(there.knowledge, here.knowledge);
       assert.equal(there.taught, here.taught);
