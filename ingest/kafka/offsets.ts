@@ -41,10 +41,17 @@ export class PartitionOffsets {
 export class OffsetBook {
   private readonly parts = new Map<string, { topic: string; partition: number; t: PartitionOffsets }>();
 
+  /** The partition added to last: a batch adds all its messages to one. */
+  private last: { topic: string; partition: number; t: PartitionOffsets } | undefined;
+
   add(topic: string, partition: number, offset: number, eventTime: number): void {
-    const k = `${topic}/${partition}`;
-    let p = this.parts.get(k);
-    if (!p) this.parts.set(k, (p = { topic, partition, t: new PartitionOffsets() }));
+    let p = this.last;
+    if (p === undefined || p.partition !== partition || p.topic !== topic) {
+      const k = `${topic}/${partition}`;
+      p = this.parts.get(k);
+      if (!p) this.parts.set(k, (p = { topic, partition, t: new PartitionOffsets() }));
+      this.last = p;
+    }
     p.t.add(offset, eventTime);
   }
 
@@ -67,5 +74,6 @@ export class OffsetBook {
   /** A partition revoked in a rebalance: its new owner starts from the last commit. */
   forget(topic: string, partition: number): void {
     this.parts.delete(`${topic}/${partition}`);
+    this.last = undefined;
   }
 }

@@ -643,7 +643,9 @@ export class StreamRunner {
     await this.publish(alerts, dlq, events, ref, state);
     this.markWritten = mark;
     if (evaluated !== undefined) this.evaluatedCutoff = evaluated;
-    for (const off of done) resolveOffset(off);
+    // Only the newest resolved offset counts (kafkajs keeps one per partition): one call, not one per message.
+    const resolved = done.at(-1);
+    if (resolved !== undefined) resolveOffset(resolved);
     // Committing is a round trip: at most every 500 ms (a crash replays a little more, nothing is lost).
     if (arrival - this.lastCommit >= 500) await this.commit(this.evaluatedCutoff);
     await heartbeat();
