@@ -144,7 +144,7 @@ async function main(): Promise<void> {
     `bench/stream: ${total} messages (${(bytes / 1e6).toFixed(0)} MB, sd2 dataset x ${COPIES}) over ${PARTITIONS} partitions, ${ES_URL ? 'with' : 'without'} Elasticsearch, ${TWO_STAGE ? `two stages in one process (${forward?.forwarded ?? 0} events forwarded)` : 'one stage'}; produced in ${produceSecs.toFixed(1)} s`,
     `  consumed -> normalized -> detected -> alerts acked: ${secs.toFixed(2)} s from the first message, ${Math.round(total / secs)} events/s (${(bytes / 1e6 / secs).toFixed(1)} MB/s); start-up (group join) ${((first || t0) - t0) / 1000 > 0 ? (((first || t0) - t0) / 1000).toFixed(2) : '0'} s`,
     `  CPU: ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s in this process (main thread ${(th1.main - th0.main).toFixed(1)} s, other threads ${(th1.others - th0.others).toFixed(1)} s: ${Math.round(total / Math.max(0.01, th1.main - th0.main))} events per main-thread CPU second); load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} (the machine's other work counts)`,
-    `  decoding: ${DECODE ?? 'default'} worker thread(s); ${runner.decodeStats().onWorkers} of ${runner.decodeStats().batches} slices of batches on workers${forward ? ' (stage 2)' : ''}`,
+    `  decoding: ${DECODE ?? 'default'} worker thread(s); ${runner.decodeStats().onWorkers} of ${runner.decodeStats().slices} slices of batches on workers${forward ? ' (stage 2)' : ''}`,
     `  outputs: ${m.sessions} session(s), ${m.findings} finding publication(s), ${m.retractions} retraction(s), ${m.rejects} reject(s)`,
     `  arrival -> finding acknowledged: p50 ${d.delay_p50_ms ?? '-'} ms, p99 ${d.delay_p99_ms ?? '-'} ms (${runner.delaySamples().length} samples; wall time from the batch that completed a finding)`,
   ];

@@ -205,7 +205,7 @@ export class StreamRunner {
   }
 
   /** Slices of batches decoded (ingest/kafka/workers.ts SLICE), and how many of them on worker threads. */
-  decodeStats(): { batches: number; onWorkers: number } {
+  decodeStats(): { slices: number; onWorkers: number } {
     return { ...this.decoder.stats };
   }
 

@@ -1,10 +1,11 @@
 // Decoding for the stream on worker threads: JSON parse, format detection and normalization of a batch,
-// cut into chunks over the workers, while the consumer's thread runs the detectors on the batch before.
-// Knowledge learned online (clocks, FQDNs) stays deterministic: every batch is read first and what it
-// teaches comes back as a delta; deltas are merged here in the order batches were submitted and sent on
-// to every worker in that order, and a batch is normalized only after its own delta, wherever it runs.
-// So batch k is normalized with what batches 0..k taught, as on one thread (ingest/kafka/batch.ts).
-// A batch smaller than `minBatch` is decoded on this thread (a message round trip costs more).
+// in slices of SLICE messages, each cut into chunks over the workers, while the consumer's thread runs
+// the detectors on the batch before. Knowledge learned online (clocks, FQDNs) stays deterministic: every
+// slice is read first and what it teaches comes back as a delta; deltas are merged here in the order the
+// slices were submitted and sent on to every worker in that order, and a slice is normalized only after
+// its own delta, wherever it runs. So slice k is normalized with what slices 0..k taught, as on one
+// thread (ingest/kafka/batch.ts). A slice smaller than `minBatch` is decoded on this thread (a message
+// round trip costs more).
 import { availableParallelism } from 'node:os';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { type ClockKnowledge, type KnowledgeSnapshot } from '../normalize/clock.js';
@@ -91,8 +92,8 @@ interface Slot { worker: Worker; pending: Map<number, Pending> }
 
 export class DecodePool {
   readonly tracker = new TaughtTracker();
-  /** Slices of batches decoded (SLICE), and how many of them on workers. */
-  readonly stats = { batches: 0, onWorkers: 0 };
+  /** Slices decoded (SLICE messages at most), and how many of them on workers. */
+  readonly stats = { slices: 0, onWorkers: 0 };
   private readonly norm: Normalizer;
   private readonly setup: DecoderSetup;
   private readonly threads: number;
@@ -112,7 +113,7 @@ export class DecodePool {
     this.minBatch = Math.max(1, o.minBatch ?? 256);
   }
 
-  /** Decodes a batch; batches are normalized in the order of these calls (see the file comment). */
+  /** Decodes a batch; slices are normalized in the order of these calls (see the file comment). */
   decode(b: BatchIn): Promise<DecodedBatch> {
     if (b.values.length <= SLICE) return this.slice(b);
     const parts: Promise<DecodedBatch>[] = [];
@@ -125,7 +126,7 @@ export class DecodePool {
 
   /** One slice of a batch: the unit whose knowledge delta is merged before it is normalized. */
   private slice(b: BatchIn): Promise<DecodedBatch> {
-    this.stats.batches++;
+    this.stats.slices++;
     if (this.threads === 0 || b.values.length < this.minBatch || this.failure) return this.here(b);
     this.stats.onWorkers++;
     return this.there(b);

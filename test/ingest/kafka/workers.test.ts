@@ -43,7 +43,7 @@ async function run(input: BatchIn[], threads: number, minBatch: number, ship: Sh
   try {
     // All submitted at once: the order of the calls, not of completion, decides what each batch knows.
     const out = await Promise.all(input.map((b) => pool.decode(b)));
-    return { out, knowledge: canonical(knowledge.snapshot()), taught: pool.tracker.taught, onWorkers: pool.stats.onWorkers, slices: pool.stats.batches };
+    return { out, knowledge: canonical(knowledge.snapshot()), taught: pool.tracker.taught, onWorkers: pool.stats.onWorkers, slices: pool.stats.slices };
   } finally {
     await pool.close();
   }
