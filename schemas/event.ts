@@ -12,7 +12,7 @@ const int = z.number().int();
 const port = z.number().int().min(0).max(65535);
 
 /** Every input shape hoptrail reads. */
-export const InputFormat = z.enum(['evtx', 'winlogbeat-ecs', 'winlogbeat6', 'nxlog', 'export-winevents']);
+export const InputFormat = z.enum(['evtx', 'winlogbeat-ecs', 'winlogbeat6', 'nxlog', 'export-winevents', 'hoptrail-dump', 'event-xml-json']);
 export type InputFormat = z.infer<typeof InputFormat>;
 
 /** Where the event came from: enough to find the original bytes or message again. */

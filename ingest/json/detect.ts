@@ -2,13 +2,14 @@
 import type { InputFormat } from '../../schemas/event.js';
 import type { SourceRecord } from '../normalize/source.js';
 import { isObj, type Obj } from './adapt.js';
+import { fromEventXmlJson, fromHoptrailDump } from './evtx_json.js';
 import { fromExportWinEvents } from './export_winevents.js';
 import { fromNxlog } from './nxlog.js';
 import { fromWinlogbeat6 } from './winlogbeat6.js';
 import { fromWinlogbeatEcs } from './winlogbeat_ecs.js';
 
 export type JsonFormat = Exclude<InputFormat, 'evtx'>;
-export const JSON_FORMATS: readonly JsonFormat[] = ['winlogbeat-ecs', 'winlogbeat6', 'nxlog', 'export-winevents'];
+export const JSON_FORMATS: readonly JsonFormat[] = ['winlogbeat-ecs', 'winlogbeat6', 'nxlog', 'export-winevents', 'hoptrail-dump', 'event-xml-json'];
 
 export function detectFormat(o: Obj): JsonFormat | undefined {
   if (isObj(o.winlog)) return 'winlogbeat-ecs';
@@ -17,6 +18,9 @@ export function detectFormat(o: Obj): JsonFormat | undefined {
     if ('EventTime' in o || 'SourceModuleType' in o || 'SourceName' in o || 'Hostname' in o) return 'nxlog';
     if ('Computer' in o || 'EventRecordID' in o || 'TimeGenerated' in o || 'TimeCreated' in o) return 'export-winevents';
   }
+  // EVTX records a parser already turned into JSON: the event's XML mirrored, or hoptrail dump's flat lines.
+  if (isObj(o.Event) ? isObj(o.Event.System) : isObj(o.System)) return 'event-xml-json';
+  if ('event_id' in o && 'channel' in o && 'provider' in o && 'computer' in o) return 'hoptrail-dump';
   return undefined;
 }
 
@@ -24,7 +28,8 @@ export function detectFormat(o: Obj): JsonFormat | undefined {
 export function adapt(v: unknown, format: JsonFormat | undefined, fileName?: string): { format: JsonFormat; record: SourceRecord } | { format?: JsonFormat; reason: string } {
   if (!isObj(v)) return { reason: `not a JSON object (${Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v})` };
   const f = format ?? detectFormat(v);
-  if (f === undefined) return { reason: 'unknown shape: not Winlogbeat 6/7/8, NXLog or Export-WinEvents JSON' };
-  const r = f === 'winlogbeat-ecs' ? fromWinlogbeatEcs(v) : f === 'winlogbeat6' ? fromWinlogbeat6(v) : f === 'nxlog' ? fromNxlog(v) : fromExportWinEvents(v, fileName);
+  if (f === undefined) return { reason: 'unknown shape: not Winlogbeat 6/7/8, NXLog, Export-WinEvents or EVTX-dump JSON' };
+  const r = f === 'winlogbeat-ecs' ? fromWinlogbeatEcs(v) : f === 'winlogbeat6' ? fromWinlogbeat6(v) : f === 'nxlog' ? fromNxlog(v)
+    : f === 'export-winevents' ? fromExportWinEvents(v, fileName) : f === 'hoptrail-dump' ? fromHoptrailDump(v) : fromEventXmlJson(v);
   return typeof r === 'string' ? { format: f, reason: r } : { format: f, record: r };
 }

@@ -111,7 +111,7 @@ export class Normalizer {
       host: { name, hostname },
       log: {},
       winlog: { channel, computer_name: computer, provider_name: rec.provider, event_id: id, time_created: rec.timestamp },
-      hoptrail: { schema_version: SCHEMA_VERSION, provenance: prov },
+      hoptrail: { schema_version: SCHEMA_VERSION, provenance: rec.recovered === true && !prov.recovered ? { ...prov, recovered: true } : prov },
     };
     if (rec.written_time !== undefined && rec.written_time !== '1601-01-01T00:00:00.0000000Z') {
       const w = isoUtcToMillisString(rec.written_time);

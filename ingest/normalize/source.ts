@@ -44,6 +44,8 @@ export interface SourceRecord {
   ingested?: string;
   /** Audit success/failure when the collector gave it as text rather than keywords. */
   audit?: 'success' | 'failure';
+  /** Recovered from EVTX chunk slack space, as the dump that carries the record says (hoptrail dump JSON). */
+  recovered?: boolean;
   /** Local export time from the file name (Export-WinEvents), `YYYY-MM-DDTHH:MM:SS`. */
   export_local_time?: string;
 }

@@ -118,7 +118,7 @@ test('bad lines are rejects with source, position, reason and original text; the
   assert.match(r.position, /^line 2, offset \d+$/);
   assert.match(r.reason, /^not JSON/);
   assert.equal(r.original, 'this is not json {');
-  assert.equal(got[2].kind === 'reject' && got[2].reject.reason, 'unknown shape: not Winlogbeat 6/7/8, NXLog or Export-WinEvents JSON');
+  assert.equal(got[2].kind === 'reject' && got[2].reject.reason, 'unknown shape: not Winlogbeat 6/7/8, NXLog, Export-WinEvents or EVTX-dump JSON');
   assert.equal(got[3].kind === 'reject' && got[3].reject.reason, 'not a JSON object (array)');
   const rec = got[4].kind === 'record' ? got[4] : undefined;
   assert.deepEqual(rec?.prov, { format: 'winlogbeat6', file: f, offset: readFileSync(f, 'utf8').lastIndexOf('{"@timestamp"'), line: 5 });

@@ -10,7 +10,7 @@ import type { EvtxRecord } from '../../ingest/evtx/record.js';
 import type { NormalizedEvent } from '../../schemas/event.js';
 import { corpusFiles, referenceRecords } from '../support/corpus.js';
 import { SKIP_NO_SHARED } from '../support/shared.js';
-import { toExportWinEvents, toNxlog, toWinlogbeat6, toWinlogbeatEcs, twelveHour } from '../support/shapes.js';
+import { toEventXmlJson, toExportWinEvents, toNxlog, toWinlogbeat6, toWinlogbeatEcs, twelveHour } from '../support/shapes.js';
 
 const INGESTED = '2026-01-01T00:00:00.000Z';
 
@@ -83,4 +83,17 @@ test('NXLog shape (local time, --tz -04:00) normalizes to the EVTX fields', { sk
 
 test('Export-WinEvents shape (12-hour bug, Sysmon anchor) normalizes to the EVTX fields', { skip: SKIP_NO_SHARED }, () => {
   assert.ok(check('export-winevents', toExportWinEvents, { anchor: true }) > 6000);
+});
+
+// EVTX dumped by another parser: the Rust evtx crate's evtx_dump (attributes nested, or separate with
+// --separate-json-attributes) and xmltodict's spelling of the same XML.
+test('event XML as JSON (evtx_dump, both attribute layouts) normalizes to the EVTX fields', { skip: SKIP_NO_SHARED }, () => {
+  // All but N1's 7 UserData records with repeated element names (which the renderer does not rebuild).
+  assert.equal(check('event-xml-json', (r) => toEventXmlJson(r, 'attributes'), {}), 6681);
+  assert.equal(check('event-xml-json', (r) => toEventXmlJson(r, 'separate'), {}), 6681);
+});
+
+test('event XML as JSON (xmltodict spelling) normalizes to the EVTX fields', { skip: SKIP_NO_SHARED }, () => {
+  // Less N1's 268 events with one unnamed Data, which xmltodict writes as a bare string (read as a Data named "Data").
+  assert.equal(check('event-xml-json', (r) => toEventXmlJson(r, 'xmltodict'), {}), 6413);
 });

@@ -140,3 +140,124 @@ export function toExportWinEvents(r: EvtxRecord): Record<string, unknown> | unde
   if (r.event_data_kind === 'EventData' && keys.length >= 2 && !keys[0].startsWith('param')) for (const k of keys) if (!(k in o)) o[k] = r.event_data[k];
   return o;
 }
+
+/** How a writer of the event-XML-as-JSON layout spells attributes and text. */
+export type XmlJsonLayout = 'attributes' | 'separate' | 'xmltodict';
+
+/** An element with attributes in the layout's spelling (text may be absent). */
+function xmlJsonElement(layout: XmlJsonLayout, owner: Record<string, unknown>, name: string, attrs: Record<string, unknown>, text?: unknown): void {
+  const a = Object.fromEntries(Object.entries(attrs).filter(([, v]) => v !== undefined));
+  if (Object.keys(a).length === 0) { owner[name] = text ?? null; return; }
+  if (layout === 'separate') { owner[`${name}_attributes`] = a; owner[name] = text ?? null; return; }
+  const el: Record<string, unknown> = layout === 'attributes' ? { '#attributes': a } : Object.fromEntries(Object.entries(a).map(([k, v]) => ['@' + k, v]));
+  if (text !== undefined) el['#text'] = text;
+  owner[name] = el;
+}
+
+/** Flattened UserData keys (`A.B`, `A@x`) as the nested elements they came from; undefined for repeated names. */
+function userDataTree(layout: XmlJsonLayout, data: Record<string, string>): Record<string, unknown> | undefined {
+  const root: Record<string, unknown> = {};
+  const attrsOf = new Map<Record<string, unknown>, Map<string, Record<string, string>>>();
+  for (const [k, v] of Object.entries(data)) {
+    if (/_\d+$/.test(k)) return undefined;
+    const at = k.indexOf('@');
+    const path = (at >= 0 ? k.slice(0, at) : k).split('.');
+    let node = root;
+    for (const p of path.slice(0, -1)) {
+      if (node[p] === undefined || node[p] === null) node[p] = {};
+      if (typeof node[p] !== 'object') return undefined;
+      node = node[p] as Record<string, unknown>;
+    }
+    const leaf = path[path.length - 1];
+    if (at >= 0) {
+      let m = attrsOf.get(node);
+      if (!m) attrsOf.set(node, (m = new Map()));
+      m.set(leaf, { ...m.get(leaf), [k.slice(at + 1)]: v });
+      if (!(leaf in node)) node[leaf] = undefined;
+    } else {
+      if (node[leaf] !== undefined && typeof node[leaf] === 'object') return undefined;
+      node[leaf] = v;
+    }
+  }
+  // Attributes last: an element's own text and its attributes go into one object (or beside it).
+  const finish = (node: Record<string, unknown>): void => {
+    for (const k of Object.keys(node)) if (node[k] !== null && typeof node[k] === 'object') finish(node[k] as Record<string, unknown>);
+    const m = attrsOf.get(node);
+    if (!m) return;
+    for (const [leaf, attrs] of m) {
+      const v = node[leaf];
+      if (v !== null && typeof v === 'object') {
+        // Attributes of an element that has children.
+        if (layout === 'separate') node[`${leaf}_attributes`] = attrs;
+        else if (layout === 'attributes') (v as Record<string, unknown>)['#attributes'] = attrs;
+        else for (const [a, x] of Object.entries(attrs)) (v as Record<string, unknown>)['@' + a] = x;
+        continue;
+      }
+      delete node[leaf];
+      xmlJsonElement(layout, node, leaf, attrs, v);
+    }
+  };
+  finish(root);
+  return root;
+}
+
+const bareGuid = (g: string | undefined): string | undefined => g?.replace(/^\{|\}$/g, '');
+
+/**
+ * The event's XML mirrored as JSON, as the Rust evtx crate's evtx_dump writes it (`attributes`: under
+ * `#attributes`; `separate`: --separate-json-attributes) or as xmltodict does (`@Name`, `#text`); undefined
+ * when the layout cannot carry the record faithfully (xmltodict writes a single unnamed Data as a bare
+ * string, which reads as a Data named "Data"; UserData with repeated element names).
+ */
+export function toEventXmlJson(r: EvtxRecord, layout: XmlJsonLayout = 'attributes'): Record<string, unknown> | undefined {
+  const sys: Record<string, unknown> = {};
+  xmlJsonElement(layout, sys, 'Provider', { Name: r.provider, Guid: layout === 'xmltodict' ? r.provider_guid : bareGuid(r.provider_guid), EventSourceName: r.event_source_name });
+  xmlJsonElement(layout, sys, 'EventID', { Qualifiers: r.qualifiers }, r.event_id);
+  if (r.version !== undefined) sys.Version = r.version;
+  if (r.level !== undefined) sys.Level = r.level;
+  if (r.task !== undefined) sys.Task = r.task;
+  if (r.opcode !== undefined) sys.Opcode = r.opcode;
+  if (r.keywords !== undefined) sys.Keywords = r.keywords.toUpperCase().replace('0X', '0x');
+  // evtx_dump writes microseconds.
+  xmlJsonElement(layout, sys, 'TimeCreated', { SystemTime: layout === 'xmltodict' ? r.timestamp : r.timestamp.slice(0, 26) + 'Z' });
+  sys.EventRecordID = layout === 'xmltodict' ? String(r.record_id) : r.record_id;
+  xmlJsonElement(layout, sys, 'Correlation', { ActivityID: r.activity_id, RelatedActivityID: r.related_activity_id });
+  xmlJsonElement(layout, sys, 'Execution', { ProcessID: r.process_id, ThreadID: r.thread_id });
+  sys.Channel = r.channel;
+  sys.Computer = r.computer;
+  xmlJsonElement(layout, sys, 'Security', { UserID: r.user_sid });
+  const ev: Record<string, unknown> = {};
+  xmlJsonElement(layout, ev, 'Event', { xmlns: 'http://schemas.microsoft.com/win/2004/08/events/event' });
+  const body: Record<string, unknown> = typeof ev.Event === 'object' && ev.Event !== null ? ev.Event as Record<string, unknown> : (ev.Event = {});
+  body.System = sys;
+  const keys = Object.keys(r.event_data);
+  if (r.event_data_kind === 'EventData') {
+    const params = keys.filter((k) => /^param\d+$/.test(k));
+    const named = keys.filter((k) => !/^param\d+$/.test(k));
+    if (keys.length === 0) { body.EventData = null; return ev; }
+    const ed: Record<string, unknown> = {};
+    if (layout === 'xmltodict') {
+      if (params.length === 1 && named.length === 0) return undefined;
+      const data: unknown[] = [];
+      for (const k of keys) if (k !== 'Binary') data.push(params.includes(k) ? r.event_data[k] : { '@Name': k, '#text': r.event_data[k] === '' ? null : r.event_data[k] });
+      if (data.length > 0) ed.Data = data;
+    } else {
+      for (const k of named) if (k !== 'Binary') ed[k] = r.event_data[k] === '' ? null : r.event_data[k];
+      if (params.length > 0) ed.Data = { '#text': params.length === 1 ? r.event_data[params[0]] : params.map((k) => r.event_data[k]) };
+    }
+    if ('Binary' in r.event_data) ed.Binary = r.event_data.Binary === '' ? null : r.event_data.Binary;
+    body.EventData = ed;
+  } else if (r.event_data_kind === 'UserData') {
+    const tree = userDataTree(layout, r.event_data);
+    if (!tree) return undefined;
+    const ud: Record<string, unknown> = {};
+    xmlJsonElement(layout, ud, r.user_data_root ?? 'EventXML', { xmlns: 'http://manifests.microsoft.com/win/2004/08/windows/eventlog' });
+    const root = ud[r.user_data_root ?? 'EventXML'] as Record<string, unknown> | null;
+    if (root === null) ud[r.user_data_root ?? 'EventXML'] = tree;
+    else Object.assign(root, tree);
+    body.UserData = ud;
+  } else if (r.event_data_kind === 'ProcessingErrorData') {
+    body.ProcessingErrorData = { ...r.event_data };
+  }
+  return ev;
+}
