@@ -144,14 +144,26 @@ async function fileSource(path: string, keepBlocks: number): Promise<BlockSource
   };
 }
 
-function streamSource(stream: Readable): BlockSource {
-  const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+function streamSource(stream: AsyncIterable<Buffer | string>): BlockSource {
+  const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
   let pending: Buffer[] = [];
   let have = 0;
   let done = false;
+  // A stream that fails (a cut archive member) gives what came before first, then its error: the records
+  // of a cut file are read as those of a short file would be.
+  let failed: Error | undefined;
   const readN = async (n: number): Promise<Buffer> => {
+    if (failed && have === 0) throw failed;
     while (have < n && !done) {
-      const r = await it.next();
+      let r: IteratorResult<Buffer | string>;
+      try {
+        r = await it.next();
+      } catch (e) {
+        failed = e as Error;
+        done = true;
+        if (have === 0) throw failed;
+        break;
+      }
       if (r.done) done = true;
       else {
         const chunk = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
@@ -170,6 +182,7 @@ function streamSource(stream: Readable): BlockSource {
     header: () => readN(FILE_HEADER_SIZE),
     next: async () => {
       const b = await readN(CHUNK_SIZE);
+      if (b.length === 0 && failed) throw failed;
       return b.length === 0 ? null : b;
     },
     close: async () => {
@@ -179,18 +192,19 @@ function streamSource(stream: Readable): BlockSource {
 }
 
 /**
- * Reads every record of an EVTX file or stream, in file order. Damage never throws: it becomes error
+ * Reads every record of an EVTX file or stream (a Readable, or any async iterable of bytes: an archive
+ * member), in file order. Damage never throws: it becomes error
  * items (with file, chunk and offset), and reading goes on. An input that cannot be opened or is not
  * EVTX at all yields a single `fatal` error item.
  */
-export async function* readEvtx(source: string | Readable, opts: ReadOptions = {}): AsyncGenerator<EvtxReadItem> {
+export async function* readEvtx(source: string | Readable | AsyncIterable<Buffer>, opts: ReadOptions = {}): AsyncGenerator<EvtxReadItem> {
   for await (const batch of readEvtxChunks(source, { ...opts, serialize: undefined })) yield* batch.items;
 }
 
 const single = (item: ChunkItem): ChunkBatch => ({ items: [item] });
 
 /** As readEvtx, one batch per chunk: fewer awaits, and records optionally serialized (on the workers). */
-export async function* readEvtxChunks(source: string | Readable, opts: ReadOptions = {}): AsyncGenerator<ChunkBatch> {
+export async function* readEvtxChunks(source: string | Readable | AsyncIterable<Buffer>, opts: ReadOptions = {}): AsyncGenerator<ChunkBatch> {
   const file = typeof source === 'string' ? source : (opts.name ?? '<stream>');
   const fatal = (offset: number, chunk: number, message: string): ChunkBatch => single({ kind: 'error', severity: 'fatal', loc: { file, chunk, offset }, message });
   let src: BlockSource;
@@ -236,12 +250,14 @@ export async function* readEvtxChunks(source: string | Readable, opts: ReadOptio
     const queue: Promise<ChunkBatch>[] = [];
     const maxInFlight = pool ? threads * 2 : 1;
     let first = true;
+    let readFailed = false;
     while (true) {
       let block: Buffer | null;
       try {
         block = await src.next();
       } catch (e) {
         queue.push(Promise.resolve(fatal(offset, index, `read failed: ${(e as Error).message}`)));
+        readFailed = true;
         break;
       }
       if (block === null) break;
@@ -278,6 +294,8 @@ export async function* readEvtxChunks(source: string | Readable, opts: ReadOptio
       while (window.size > 0) for (const b of await window.step()) yield b;
     }
     while (queue.length > 0) yield await queue.shift()!;
+    // A read that failed said so already: the input's end is unknown, not empty.
+    if (readFailed) return;
     if (first) {
       const not = notEvtx(header, null);
       yield not === undefined ? single({ kind: 'error', severity: 'warning', loc: { file, chunk: -1, offset: 0 }, message: 'file holds no chunks' }) : fatal(0, -1, not);

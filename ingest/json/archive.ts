@@ -39,15 +39,28 @@ export async function* openEntries(path: string): AsyncGenerator<Entry | EntryEr
 
 // ---- tar ----
 
-/** Pulls exact byte counts out of an async chunk stream. */
+/**
+ * Pulls exact byte counts out of an async chunk stream. A source that fails (a cut gzip) ends it, and the
+ * error is kept for whoever reads past what came before it.
+ */
 class Pull {
   private buf: Buffer = Buffer.alloc(0);
   private readonly it: AsyncIterator<Buffer>;
   private ended = false;
+  /** Bytes handed out so far (the archive offset of what comes next). */
+  taken = 0;
+  error: Error | undefined;
   constructor(src: AsyncIterable<Buffer>) { this.it = src[Symbol.asyncIterator](); }
   private async fill(n: number): Promise<void> {
     while (this.buf.length < n && !this.ended) {
-      const r = await this.it.next();
+      let r: IteratorResult<Buffer>;
+      try {
+        r = await this.it.next();
+      } catch (e) {
+        this.error = e as Error;
+        this.ended = true;
+        return;
+      }
       if (r.done) this.ended = true;
       else this.buf = this.buf.length === 0 ? r.value : Buffer.concat([this.buf, r.value]);
     }
@@ -57,6 +70,7 @@ class Pull {
     await this.fill(n);
     const out = this.buf.subarray(0, n);
     this.buf = this.buf.subarray(out.length);
+    this.taken += out.length;
     return out;
   }
   /** Stop the source (destroys a Readable) when the consumer leaves early. */
@@ -68,6 +82,7 @@ class Pull {
     if (this.buf.length === 0) await this.fill(1);
     const out = this.buf.subarray(0, Math.min(n, this.buf.length));
     this.buf = this.buf.subarray(out.length);
+    this.taken += out.length;
     return out;
   }
 }
@@ -100,9 +115,17 @@ async function* tarEntries(src: AsyncIterable<Buffer>): AsyncGenerator<Entry | E
 async function* tarBody(pull: Pull): AsyncGenerator<Entry | EntryError> {
   let longName: string | undefined;
   let paxPath: string | undefined;
+  // A cut or corrupt archive: a last entry error saying where it ends (the entries before are read).
+  const cut = (what: string, name?: string): EntryError => ({ name, error: `archive cannot be read ${what}: ${pull.error?.message ?? 'it ends there'}` });
+  /** A member's reader was told already (its read failed): the archive's end is not reported twice. */
+  let told = false;
   for (;;) {
+    const at = pull.taken;
     const h = await pull.read(512);
-    if (h.length < 512) return;
+    if (h.length < 512) {
+      if (!told && (pull.error || h.length > 0)) yield cut(`past offset ${at}`);
+      return;
+    }
     if (h.every((x) => x === 0)) return;
     const size = octal(h, 124, 12);
     const type = String.fromCharCode(h[156] || 48);
@@ -128,7 +151,11 @@ async function* tarBody(pull: Pull): AsyncGenerator<Entry | EntryError> {
     async function* body(): AsyncGenerator<Buffer> {
       while (left > 0) {
         const b = await pull.some(Math.min(left, 1 << 20));
-        if (b.length === 0) return;
+        // A cut archive must not pass for a short member: its reader hears where the member ends.
+        if (b.length === 0) {
+          told = true;
+          throw new Error(`archive cannot be read past byte ${size - left} of this member (${size} bytes): ${pull.error?.message ?? 'it ends there'}`);
+        }
         left -= b.length;
         yield b;
       }
@@ -137,7 +164,11 @@ async function* tarBody(pull: Pull): AsyncGenerator<Entry | EntryError> {
     const stream = body();
     yield { name, chunks: gz ? inflated(stream, createGunzip()) : stream };
     // Skip whatever the consumer did not read, then the padding.
-    while (left > 0) { const b = await pull.some(Math.min(left, 1 << 20)); if (b.length === 0) return; left -= b.length; }
+    while (left > 0) {
+      const b = await pull.some(Math.min(left, 1 << 20));
+      if (b.length === 0) { if (!told) yield cut(`past byte ${size - left} of this member (${size} bytes)`, name); return; }
+      left -= b.length;
+    }
     if (padded > size) await pull.read(padded - size);
   }
 }
@@ -231,16 +262,32 @@ async function* zipEntries(path: string): AsyncGenerator<Entry | EntryError> {
     if (e.name.endsWith('/')) continue;
     if (e.flags & 1) { yield { name: e.name, error: 'zip entry is encrypted' }; continue; }
     if (e.method !== 0 && e.method !== 8) { yield { name: e.name, error: `zip compression method ${e.method} is not supported (only stored and deflate)` }; continue; }
-    const lh = Buffer.alloc(30);
-    const f = await open(path, 'r');
-    try { await f.read(lh, 0, 30, e.localOffset); } finally { await f.close(); }
-    if (lh.readUInt32LE(0) !== 0x04034b50) { yield { name: e.name, error: 'zip local header signature not found' }; continue; }
-    const dataStart = e.localOffset + 30 + lh.readUInt16LE(26) + lh.readUInt16LE(28);
-    const raw = e.compSize > 0 ? createReadStream(path, { start: dataStart, end: dataStart + e.compSize - 1, highWaterMark: 1 << 20 }) : (async function* () { /* empty */ })();
-    let chunks: AsyncIterable<Buffer> = e.method === 8 && e.compSize > 0 ? inflated(raw as AsyncIterable<Buffer>, createInflateRaw()) : raw as AsyncIterable<Buffer>;
-    if (e.name.toLowerCase().endsWith('.gz')) chunks = inflated(chunks, createGunzip());
-    yield { name: e.name, chunks };
+    const dataStart = await zipDataStart(path, e);
+    if (dataStart === undefined) { yield { name: e.name, error: 'zip local header signature not found' }; continue; }
+    // Opened only when read: a member passed over holds no descriptor and no inflater.
+    yield { name: e.name, chunks: lazy(() => zipMemberChunks(path, e, dataStart)) };
   }
+}
+
+/** Where a zip member's data starts (after its local header), or undefined when no local header is there. */
+async function zipDataStart(path: string, e: ZipEntry): Promise<number | undefined> {
+  const lh = Buffer.alloc(30);
+  const f = await open(path, 'r');
+  try { await f.read(lh, 0, 30, e.localOffset); } finally { await f.close(); }
+  if (lh.readUInt32LE(0) !== 0x04034b50) return undefined;
+  return e.localOffset + 30 + lh.readUInt16LE(26) + lh.readUInt16LE(28);
+}
+
+function zipMemberChunks(path: string, e: ZipEntry, dataStart: number): AsyncIterable<Buffer> {
+  const raw: AsyncIterable<Buffer> = e.compSize > 0 ? createReadStream(path, { start: dataStart, end: dataStart + e.compSize - 1, highWaterMark: 1 << 20 }) : (async function* () { /* empty */ })();
+  let chunks = e.method === 8 && e.compSize > 0 ? inflated(raw, createInflateRaw()) : raw;
+  if (e.name.toLowerCase().endsWith('.gz')) chunks = inflated(chunks, createGunzip());
+  return chunks;
+}
+
+/** An iterable made on first use; leaving it early ends what was made (yield* passes return() on). */
+async function* lazy(make: () => AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  yield* make();
 }
 
 async function readCentralDirectory(fh: import('node:fs/promises').FileHandle): Promise<ZipEntry[]> {

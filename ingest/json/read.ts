@@ -1,4 +1,5 @@
-// One JSON input file (plain, .gz, .zip, .tar.gz) to adapted records or rejects, streaming.
+// One JSON input file (plain, .gz, .zip, .tar.gz) to adapted records or rejects, streaming. EVTX members
+// of an archive are handed to a reader the caller gives (EvtxMembers), in their place among the others.
 import { open } from 'node:fs/promises';
 import type { Provenance, Reject } from '../../schemas/event.js';
 import type { SourceRecord } from '../normalize/source.js';
@@ -55,15 +56,30 @@ export function pieceItem(p: Piece, file: string, entry: string | undefined, for
 }
 
 /**
- * Read one JSON input. `format` forces the shape (else each object is detected on its own). Entry-level
- * failures (encrypted zip member, bad gzip) become rejects; only an unopenable file throws.
+ * What to do with the EVTX members of an archive (named `*.evtx`, any case). This module reads JSON only:
+ * the caller that knows EVTX (ingest/sources.ts) passes `read`, which must consume `chunks` before it
+ * ends. Without it the members are passed over (the learning pass: EVTX teaches no clock), and `skipped`
+ * hears of each.
  */
-export async function* readJsonFile(file: string, format?: JsonFormat): AsyncGenerator<InputItem> {
-  for await (const r of readJsonPieces(file)) yield r.kind === 'piece' ? pieceItem(r.piece, file, r.entry, format) : r;
+export interface EvtxMembers {
+  read?: (file: string, entry: string, chunks: AsyncIterable<Buffer>) => AsyncIterable<InputItem>;
+  skipped?: (entry: string) => void;
 }
 
-/** As readJsonFile, with each piece's text left unparsed. */
-export async function* readJsonPieces(file: string): AsyncGenerator<RawItem> {
+export function isEvtxMember(name: string | undefined): name is string {
+  return name !== undefined && /\.evtx$/i.test(name);
+}
+
+/**
+ * Read one JSON input (or archive). `format` forces the shape (else each object is detected on its own).
+ * Entry-level failures (encrypted zip member, bad gzip) become rejects; only an unopenable file throws.
+ */
+export async function* readJsonFile(file: string, format?: JsonFormat, evtx: EvtxMembers = {}): AsyncGenerator<InputItem> {
+  for await (const r of readJsonPieces(file, evtx)) yield r.kind === 'piece' ? pieceItem(r.piece, file, r.entry, format) : r;
+}
+
+/** As readJsonFile, with each piece's text left unparsed (EVTX members come as items). */
+export async function* readJsonPieces(file: string, evtx: EvtxMembers = {}): AsyncGenerator<RawItem> {
   // Streams open lazily and would report a missing or forbidden file as a bad entry: open it first.
   await (await open(file, 'r')).close();
   for await (const e of openEntries(file)) {
@@ -71,8 +87,9 @@ export async function* readJsonPieces(file: string): AsyncGenerator<RawItem> {
       yield { kind: 'reject', reject: reject(sourceName(file, e.name), 'entry', e.error, '') };
       continue;
     }
-    if (e.name !== undefined && /\.evtx$/i.test(e.name)) {
-      yield { kind: 'reject', reject: reject(sourceName(file, e.name), 'entry', 'EVTX inside an archive is not read yet: extract it first', '') };
+    if (isEvtxMember(e.name)) {
+      if (evtx.read) yield* evtx.read(file, e.name, e.chunks);
+      else evtx.skipped?.(e.name);
       continue;
     }
     try {
