@@ -27,10 +27,16 @@ export function isArchive(path: string): boolean {
   return p.endsWith('.zip') || p.endsWith('.tar') || p.endsWith('.tar.gz') || p.endsWith('.tgz') || p.endsWith('.gz');
 }
 
-/** The entries of an input file, in order. Throws only when the file itself cannot be opened/read. */
-export async function* openEntries(path: string): AsyncGenerator<Entry | EntryError> {
+/** Central-directory entries [from, to) of a zip: a share of one archive for one worker (ingest/parallel). */
+export interface EntryRange { from: number; to: number }
+
+/**
+ * The entries of an input file, in order (of a zip, only those in `range` when given). Throws only when
+ * the file itself cannot be opened/read.
+ */
+export async function* openEntries(path: string, range?: EntryRange): AsyncGenerator<Entry | EntryError> {
   const p = lower(path);
-  if (p.endsWith('.zip')) yield* zipEntries(path);
+  if (p.endsWith('.zip')) yield* zipEntries(path, range);
   else if (p.endsWith('.tar.gz') || p.endsWith('.tgz')) yield* tarEntries(inflated(createReadStream(path), createGunzip()));
   else if (p.endsWith('.tar')) yield* tarEntries(createReadStream(path));
   else if (p.endsWith('.gz')) yield { chunks: inflated(createReadStream(path), createGunzip()) };
@@ -250,14 +256,23 @@ export async function* inflated(src: AsyncIterable<Buffer>, z: Transform & Zlib)
 
 interface ZipEntry { name: string; method: number; flags: number; compSize: number; localOffset: number }
 
-async function* zipEntries(path: string): AsyncGenerator<Entry | EntryError> {
+/** The entry names of a zip, in central-directory order (directories too: they end with '/'). */
+export async function zipNames(path: string): Promise<string[]> {
+  return (await centralDirectory(path)).map((e) => e.name);
+}
+
+async function centralDirectory(path: string): Promise<ZipEntry[]> {
   const fh = await open(path, 'r');
-  let entries: ZipEntry[];
   try {
-    entries = await readCentralDirectory(fh);
+    return await readCentralDirectory(fh);
   } finally {
     await fh.close();
   }
+}
+
+async function* zipEntries(path: string, range?: EntryRange): AsyncGenerator<Entry | EntryError> {
+  const all = await centralDirectory(path);
+  const entries = range ? all.slice(range.from, range.to) : all;
   for (const e of entries) {
     if (e.name.endsWith('/')) continue;
     if (e.flags & 1) { yield { name: e.name, error: 'zip entry is encrypted' }; continue; }

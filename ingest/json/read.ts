@@ -3,7 +3,7 @@
 import { open } from 'node:fs/promises';
 import type { Provenance, Reject } from '../../schemas/event.js';
 import type { SourceRecord } from '../normalize/source.js';
-import { openEntries } from './archive.js';
+import { openEntries, type EntryRange } from './archive.js';
 import { adapt, type JsonFormat } from './detect.js';
 import { splitJson, type Piece } from './split.js';
 
@@ -78,11 +78,14 @@ export async function* readJsonFile(file: string, format?: JsonFormat, evtx: Evt
   for await (const r of readJsonPieces(file, evtx)) yield r.kind === 'piece' ? pieceItem(r.piece, file, r.entry, format) : r;
 }
 
-/** As readJsonFile, with each piece's text left unparsed (EVTX members come as items). */
-export async function* readJsonPieces(file: string, evtx: EvtxMembers = {}): AsyncGenerator<RawItem> {
+/**
+ * As readJsonFile, with each piece's text left unparsed (EVTX members come as items); of a zip, only the
+ * entries in `range` when given.
+ */
+export async function* readJsonPieces(file: string, evtx: EvtxMembers = {}, range?: EntryRange): AsyncGenerator<RawItem> {
   // Streams open lazily and would report a missing or forbidden file as a bad entry: open it first.
   await (await open(file, 'r')).close();
-  for await (const e of openEntries(file)) {
+  for await (const e of openEntries(file, range)) {
     if ('error' in e) {
       yield { kind: 'reject', reject: reject(sourceName(file, e.name), 'entry', e.error, '') };
       continue;

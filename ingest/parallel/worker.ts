@@ -9,6 +9,7 @@ import { evtxInputItem, READ_EVTX_MEMBERS, type InputItem } from '../sources.js'
 import { pieceItem, readJsonPieces, type RawItem } from '../json/read.js';
 import type { JsonFormat } from '../json/detect.js';
 import { readEvtxRange } from '../evtx/range.js';
+import type { EntryRange } from '../json/archive.js';
 import type { FromWorker, Job, JobBatch, ToWorker, WorkerSetup } from './protocol.js';
 
 const BATCH_EVENTS = 4096;
@@ -134,13 +135,14 @@ async function runJob(id: number, job: Job): Promise<void> {
         if (b.full) await b.send();
       }
     } else {
-      const items = takeKept(job.file);
+      // Items kept by the first pass are the whole file's: a share of an archive reads its own.
+      const items = job.members ? undefined : takeKept(job.file);
       if (items) {
         for (const it of items) {
           take(b, job.file, it);
           if (b.full) await b.send();
         }
-      } else await readJson(b, id, job.file, job.format);
+      } else await readJson(b, id, job.file, job.format, job.members);
     }
     await b.send();
     post({ type: 'done', id });
@@ -175,7 +177,7 @@ function rawChars(r: RawItem): number {
  * A JSON input (or archive): parsed here when it is small; when it is larger than a part, read and split here and
  * handed out part by part, so that every worker parses a share of one large export.
  */
-async function readJson(b: Batcher, id: number, file: string, format: InputFormat | undefined): Promise<void> {
+async function readJson(b: Batcher, id: number, file: string, format: InputFormat | undefined, members: EntryRange | undefined): Promise<void> {
   let part: RawItem[] = [];
   let chars = 0, split = false;
   const flush = async (): Promise<void> => {
@@ -193,7 +195,7 @@ async function readJson(b: Batcher, id: number, file: string, format: InputForma
     part = [];
     chars = 0;
   };
-  for await (const r of readJsonPieces(file, READ_EVTX_MEMBERS)) {
+  for await (const r of readJsonPieces(file, READ_EVTX_MEMBERS, members)) {
     part.push(r);
     chars += rawChars(r);
     if (part.length >= PART_ITEMS || chars >= PART_CHARS) {

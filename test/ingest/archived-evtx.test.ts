@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { normalizeInParallel } from '../../ingest/parallel/pool.js';
+import { shares } from '../../ingest/parallel/plan.js';
 import { normalizeFiles } from '../../ingest/pipeline.js';
 import { expandPaths } from '../../ingest/sources.js';
 import type { NormalizedEvent } from '../../schemas/event.js';
@@ -217,4 +218,10 @@ test('archived damage: a member that is not EVTX, a cut .tar.gz and a cut .zip a
   const z = await sequential([zip, corpus(R[0])]);
   assert.deepEqual(z.unreadable, [`${zip}: not a zip file (no end of central directory)`]);
   assert.equal(z.events.length, 10, 'the other input is read');
+});
+
+test('the pool shares a zip by its EVTX members: one job each, and one per run of other members', () => {
+  assert.deepEqual(shares(['a.json', 'Logs/', 'b.EVTX', 'c.evtx', 'd.json', 'e.jsonl']), [{ from: 0, to: 2 }, { from: 2, to: 3 }, { from: 3, to: 4 }, { from: 4, to: 6 }]);
+  assert.deepEqual(shares(['x.evtx']), [{ from: 0, to: 1 }]);
+  assert.equal(shares(['a.json', 'notes.evtx.txt']), undefined, 'no EVTX member: the archive is one job');
 });
