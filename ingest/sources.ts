@@ -4,9 +4,9 @@
 import { opendir, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InputFormat } from '../schemas/event.js';
-import { readEvtx, type EvtxReadItem } from './evtx/index.js';
+import { parseChunk, readEvtx, readEvtxChunks, type EvtxReadItem } from './evtx/index.js';
 import type { JsonFormat } from './json/detect.js';
-import { readJsonFile, reject, sourceName, type EvtxMembers, type InputItem } from './json/read.js';
+import { readJsonFile, reject, sourceName, type ChunkPiece, type EvtxMembers, type InputItem } from './json/read.js';
 
 export type { InputItem } from './json/read.js';
 
@@ -138,6 +138,23 @@ export async function* readEvtxMember(file: string, entry: string, chunks: Async
 
 /** EVTX members of archives read as EVTX (readJsonFile's EvtxMembers). */
 export const READ_EVTX_MEMBERS: EvtxMembers = { read: readEvtxMember };
+
+/**
+ * As readEvtxMember, with the chunks cut out and left unparsed (in their place among the other items),
+ * for other threads to parse: parseMemberChunk gives what readEvtxMember would have.
+ */
+export async function* readEvtxMemberChunks(file: string, entry: string, chunks: AsyncIterable<Buffer>): AsyncGenerator<InputItem | ChunkPiece> {
+  for await (const batch of readEvtxChunks(chunks, { name: sourceName(file, entry), unparsed: true })) {
+    for (const it of batch.items) yield evtxInputItem(file, it, entry);
+    if (batch.unparsed) yield { kind: 'chunk', entry, ...batch.unparsed };
+  }
+}
+
+/** The items of a chunk readEvtxMemberChunks cut out (its bytes may have crossed threads as a Uint8Array). */
+export function* parseMemberChunk(file: string, c: ChunkPiece): Generator<InputItem> {
+  const bytes = Buffer.from(c.bytes.buffer, c.bytes.byteOffset, c.bytes.byteLength);
+  for (const it of parseChunk(bytes, sourceName(file, c.entry), c.index, c.offset)) yield evtxInputItem(file, it, c.entry);
+}
 
 /** One input file of any supported kind. Throws when it cannot be opened or read at all. */
 export function readInput(file: string, format?: InputFormat): AsyncGenerator<InputItem> {

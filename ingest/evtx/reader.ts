@@ -33,6 +33,12 @@ export interface ReadOptions extends ChunkOptions {
    * start, warm up and hold in memory).
    */
   parseOnMain?: boolean;
+  /**
+   * Chunks are not parsed: each comes as a batch of its own with the chunk's bytes (`batch.unparsed`, the
+   * reader's own copy), in its place among the error items. The file header, stray blocks and the end
+   * are judged here as always; no pool is used.
+   */
+  unparsed?: boolean;
 }
 
 export type EvtxReadItem = ChunkItem;
@@ -216,8 +222,8 @@ export async function* readEvtxChunks(source: string | Readable | AsyncIterable<
     yield fatal(0, -1, `cannot open: ${(e as Error).message}`);
     return;
   }
-  const ownPool = !opts.pool && (opts.threads ?? 0) > 1 ? new WorkerPool(opts.threads!) : null;
-  const pool = opts.pool ?? ownPool;
+  const ownPool = !opts.unparsed && !opts.pool && (opts.threads ?? 0) > 1 ? new WorkerPool(opts.threads!) : null;
+  const pool = opts.unparsed ? null : opts.pool ?? ownPool;
   const threads = pool?.size ?? 0;
   const chunkOpts: ChunkOptions = { xml: opts.xml || opts.serialize === 'xml', recover: opts.recover, eventIds: opts.eventIds, generic: opts.generic };
   // JSON lines are made as bytes (on the workers too); a caller that wants text gets them decoded here.
@@ -232,6 +238,8 @@ export async function* readEvtxChunks(source: string | Readable | AsyncIterable<
     return opts.serialize ? parseChunkText(block, file, index, offset, chunkOpts, opts.serialize) : { items: parseChunk(block, file, index, offset, chunkOpts) };
   };
   const parse = (block: Buffer, index: number, offset: number): Promise<ChunkBatch> =>
+    // A file's blocks are views into pieces read again later; a stream's are copies already.
+    opts.unparsed ? Promise.resolve({ items: [], unparsed: { bytes: typeof source === 'string' ? Buffer.from(block) : block, index, offset } }) :
     pool ? pool.parse(block, file, index, offset, chunkOpts, opts.serialize).then(asText) : Promise.resolve(parseHere(block, index, offset));
   const window = pool && opts.parseOnMain ? new MainAndWorkers(pool, (s, block) => parse(block, s.index, s.offset), (s, block) => parseHere(block, s.index, s.offset)) : null;
   try {

@@ -33,7 +33,15 @@ export function reject(source: string, pos: string, reason: string, original: st
 }
 
 /** A piece of JSON text and the archive entry it came from, not yet parsed (that may happen elsewhere). */
-export type RawItem = { kind: 'piece'; piece: Piece; entry?: string } | InputItem;
+export type PieceItem = { kind: 'piece'; piece: Piece; entry?: string };
+
+/**
+ * A 64 KiB EVTX chunk of an archive member, cut out and not yet parsed: a worker parses it
+ * (ingest/parallel), with `index` and `offset` where the extracted file has it.
+ */
+export interface ChunkPiece { kind: 'chunk'; entry: string; bytes: Uint8Array; index: number; offset: number }
+
+export type RawItem = PieceItem | ChunkPiece | InputItem;
 
 /** Parses and adapts one piece: a record, or a reject with its position and reason. */
 export function pieceItem(p: Piece, file: string, entry: string | undefined, format: JsonFormat | undefined): InputItem {
@@ -61,8 +69,8 @@ export function pieceItem(p: Piece, file: string, entry: string | undefined, for
  * ends. Without it the members are passed over (the learning pass: EVTX teaches no clock), and `skipped`
  * hears of each.
  */
-export interface EvtxMembers {
-  read?: (file: string, entry: string, chunks: AsyncIterable<Buffer>) => AsyncIterable<InputItem>;
+export interface EvtxMembers<T extends InputItem | ChunkPiece = InputItem> {
+  read?: (file: string, entry: string, chunks: AsyncIterable<Buffer>) => AsyncIterable<T>;
   skipped?: (entry: string) => void;
 }
 
@@ -82,7 +90,7 @@ export async function* readJsonFile(file: string, format?: JsonFormat, evtx: Evt
  * As readJsonFile, with each piece's text left unparsed (EVTX members come as items); of a zip, only the
  * entries in `range` when given.
  */
-export async function* readJsonPieces(file: string, evtx: EvtxMembers = {}, range?: EntryRange): AsyncGenerator<RawItem> {
+export async function* readJsonPieces<T extends InputItem | ChunkPiece = InputItem>(file: string, evtx: EvtxMembers<T> = {}, range?: EntryRange): AsyncGenerator<PieceItem | InputItem | T> {
   // Streams open lazily and would report a missing or forbidden file as a bad entry: open it first.
   await (await open(file, 'r')).close();
   for await (const e of openEntries(file, range)) {

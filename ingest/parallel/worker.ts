@@ -5,8 +5,8 @@ import { detectorsUse } from '../../detectors/uses.js';
 import type { InputFormat, NormalizedEvent, Reject } from '../../schemas/event.js';
 import { ClockKnowledge, Normalizer } from '../normalize/index.js';
 import { FileLearner, normalizeItem } from '../pipeline.js';
-import { evtxInputItem, READ_EVTX_MEMBERS, type InputItem } from '../sources.js';
-import { pieceItem, readJsonPieces, type RawItem } from '../json/read.js';
+import { evtxInputItem, parseMemberChunk, readEvtxMemberChunks, type InputItem } from '../sources.js';
+import { pieceItem, readJsonPieces, type ChunkPiece, type EvtxMembers, type PieceItem, type RawItem } from '../json/read.js';
 import type { JsonFormat } from '../json/detect.js';
 import { readEvtxRange } from '../evtx/range.js';
 import type { EntryRange } from '../json/archive.js';
@@ -19,6 +19,7 @@ const PART_ITEMS = 1024;
 const PART_CHARS = 1 << 20;
 
 const port = parentPort!;
+const CUT_EVTX_MEMBERS: EvtxMembers<InputItem | ChunkPiece> = { read: readEvtxMemberChunks };
 /** Until the first pass ends: knowledge that knows nothing and notes that it was asked. */
 class ProvisionalKnowledge extends ClockKnowledge {
   asked = false;
@@ -130,10 +131,7 @@ async function runJob(id: number, job: Job): Promise<void> {
       // One batch per range: with provisional knowledge the whole range must be judged before it is sent.
       for (const items of readEvtxRange(job.file, job.from, job.to)) for (const it of items) take(b, job.file, evtxInputItem(job.file, it));
     } else if (job.kind === 'part') {
-      for (const r of job.items) {
-        take(b, job.file, raw(job.file, job.format, r));
-        if (b.full) await b.send();
-      }
+      for (const r of job.items) await takeRaw(b, job.file, job.format, r);
     } else {
       // Items kept by the first pass are the whole file's: a share of an archive reads its own.
       const items = job.members ? undefined : takeKept(job.file);
@@ -155,22 +153,29 @@ async function runJob(id: number, job: Job): Promise<void> {
   }
 }
 
-function raw(file: string, format: InputFormat | undefined, r: RawItem): InputItem {
+function raw(file: string, format: InputFormat | undefined, r: PieceItem | InputItem): InputItem {
   return r.kind === 'piece' ? pieceItem(r.piece, file, r.entry, format as JsonFormat | undefined) : r;
 }
 
+/** Normalizes one raw item into the batch: a piece, an item, or an archived EVTX chunk (its records). */
+async function takeRaw(b: Batcher, file: string, format: InputFormat | undefined, r: RawItem): Promise<void> {
+  if (r.kind !== 'chunk') {
+    take(b, file, raw(file, format, r));
+    if (b.full) await b.send();
+    return;
+  }
+  for (const it of parseMemberChunk(file, r)) {
+    take(b, file, it);
+    if (b.full) await b.send();
+  }
+}
+
 /**
- * What an item weighs in a part, in characters of JSON text: a piece its text; a parsed record (an
- * archive's EVTX member) its event data and 512 for the rest, so that parts of an archive of EVTX are
- * bounded as those of JSON text are (the record's JSON: 844 characters on average in a DC's Security log,
- * 8 723 in a PowerShell log of script blocks, nearly all event data).
+ * What an item weighs in a part, in characters of JSON text: a piece its text, an archived EVTX chunk its
+ * bytes (16 chunks to a part).
  */
 function rawChars(r: RawItem): number {
-  if (r.kind === 'piece') return r.piece.text.length;
-  if (r.kind !== 'record') return 0;
-  let n = 512;
-  for (const k in r.record.event_data) n += k.length + r.record.event_data[k].length;
-  return n;
+  return r.kind === 'piece' ? r.piece.text.length : r.kind === 'chunk' ? r.bytes.byteLength : 0;
 }
 
 /**
@@ -187,15 +192,13 @@ async function readJson(b: Batcher, id: number, file: string, format: InputForma
       const run = await taken;
       if (run !== undefined) await runJob(run, { kind: 'part', file, format, items: part, chars });
     } else {
-      for (const r of part) {
-        take(b, file, raw(file, format, r));
-        if (b.full) await b.send();
-      }
+      for (const r of part) await takeRaw(b, file, format, r);
     }
     part = [];
     chars = 0;
   };
-  for await (const r of readJsonPieces(file, READ_EVTX_MEMBERS, members)) {
+  // EVTX members come as chunks cut out and not parsed: a large log is parsed by every worker, in parts.
+  for await (const r of readJsonPieces(file, CUT_EVTX_MEMBERS, members)) {
     part.push(r);
     chars += rawChars(r);
     if (part.length >= PART_ITEMS || chars >= PART_CHARS) {
