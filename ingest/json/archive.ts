@@ -254,7 +254,11 @@ export async function* inflated(src: AsyncIterable<Buffer>, z: Transform & Zlib)
 
 // ---- zip ----
 
-interface ZipEntry { name: string; method: number; flags: number; compSize: number; localOffset: number }
+interface ZipEntry {
+  name: string; method: number; flags: number; compSize: number; localOffset: number;
+  /** Where the data starts, when the local header was read already. */
+  dataStart?: number;
+}
 
 /** The entry names of a zip, in central-directory order (directories too: they end with '/'). */
 export async function zipNames(path: string): Promise<string[]> {
@@ -271,16 +275,77 @@ async function centralDirectory(path: string): Promise<ZipEntry[]> {
 }
 
 async function* zipEntries(path: string, range?: EntryRange): AsyncGenerator<Entry | EntryError> {
-  const all = await centralDirectory(path);
-  const entries = range ? all.slice(range.from, range.to) : all;
+  let all: ZipEntry[];
+  try {
+    all = await centralDirectory(path);
+  } catch (e) {
+    // A zip cut short has lost its central directory (it comes last): its members are found from their
+    // local headers instead, up to the cut. Not a zip at all (no member header at its start): unreadable.
+    const found = await localHeaders(path);
+    if (found.entries.length === 0) throw e;
+    yield* zipMembers(path, found.entries);
+    yield { error: `zip central directory not found (cut short?): ${found.entries.length} entries read from their local headers${found.stop ? `, then ${found.stop}` : ''}` };
+    return;
+  }
+  yield* zipMembers(path, range ? all.slice(range.from, range.to) : all);
+}
+
+async function* zipMembers(path: string, entries: ZipEntry[]): AsyncGenerator<Entry | EntryError> {
   for (const e of entries) {
     if (e.name.endsWith('/')) continue;
     if (e.flags & 1) { yield { name: e.name, error: 'zip entry is encrypted' }; continue; }
     if (e.method !== 0 && e.method !== 8) { yield { name: e.name, error: `zip compression method ${e.method} is not supported (only stored and deflate)` }; continue; }
-    const dataStart = await zipDataStart(path, e);
+    const dataStart = e.dataStart ?? await zipDataStart(path, e);
     if (dataStart === undefined) { yield { name: e.name, error: 'zip local header signature not found' }; continue; }
     // Opened only when read: a member passed over holds no descriptor and no inflater.
     yield { name: e.name, chunks: lazy(() => zipMemberChunks(path, e, dataStart)) };
+  }
+}
+
+/**
+ * The members of a zip found by walking its local headers from the start (no central directory), and
+ * why the walk stopped early, if it did. A member cut by the end of the file is listed: its reader hears
+ * where it ends.
+ */
+async function localHeaders(path: string): Promise<{ entries: ZipEntry[]; stop?: string }> {
+  const fh = await open(path, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    const entries: ZipEntry[] = [];
+    const h = Buffer.alloc(30);
+    let pos = 0;
+    for (;;) {
+      if (pos >= size) return { entries };
+      const cutHeader = `the archive ends inside a member header at offset ${pos}`;
+      if ((await fh.read(h, 0, 30, pos)).bytesRead < 30) return { entries, stop: cutHeader };
+      const sig = h.readUInt32LE(0);
+      // The central directory's start (its end was cut): every member was found.
+      if (sig === 0x02014b50) return { entries };
+      if (sig !== 0x04034b50) return { entries, stop: `no member header at offset ${pos}` };
+      const flags = h.readUInt16LE(6), method = h.readUInt16LE(8);
+      let compSize = h.readUInt32LE(18);
+      const nameLen = h.readUInt16LE(26), extraLen = h.readUInt16LE(28);
+      const meta = Buffer.alloc(nameLen + extraLen);
+      if ((await fh.read(meta, 0, meta.length, pos + 30)).bytesRead < meta.length) return { entries, stop: cutHeader };
+      const name = meta.toString(flags & 0x800 ? 'utf8' : 'latin1', 0, nameLen);
+      // zip64: a local header's extra field holds both sizes, uncompressed first.
+      for (let x = nameLen; x + 4 <= meta.length; x += 4 + meta.readUInt16LE(x + 2)) {
+        if (meta.readUInt16LE(x) === 1 && compSize === 0xffffffff && x + 20 <= meta.length) compSize = Number(meta.readBigUInt64LE(x + 12));
+      }
+      // Sizes written after the data (a zip made as a stream): the data's end cannot be found here.
+      if (flags & 8 && compSize === 0) return { entries, stop: `member ${name} gives its size after its data: it and what follows cannot be found without the central directory` };
+      const dataStart = pos + 30 + nameLen + extraLen;
+      entries.push({ name, method, flags, compSize, localOffset: pos, dataStart });
+      pos = dataStart + compSize;
+      if (flags & 8) {
+        // The data descriptor: an optional signature, CRC-32 and the two sizes (8 bytes each in zip64).
+        const d = Buffer.alloc(4);
+        await fh.read(d, 0, 4, pos);
+        pos += (d.readUInt32LE(0) === 0x08074b50 ? 4 : 0) + (h.readUInt32LE(18) === 0xffffffff ? 20 : 12);
+      }
+    }
+  } finally {
+    await fh.close();
   }
 }
 
@@ -294,10 +359,20 @@ async function zipDataStart(path: string, e: ZipEntry): Promise<number | undefin
 }
 
 function zipMemberChunks(path: string, e: ZipEntry, dataStart: number): AsyncIterable<Buffer> {
-  const raw: AsyncIterable<Buffer> = e.compSize > 0 ? createReadStream(path, { start: dataStart, end: dataStart + e.compSize - 1, highWaterMark: 1 << 20 }) : (async function* () { /* empty */ })();
+  const raw: AsyncIterable<Buffer> = e.compSize > 0 ? whole(createReadStream(path, { start: dataStart, end: dataStart + e.compSize - 1, highWaterMark: 1 << 20 }), e.compSize) : (async function* () { /* empty */ })();
   let chunks = e.method === 8 && e.compSize > 0 ? inflated(raw, createInflateRaw()) : raw;
   if (e.name.toLowerCase().endsWith('.gz')) chunks = inflated(chunks, createGunzip());
   return chunks;
+}
+
+/** The bytes of `src`, which must be `size` long: a cut file is an error, not a short member. */
+async function* whole(src: AsyncIterable<Buffer>, size: number): AsyncGenerator<Buffer> {
+  let got = 0;
+  for await (const b of src) {
+    got += b.length;
+    yield b;
+  }
+  if (got < size) throw new Error(`archive ends inside this member (${got} of its ${size} stored bytes)`);
 }
 
 /** An iterable made on first use; leaving it early ends what was made (yield* passes return() on). */

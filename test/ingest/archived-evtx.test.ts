@@ -168,7 +168,7 @@ test('hunt over an archive of the R logs finds the sessions it finds over the fi
   assert.equal(summary(one.said), summary(zipped.said));
 });
 
-test('archived damage: a member that is not EVTX, a cut .tar.gz and a cut .zip are named; the rest is read', { skip: SKIP_NO_SHARED, timeout: 120_000 }, async () => {
+test('archived damage: a member that is not EVTX, a cut .tar.gz, a cut .zip and a bogus one are named; the rest is read', { skip: SKIP_NO_SHARED, timeout: 120_000 }, async () => {
   const ddir = join(dir, 'damage');
   mkdirSync(ddir);
   const r1 = member('a-R1.evtx', corpus(R[0]));
@@ -206,20 +206,37 @@ test('archived damage: a member that is not EVTX, a cut .tar.gz and a cut .zip a
   const p = await sequential([partial]);
   assert.deepEqual(c.events.filter((e) => e.hoptrail.provenance.entry === big.name).map(content), p.events.map(content));
   // On the worker pool too, and nothing hangs.
-  let parallelEvents = 0, parallelRejects = '';
-  for await (const it of normalizeInParallel([cut], { ingested: INGESTED, threads: 2 })) {
-    if (it.kind === 'batch') { parallelEvents += it.batch.events; parallelRejects += it.batch.rejects; it.release(); }
-  }
-  assert.equal(parallelEvents, c.events.length);
-  assert.equal(parallelRejects, c.rejects.map((l) => l + '\n').join(''));
+  const onPool = async (file: string, want: Out): Promise<void> => {
+    let events = 0, rejects = '';
+    for await (const it of normalizeInParallel([file], { ingested: INGESTED, threads: 2 })) {
+      if (it.kind === 'batch') { events += it.batch.events; rejects += it.batch.rejects; it.release(); }
+    }
+    assert.equal(events, want.events.length);
+    assert.equal(rejects, want.rejects.map((l) => l + '\n').join(''));
+  };
+  await onPool(cut, c);
 
-  // A cut .zip has lost its central directory: the archive is unreadable, and says why.
+  // A cut .zip has lost its central directory: its members are found from their local headers, the
+  // cut one gives its records up to the cut, and rejects name it and the archive.
   const zip = join(ddir, 'cut.zip');
   writeZip(zip, [r1, big]);
   writeFileSync(zip, readFileSync(zip).subarray(0, Math.floor(readFileSync(zip).length / 2)));
-  const z = await sequential([zip, corpus(R[0])]);
-  assert.deepEqual(z.unreadable, [`${zip}: not a zip file (no end of central directory)`]);
-  assert.equal(z.events.length, 10, 'the other input is read');
+  const z = await sequential([zip]);
+  assert.deepEqual(z.unreadable, []);
+  assert.equal(z.events.filter((e) => e.hoptrail.provenance.entry === r1.name).length, 10);
+  const zipBig = z.events.filter((e) => e.hoptrail.provenance.entry === big.name).length;
+  assert.ok(zipBig > 1000 && zipBig < 8000, `events before the cut: ${zipBig}`);
+  const [cutMember, archive] = z.rejects.slice(-2).map((l) => JSON.parse(l) as { source: string; reason: string });
+  assert.equal(cutMember.source, `${zip}!${big.name}`);
+  assert.match(cutMember.reason, /^read failed: archive ends inside this member \(\d+ of its \d+ stored bytes\)$/);
+  assert.deepEqual(archive, { source: zip, position: 'entry', reason: 'zip central directory not found (cut short?): 2 entries read from their local headers', original: '' });
+  await onPool(zip, z);
+  // Not a zip at all: unreadable, and said why; the other inputs are read.
+  const bogus = join(ddir, 'bogus.zip');
+  writeFileSync(bogus, 'not a zip');
+  const b = await sequential([bogus, corpus(R[0])]);
+  assert.deepEqual(b.unreadable, [`${bogus}: not a zip file (no end of central directory)`]);
+  assert.equal(b.events.length, 10, 'the other input is read');
 });
 
 test('the pool shares a zip by its EVTX members: one job each, and one per run of other members', () => {
