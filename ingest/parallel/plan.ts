@@ -1,6 +1,8 @@
-// How a zip archive is shared among the pool's workers: each EVTX member a job of its own (inflated and
-// parsed on one thread, while other workers take other members), and each run of other members between
-// them one job. Tar streams are read in order only, and stay one job.
+// How a zip archive is shared among the pool's workers: each EVTX member a job of its own (inflated on one
+// thread while other workers take other members; a large one's chunks are handed out in parts, as a large
+// JSON input's pieces are), and each run of other members between them one job. Tar streams are read in
+// order only and stay one job (its EVTX chunks handed out in parts all the same); the first pass inflates a
+// .tar.gz once more to look for JSON members (0.28 s for 200 MB of EVTX), a zip's it passes over for free.
 import { zipNames, type EntryRange } from '../json/archive.js';
 import { isEvtxMember } from '../json/read.js';
 

@@ -7,7 +7,7 @@ import type { RawItem } from '../json/read.js';
 /**
  * A unit of work: blocks [from, to) of an EVTX file; a JSON input or an archive (of a zip, maybe only the
  * entries in `members`: plan.ts), which its worker hands out in parts when it is large; or one such part
- * (its pieces of text, parsed by whoever takes it, or an archived EVTX member's records).
+ * (its pieces of text, or an archived EVTX member's chunks, parsed by whoever takes it).
  */
 export type Job =
   | { kind: 'evtx'; file: string; from: number; to: number }

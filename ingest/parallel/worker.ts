@@ -179,8 +179,9 @@ function rawChars(r: RawItem): number {
 }
 
 /**
- * A JSON input (or archive): parsed here when it is small; when it is larger than a part, read and split here and
- * handed out part by part, so that every worker parses a share of one large export.
+ * A JSON input or an archive (or a share of a zip): parsed here when it is small; when it is larger than a
+ * part, read and split here and handed out part by part, so that every worker parses a share of one large
+ * export or archived log.
  */
 async function readJson(b: Batcher, id: number, file: string, format: InputFormat | undefined, members: EntryRange | undefined): Promise<void> {
   let part: RawItem[] = [];
