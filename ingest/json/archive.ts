@@ -109,6 +109,18 @@ function octal(b: Buffer, off: number, len: number): number {
   return t ? parseInt(t, 8) : 0;
 }
 
+/** A tar header's checksum: its bytes summed with the checksum field read as spaces (old tars: as signed bytes). */
+function checksumOk(h: Buffer): boolean {
+  let sum = 8 * 32, signed = 8 * 32;
+  for (let i = 0; i < 512; i++) {
+    if (i >= 148 && i < 156) continue;
+    sum += h[i];
+    signed += h[i] < 128 ? h[i] : h[i] - 256;
+  }
+  const stored = octal(h, 148, 8);
+  return stored === sum || stored === signed;
+}
+
 async function* tarEntries(src: AsyncIterable<Buffer>): AsyncGenerator<Entry | EntryError> {
   const pull = new Pull(src);
   try {
@@ -122,7 +134,7 @@ async function* tarBody(pull: Pull): AsyncGenerator<Entry | EntryError> {
   let longName: string | undefined;
   let paxPath: string | undefined;
   // A cut or corrupt archive: a last entry error saying where it ends (the entries before are read).
-  const cut = (what: string, name?: string): EntryError => ({ name, error: `archive cannot be read ${what}: ${pull.error?.message ?? 'it ends there'}` });
+  const cut = (what: string, name?: string, why?: string): EntryError => ({ name, error: `archive cannot be read ${what}: ${why ?? pull.error?.message ?? 'it ends there'}` });
   /** A member's reader was told already (its read failed): the archive's end is not reported twice. */
   let told = false;
   for (;;) {
@@ -133,6 +145,8 @@ async function* tarBody(pull: Pull): AsyncGenerator<Entry | EntryError> {
       return;
     }
     if (h.every((x) => x === 0)) return;
+    // A damaged header would give a made-up size, and every entry after it would be garbage.
+    if (!checksumOk(h)) { yield cut(`past offset ${at}`, undefined, 'header checksum mismatch (damaged, or not a tar archive)'); return; }
     const size = octal(h, 124, 12);
     const type = String.fromCharCode(h[156] || 48);
     let name = cstr(h, 0, 100);

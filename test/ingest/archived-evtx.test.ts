@@ -216,6 +216,18 @@ test('archived damage: a member that is not EVTX, a cut .tar.gz, a cut .zip and 
   };
   await onPool(cut, c);
 
+  // A damaged tar header (its checksum): the members before it are read, then a reject names the archive.
+  const tar = join(ddir, 'damaged.tar');
+  writeTar(tar, [r1, member('d-R2.evtx', corpus(R[1])), r1]);
+  const t = readFileSync(tar);
+  const second = 512 + Math.ceil(r1.data.length / 512) * 512;
+  t[second + 130] ^= 0x01; // a digit of its size
+  writeFileSync(tar, t);
+  const d = await sequential([tar]);
+  assert.deepEqual(d.unreadable, []);
+  assert.equal(d.events.length, 10);
+  assert.deepEqual(JSON.parse(d.rejects.at(-1)!), { source: tar, position: 'entry', reason: `archive cannot be read past offset ${second}: header checksum mismatch (damaged, or not a tar archive)`, original: '' });
+
   // A cut .zip has lost its central directory: its members are found from their local headers, the
   // cut one gives its records up to the cut, and rejects name it and the archive.
   const zip = join(ddir, 'cut.zip');
