@@ -1,5 +1,5 @@
-// `hoptrail dump`: EVTX records as JSON lines (the reference dumps' field names) or XML, on stdout;
-// problems as one-line JSON on stderr.
+// `hoptrail dump`: EVTX records (of files, or of the members of archives named) as JSON lines (the
+// reference dumps' field names) or XML, on stdout; problems as one-line JSON on stderr.
 
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
@@ -7,11 +7,14 @@ import { readEvtxChunks, releaseBytes, WorkerPool, type EvtxReadItem } from '../
 import { parseArgs, UsageError } from './args.js';
 import { StdoutWriter } from './stdout.js';
 import { expandInputs } from './inputs.js';
+import { openEntries } from '../ingest/json/archive.js';
+import { isEvtxMember, sourceName } from '../ingest/json/read.js';
 
-const HELP = `usage: hoptrail dump <files|dirs|-...> [--format jsonl|xml] [--threads N] [--event-id N,...] [--no-recover]
+const HELP = `usage: hoptrail dump <files|dirs|archives|-...> [--format jsonl|xml] [--threads N] [--event-id N,...] [--no-recover]
 
-Parses EVTX files (directories are searched recursively for *.evtx; - reads standard input) and prints
-one record per line.
+Parses EVTX files (directories are searched recursively for *.evtx; - reads standard input; a .zip, .tar,
+.tar.gz or .tgz named here: its *.evtx members, streamed, named archive!member) and prints one record
+per line.
   --format jsonl   one JSON object per record, with the field names of the reference dumps (default)
   --format xml     the record rendered as XML
   --threads N      parse chunks on N threads: this one and N - 1 workers (order is kept); inputs under
@@ -119,7 +122,7 @@ async function dumpAll(inputs: string[], o: DumpOptions, out: StdoutWriter, pool
       continue;
     }
     const workers = o.threads > 1 && !named.has(input.path) ? pool.take(await fileSize(input.path)) : pool.pool;
-    const r = await dumpOne(input.path, o, out, workers);
+    const r = named.has(input.path) && MEMBER_ARCHIVE.test(input.path) ? await dumpArchive(input.path, o, out, workers) : await dumpOne(input.path, o, out, workers);
     if (r === 'closed') return status;
     status = Math.max(status, r);
   }
@@ -134,10 +137,41 @@ async function dumpAll(inputs: string[], o: DumpOptions, out: StdoutWriter, pool
   return status;
 }
 
-/** Dumps one input; the exit status it calls for, or 'closed' when the reader of stdout went away. */
-async function dumpOne(source: string | Readable, o: DumpOptions, out: StdoutWriter, pool: WorkerPool | undefined): Promise<number | 'closed'> {
+/** Archives whose EVTX members are dumped when named on the command line (directories give *.evtx only). */
+const MEMBER_ARCHIVE = /\.(zip|tar|tgz|tar\.gz)$/i;
+
+/**
+ * Dumps the EVTX members of an archive in archive order, each streamed into the parser (a few chunks held)
+ * and named archive!member in error lines; other members are passed over.
+ */
+async function dumpArchive(path: string, o: DumpOptions, out: StdoutWriter, pool: WorkerPool | undefined): Promise<number | 'closed'> {
   let status = 0;
-  for await (const batch of readEvtxChunks(source, { name: 'stdin', pool, parseOnMain: true, serialize: o.format, bytes: true, eventIds: o.eventIds, recover: o.recover })) {
+  const fatal = (file: string, message: string): void => {
+    status = 1;
+    process.stderr.write(JSON.stringify({ level: 'fatal', file, message }) + '\n');
+  };
+  try {
+    for await (const e of openEntries(path)) {
+      if ('error' in e) {
+        // A member that cannot be read is reported if it is a log, or if it is the archive's own end.
+        if (e.name === undefined || isEvtxMember(e.name)) fatal(sourceName(path, e.name), e.error);
+        continue;
+      }
+      if (!isEvtxMember(e.name)) continue;
+      const r = await dumpOne(e.chunks, o, out, pool, sourceName(path, e.name));
+      if (r === 'closed') return r;
+      status = Math.max(status, r);
+    }
+  } catch (err) {
+    fatal(path, `cannot read: ${(err as Error).message}`);
+  }
+  return status;
+}
+
+/** Dumps one input; the exit status it calls for, or 'closed' when the reader of stdout went away. */
+async function dumpOne(source: string | Readable | AsyncIterable<Buffer>, o: DumpOptions, out: StdoutWriter, pool: WorkerPool | undefined, name = 'stdin'): Promise<number | 'closed'> {
+  let status = 0;
+  for await (const batch of readEvtxChunks(source, { name, pool, parseOnMain: true, serialize: o.format, bytes: true, eventIds: o.eventIds, recover: o.recover })) {
     for (const item of batch.items) {
       if (item.kind !== 'error') continue;
       if (item.severity === 'fatal') status = 1;

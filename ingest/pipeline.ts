@@ -4,7 +4,8 @@
 // The pieces (learnFile, normalizeItem) also run on worker threads: ingest/parallel.
 import type { InputFormat, NormalizedEvent, Reject } from '../schemas/event.js';
 import { ClockKnowledge, Normalizer } from './normalize/index.js';
-import { position, sourceName } from './json/read.js';
+import type { JsonFormat } from './json/detect.js';
+import { position, readJsonFile, sourceName } from './json/read.js';
 import { isEvtxPath, readInput, type InputItem } from './sources.js';
 
 export type PipelineItem =
@@ -44,10 +45,13 @@ export class FileLearner {
   }
 }
 
-/** The learning pass over one JSON file. Throws when the file cannot be read. */
+/**
+ * The learning pass over one JSON file (or archive: its EVTX members are passed over, as EVTX files are).
+ * Throws when the file cannot be read.
+ */
 export async function learnFile(knowledge: ClockKnowledge, f: string, format?: InputFormat): Promise<void> {
   const learner = new FileLearner(knowledge, f);
-  for await (const it of readInput(f, format)) if (!learner.observe(it)) break;
+  for await (const it of readJsonFile(f, format as JsonFormat | undefined)) if (!learner.observe(it)) break;
 }
 
 /** One input item of file `f`, normalized: an event, or a reject that keeps the original and the reason. */

@@ -1,11 +1,12 @@
 // Every input the CLI accepts, as one stream of adapted records and rejects: EVTX files through
-// ingest/evtx, JSON (plain or archived) through ingest/json. Directories are walked in name order.
+// ingest/evtx, JSON (plain or archived) through ingest/json, EVTX members of archives streamed from the
+// archive into ingest/evtx. Directories are walked in name order.
 import { opendir, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InputFormat } from '../schemas/event.js';
-import { readEvtx, type EvtxReadItem } from './evtx/index.js';
+import { parseChunk, readEvtx, readEvtxChunks, type EvtxReadItem } from './evtx/index.js';
 import type { JsonFormat } from './json/detect.js';
-import { readJsonFile, reject, type InputItem } from './json/read.js';
+import { readJsonFile, reject, sourceName, type ChunkPiece, type EvtxMembers, type InputItem } from './json/read.js';
 
 export type { InputItem } from './json/read.js';
 
@@ -97,19 +98,23 @@ export function isEvtxPath(p: string, format?: InputFormat): boolean {
   return format === 'evtx' || (format === undefined && /\.evtx$/i.test(p));
 }
 
-/** One EVTX parser item as an input item: errors are rejects, warnings warnings; a fatal error throws. */
-export function evtxInputItem(file: string, it: EvtxReadItem): InputItem {
+/**
+ * One EVTX parser item as an input item: errors are rejects, warnings warnings. A fatal error throws for
+ * a file; for an archive member (`entry`) it is a reject naming archive!member, and the archive goes on.
+ */
+export function evtxInputItem(file: string, it: EvtxReadItem, entry?: string): InputItem {
   if (it.kind === 'record') {
     const prov: InputItem & { kind: 'record' } = {
       kind: 'record', record: it.record,
-      prov: { format: 'evtx', file, chunk: it.loc.chunk, offset: it.loc.offset },
+      prov: entry === undefined ? { format: 'evtx', file, chunk: it.loc.chunk, offset: it.loc.offset } : { format: 'evtx', file, entry, chunk: it.loc.chunk, offset: it.loc.offset },
     };
     if (it.recovered) prov.prov.recovered = true;
     return prov;
   }
-  if (it.severity === 'fatal') throw new Error(it.message);
-  if (it.severity === 'warning') return { kind: 'warning', source: file, message: `${place(it.loc)}: ${it.message}` };
-  return { kind: 'reject', reject: reject(file, place(it.loc), it.message, '', 'evtx') };
+  const source = sourceName(file, entry);
+  if (it.severity === 'fatal' && entry === undefined) throw new Error(it.message);
+  if (it.severity === 'warning') return { kind: 'warning', source, message: `${place(it.loc)}: ${it.message}` };
+  return { kind: 'reject', reject: reject(source, place(it.loc), it.message, '', 'evtx') };
 }
 
 /** Where in an EVTX file: a chunk and an offset, or the file header (the parser's chunk -1). */
@@ -122,7 +127,36 @@ export async function* readEvtxFile(file: string): AsyncGenerator<InputItem> {
   for await (const it of readEvtx(file)) yield evtxInputItem(file, it);
 }
 
+/**
+ * Records of an EVTX member of an archive, streamed from its bytes (the parser holds a few chunks): the
+ * items the extracted file gives, with the member named; a member that is not EVTX, or that the archive
+ * cuts (a read error), is a reject, and the archive's other members are still read.
+ */
+export async function* readEvtxMember(file: string, entry: string, chunks: AsyncIterable<Buffer>): AsyncGenerator<InputItem> {
+  for await (const it of readEvtx(chunks, { name: sourceName(file, entry) })) yield evtxInputItem(file, it, entry);
+}
+
+/** EVTX members of archives read as EVTX (readJsonFile's EvtxMembers). */
+export const READ_EVTX_MEMBERS: EvtxMembers = { read: readEvtxMember };
+
+/**
+ * As readEvtxMember, with the chunks cut out and left unparsed (in their place among the other items),
+ * for other threads to parse: parseMemberChunk gives what readEvtxMember would have.
+ */
+export async function* readEvtxMemberChunks(file: string, entry: string, chunks: AsyncIterable<Buffer>): AsyncGenerator<InputItem | ChunkPiece> {
+  for await (const batch of readEvtxChunks(chunks, { name: sourceName(file, entry), unparsed: true })) {
+    for (const it of batch.items) yield evtxInputItem(file, it, entry);
+    if (batch.unparsed) yield { kind: 'chunk', entry, ...batch.unparsed };
+  }
+}
+
+/** The items of a chunk readEvtxMemberChunks cut out (its bytes may have crossed threads as a Uint8Array). */
+export function* parseMemberChunk(file: string, c: ChunkPiece): Generator<InputItem> {
+  const bytes = Buffer.from(c.bytes.buffer, c.bytes.byteOffset, c.bytes.byteLength);
+  for (const it of parseChunk(bytes, sourceName(file, c.entry), c.index, c.offset)) yield evtxInputItem(file, it, c.entry);
+}
+
 /** One input file of any supported kind. Throws when it cannot be opened or read at all. */
 export function readInput(file: string, format?: InputFormat): AsyncGenerator<InputItem> {
-  return isEvtxPath(file, format) ? readEvtxFile(file) : readJsonFile(file, format as JsonFormat | undefined);
+  return isEvtxPath(file, format) ? readEvtxFile(file) : readJsonFile(file, format as JsonFormat | undefined, READ_EVTX_MEMBERS);
 }

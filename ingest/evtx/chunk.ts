@@ -267,6 +267,8 @@ export interface ChunkBatch {
   text?: string;
   /** JSON lines as UTF-8 (when asked for bytes). */
   bytes?: Buffer;
+  /** The chunk itself, not parsed (ReadOptions.unparsed): for another thread to parse with parseChunk. */
+  unparsed?: { bytes: Buffer; index: number; offset: number };
 }
 
 /** One JSON line per record, with the reference dumps' field names (`recovered: true` added when so). */

@@ -33,6 +33,12 @@ export interface ReadOptions extends ChunkOptions {
    * start, warm up and hold in memory).
    */
   parseOnMain?: boolean;
+  /**
+   * Chunks are not parsed: each comes as a batch of its own with the chunk's bytes (`batch.unparsed`, the
+   * reader's own copy), in its place among the error items. The file header, stray blocks and the end
+   * are judged here as always; no pool is used.
+   */
+  unparsed?: boolean;
 }
 
 export type EvtxReadItem = ChunkItem;
@@ -144,14 +150,26 @@ async function fileSource(path: string, keepBlocks: number): Promise<BlockSource
   };
 }
 
-function streamSource(stream: Readable): BlockSource {
-  const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+function streamSource(stream: AsyncIterable<Buffer | string>): BlockSource {
+  const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
   let pending: Buffer[] = [];
   let have = 0;
   let done = false;
+  // A stream that fails (a cut archive member) gives what came before first, then its error: the records
+  // of a cut file are read as those of a short file would be.
+  let failed: Error | undefined;
   const readN = async (n: number): Promise<Buffer> => {
+    if (failed && have === 0) throw failed;
     while (have < n && !done) {
-      const r = await it.next();
+      let r: IteratorResult<Buffer | string>;
+      try {
+        r = await it.next();
+      } catch (e) {
+        failed = e as Error;
+        done = true;
+        if (have === 0) throw failed;
+        break;
+      }
       if (r.done) done = true;
       else {
         const chunk = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
@@ -170,6 +188,7 @@ function streamSource(stream: Readable): BlockSource {
     header: () => readN(FILE_HEADER_SIZE),
     next: async () => {
       const b = await readN(CHUNK_SIZE);
+      if (b.length === 0 && failed) throw failed;
       return b.length === 0 ? null : b;
     },
     close: async () => {
@@ -179,18 +198,19 @@ function streamSource(stream: Readable): BlockSource {
 }
 
 /**
- * Reads every record of an EVTX file or stream, in file order. Damage never throws: it becomes error
+ * Reads every record of an EVTX file or stream (a Readable, or any async iterable of bytes: an archive
+ * member), in file order. Damage never throws: it becomes error
  * items (with file, chunk and offset), and reading goes on. An input that cannot be opened or is not
  * EVTX at all yields a single `fatal` error item.
  */
-export async function* readEvtx(source: string | Readable, opts: ReadOptions = {}): AsyncGenerator<EvtxReadItem> {
+export async function* readEvtx(source: string | Readable | AsyncIterable<Buffer>, opts: ReadOptions = {}): AsyncGenerator<EvtxReadItem> {
   for await (const batch of readEvtxChunks(source, { ...opts, serialize: undefined })) yield* batch.items;
 }
 
 const single = (item: ChunkItem): ChunkBatch => ({ items: [item] });
 
 /** As readEvtx, one batch per chunk: fewer awaits, and records optionally serialized (on the workers). */
-export async function* readEvtxChunks(source: string | Readable, opts: ReadOptions = {}): AsyncGenerator<ChunkBatch> {
+export async function* readEvtxChunks(source: string | Readable | AsyncIterable<Buffer>, opts: ReadOptions = {}): AsyncGenerator<ChunkBatch> {
   const file = typeof source === 'string' ? source : (opts.name ?? '<stream>');
   const fatal = (offset: number, chunk: number, message: string): ChunkBatch => single({ kind: 'error', severity: 'fatal', loc: { file, chunk, offset }, message });
   let src: BlockSource;
@@ -202,8 +222,8 @@ export async function* readEvtxChunks(source: string | Readable, opts: ReadOptio
     yield fatal(0, -1, `cannot open: ${(e as Error).message}`);
     return;
   }
-  const ownPool = !opts.pool && (opts.threads ?? 0) > 1 ? new WorkerPool(opts.threads!) : null;
-  const pool = opts.pool ?? ownPool;
+  const ownPool = !opts.unparsed && !opts.pool && (opts.threads ?? 0) > 1 ? new WorkerPool(opts.threads!) : null;
+  const pool = opts.unparsed ? null : opts.pool ?? ownPool;
   const threads = pool?.size ?? 0;
   const chunkOpts: ChunkOptions = { xml: opts.xml || opts.serialize === 'xml', recover: opts.recover, eventIds: opts.eventIds, generic: opts.generic };
   // JSON lines are made as bytes (on the workers too); a caller that wants text gets them decoded here.
@@ -218,6 +238,8 @@ export async function* readEvtxChunks(source: string | Readable, opts: ReadOptio
     return opts.serialize ? parseChunkText(block, file, index, offset, chunkOpts, opts.serialize) : { items: parseChunk(block, file, index, offset, chunkOpts) };
   };
   const parse = (block: Buffer, index: number, offset: number): Promise<ChunkBatch> =>
+    // A file's blocks are views into pieces read again later; a stream's are copies already.
+    opts.unparsed ? Promise.resolve({ items: [], unparsed: { bytes: typeof source === 'string' ? Buffer.from(block) : block, index, offset } }) :
     pool ? pool.parse(block, file, index, offset, chunkOpts, opts.serialize).then(asText) : Promise.resolve(parseHere(block, index, offset));
   const window = pool && opts.parseOnMain ? new MainAndWorkers(pool, (s, block) => parse(block, s.index, s.offset), (s, block) => parseHere(block, s.index, s.offset)) : null;
   try {
@@ -236,12 +258,14 @@ export async function* readEvtxChunks(source: string | Readable, opts: ReadOptio
     const queue: Promise<ChunkBatch>[] = [];
     const maxInFlight = pool ? threads * 2 : 1;
     let first = true;
+    let readFailed = false;
     while (true) {
       let block: Buffer | null;
       try {
         block = await src.next();
       } catch (e) {
         queue.push(Promise.resolve(fatal(offset, index, `read failed: ${(e as Error).message}`)));
+        readFailed = true;
         break;
       }
       if (block === null) break;
@@ -278,6 +302,8 @@ export async function* readEvtxChunks(source: string | Readable, opts: ReadOptio
       while (window.size > 0) for (const b of await window.step()) yield b;
     }
     while (queue.length > 0) yield await queue.shift()!;
+    // A read that failed said so already: the input's end is unknown, not empty.
+    if (readFailed) return;
     if (first) {
       const not = notEvtx(header, null);
       yield not === undefined ? single({ kind: 'error', severity: 'warning', loc: { file, chunk: -1, offset: 0 }, message: 'file holds no chunks' }) : fatal(0, -1, not);

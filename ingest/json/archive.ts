@@ -27,10 +27,16 @@ export function isArchive(path: string): boolean {
   return p.endsWith('.zip') || p.endsWith('.tar') || p.endsWith('.tar.gz') || p.endsWith('.tgz') || p.endsWith('.gz');
 }
 
-/** The entries of an input file, in order. Throws only when the file itself cannot be opened/read. */
-export async function* openEntries(path: string): AsyncGenerator<Entry | EntryError> {
+/** Central-directory entries [from, to) of a zip: a share of one archive for one worker (ingest/parallel). */
+export interface EntryRange { from: number; to: number }
+
+/**
+ * The entries of an input file, in order (of a zip, only those in `range` when given). Throws only when
+ * the file itself cannot be opened/read.
+ */
+export async function* openEntries(path: string, range?: EntryRange): AsyncGenerator<Entry | EntryError> {
   const p = lower(path);
-  if (p.endsWith('.zip')) yield* zipEntries(path);
+  if (p.endsWith('.zip')) yield* zipEntries(path, range);
   else if (p.endsWith('.tar.gz') || p.endsWith('.tgz')) yield* tarEntries(inflated(createReadStream(path), createGunzip()));
   else if (p.endsWith('.tar')) yield* tarEntries(createReadStream(path));
   else if (p.endsWith('.gz')) yield { chunks: inflated(createReadStream(path), createGunzip()) };
@@ -39,15 +45,28 @@ export async function* openEntries(path: string): AsyncGenerator<Entry | EntryEr
 
 // ---- tar ----
 
-/** Pulls exact byte counts out of an async chunk stream. */
+/**
+ * Pulls exact byte counts out of an async chunk stream. A source that fails (a cut gzip) ends it, and the
+ * error is kept for whoever reads past what came before it.
+ */
 class Pull {
   private buf: Buffer = Buffer.alloc(0);
   private readonly it: AsyncIterator<Buffer>;
   private ended = false;
+  /** Bytes handed out so far (the archive offset of what comes next). */
+  taken = 0;
+  error: Error | undefined;
   constructor(src: AsyncIterable<Buffer>) { this.it = src[Symbol.asyncIterator](); }
   private async fill(n: number): Promise<void> {
     while (this.buf.length < n && !this.ended) {
-      const r = await this.it.next();
+      let r: IteratorResult<Buffer>;
+      try {
+        r = await this.it.next();
+      } catch (e) {
+        this.error = e as Error;
+        this.ended = true;
+        return;
+      }
       if (r.done) this.ended = true;
       else this.buf = this.buf.length === 0 ? r.value : Buffer.concat([this.buf, r.value]);
     }
@@ -57,6 +76,7 @@ class Pull {
     await this.fill(n);
     const out = this.buf.subarray(0, n);
     this.buf = this.buf.subarray(out.length);
+    this.taken += out.length;
     return out;
   }
   /** Stop the source (destroys a Readable) when the consumer leaves early. */
@@ -68,6 +88,7 @@ class Pull {
     if (this.buf.length === 0) await this.fill(1);
     const out = this.buf.subarray(0, Math.min(n, this.buf.length));
     this.buf = this.buf.subarray(out.length);
+    this.taken += out.length;
     return out;
   }
 }
@@ -88,6 +109,18 @@ function octal(b: Buffer, off: number, len: number): number {
   return t ? parseInt(t, 8) : 0;
 }
 
+/** A tar header's checksum: its bytes summed with the checksum field read as spaces (old tars: as signed bytes). */
+function checksumOk(h: Buffer): boolean {
+  let sum = 8 * 32, signed = 8 * 32;
+  for (let i = 0; i < 512; i++) {
+    if (i >= 148 && i < 156) continue;
+    sum += h[i];
+    signed += h[i] < 128 ? h[i] : h[i] - 256;
+  }
+  const stored = octal(h, 148, 8);
+  return stored === sum || stored === signed;
+}
+
 async function* tarEntries(src: AsyncIterable<Buffer>): AsyncGenerator<Entry | EntryError> {
   const pull = new Pull(src);
   try {
@@ -100,10 +133,20 @@ async function* tarEntries(src: AsyncIterable<Buffer>): AsyncGenerator<Entry | E
 async function* tarBody(pull: Pull): AsyncGenerator<Entry | EntryError> {
   let longName: string | undefined;
   let paxPath: string | undefined;
+  // A cut or corrupt archive: a last entry error saying where it ends (the entries before are read).
+  const cut = (what: string, name?: string, why?: string): EntryError => ({ name, error: `archive cannot be read ${what}: ${why ?? pull.error?.message ?? 'it ends there'}` });
+  /** A member's reader was told already (its read failed): the archive's end is not reported twice. */
+  let told = false;
   for (;;) {
+    const at = pull.taken;
     const h = await pull.read(512);
-    if (h.length < 512) return;
+    if (h.length < 512) {
+      if (!told && (pull.error || h.length > 0)) yield cut(`past offset ${at}`);
+      return;
+    }
     if (h.every((x) => x === 0)) return;
+    // A damaged header would give a made-up size, and every entry after it would be garbage.
+    if (!checksumOk(h)) { yield cut(`past offset ${at}`, undefined, 'header checksum mismatch (damaged, or not a tar archive)'); return; }
     const size = octal(h, 124, 12);
     const type = String.fromCharCode(h[156] || 48);
     let name = cstr(h, 0, 100);
@@ -128,7 +171,11 @@ async function* tarBody(pull: Pull): AsyncGenerator<Entry | EntryError> {
     async function* body(): AsyncGenerator<Buffer> {
       while (left > 0) {
         const b = await pull.some(Math.min(left, 1 << 20));
-        if (b.length === 0) return;
+        // A cut archive must not pass for a short member: its reader hears where the member ends.
+        if (b.length === 0) {
+          told = true;
+          throw new Error(`archive cannot be read past byte ${size - left} of this member (${size} bytes): ${pull.error?.message ?? 'it ends there'}`);
+        }
         left -= b.length;
         yield b;
       }
@@ -137,7 +184,11 @@ async function* tarBody(pull: Pull): AsyncGenerator<Entry | EntryError> {
     const stream = body();
     yield { name, chunks: gz ? inflated(stream, createGunzip()) : stream };
     // Skip whatever the consumer did not read, then the padding.
-    while (left > 0) { const b = await pull.some(Math.min(left, 1 << 20)); if (b.length === 0) return; left -= b.length; }
+    while (left > 0) {
+      const b = await pull.some(Math.min(left, 1 << 20));
+      if (b.length === 0) { if (!told) yield cut(`past byte ${size - left} of this member (${size} bytes)`, name); return; }
+      left -= b.length;
+    }
     if (padded > size) await pull.read(padded - size);
   }
 }
@@ -217,30 +268,130 @@ export async function* inflated(src: AsyncIterable<Buffer>, z: Transform & Zlib)
 
 // ---- zip ----
 
-interface ZipEntry { name: string; method: number; flags: number; compSize: number; localOffset: number }
+interface ZipEntry {
+  name: string; method: number; flags: number; compSize: number; localOffset: number;
+  /** Where the data starts, when the local header was read already. */
+  dataStart?: number;
+}
 
-async function* zipEntries(path: string): AsyncGenerator<Entry | EntryError> {
+/** The entry names of a zip, in central-directory order (directories too: they end with '/'). */
+export async function zipNames(path: string): Promise<string[]> {
+  return (await centralDirectory(path)).map((e) => e.name);
+}
+
+async function centralDirectory(path: string): Promise<ZipEntry[]> {
   const fh = await open(path, 'r');
-  let entries: ZipEntry[];
   try {
-    entries = await readCentralDirectory(fh);
+    return await readCentralDirectory(fh);
   } finally {
     await fh.close();
   }
+}
+
+async function* zipEntries(path: string, range?: EntryRange): AsyncGenerator<Entry | EntryError> {
+  let all: ZipEntry[];
+  try {
+    all = await centralDirectory(path);
+  } catch (e) {
+    // A zip cut short has lost its central directory (it comes last): its members are found from their
+    // local headers instead, up to the cut. Not a zip at all (no member header at its start): unreadable.
+    const found = await localHeaders(path);
+    if (found.entries.length === 0) throw e;
+    yield* zipMembers(path, found.entries);
+    yield { error: `zip central directory not found (cut short?): ${found.entries.length} entries read from their local headers${found.stop ? `, then ${found.stop}` : ''}` };
+    return;
+  }
+  yield* zipMembers(path, range ? all.slice(range.from, range.to) : all);
+}
+
+async function* zipMembers(path: string, entries: ZipEntry[]): AsyncGenerator<Entry | EntryError> {
   for (const e of entries) {
     if (e.name.endsWith('/')) continue;
     if (e.flags & 1) { yield { name: e.name, error: 'zip entry is encrypted' }; continue; }
     if (e.method !== 0 && e.method !== 8) { yield { name: e.name, error: `zip compression method ${e.method} is not supported (only stored and deflate)` }; continue; }
-    const lh = Buffer.alloc(30);
-    const f = await open(path, 'r');
-    try { await f.read(lh, 0, 30, e.localOffset); } finally { await f.close(); }
-    if (lh.readUInt32LE(0) !== 0x04034b50) { yield { name: e.name, error: 'zip local header signature not found' }; continue; }
-    const dataStart = e.localOffset + 30 + lh.readUInt16LE(26) + lh.readUInt16LE(28);
-    const raw = e.compSize > 0 ? createReadStream(path, { start: dataStart, end: dataStart + e.compSize - 1, highWaterMark: 1 << 20 }) : (async function* () { /* empty */ })();
-    let chunks: AsyncIterable<Buffer> = e.method === 8 && e.compSize > 0 ? inflated(raw as AsyncIterable<Buffer>, createInflateRaw()) : raw as AsyncIterable<Buffer>;
-    if (e.name.toLowerCase().endsWith('.gz')) chunks = inflated(chunks, createGunzip());
-    yield { name: e.name, chunks };
+    const dataStart = e.dataStart ?? await zipDataStart(path, e);
+    if (dataStart === undefined) { yield { name: e.name, error: 'zip local header signature not found' }; continue; }
+    // Opened only when read: a member passed over holds no descriptor and no inflater.
+    yield { name: e.name, chunks: lazy(() => zipMemberChunks(path, e, dataStart)) };
   }
+}
+
+/**
+ * The members of a zip found by walking its local headers from the start (no central directory), and
+ * why the walk stopped early, if it did. A member cut by the end of the file is listed: its reader hears
+ * where it ends.
+ */
+async function localHeaders(path: string): Promise<{ entries: ZipEntry[]; stop?: string }> {
+  const fh = await open(path, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    const entries: ZipEntry[] = [];
+    const h = Buffer.alloc(30);
+    let pos = 0;
+    for (;;) {
+      if (pos >= size) return { entries };
+      const cutHeader = `the archive ends inside a member header at offset ${pos}`;
+      if ((await fh.read(h, 0, 30, pos)).bytesRead < 30) return { entries, stop: cutHeader };
+      const sig = h.readUInt32LE(0);
+      // The central directory's start (its end was cut): every member was found.
+      if (sig === 0x02014b50) return { entries };
+      if (sig !== 0x04034b50) return { entries, stop: `no member header at offset ${pos}` };
+      const flags = h.readUInt16LE(6), method = h.readUInt16LE(8);
+      let compSize = h.readUInt32LE(18);
+      const nameLen = h.readUInt16LE(26), extraLen = h.readUInt16LE(28);
+      const meta = Buffer.alloc(nameLen + extraLen);
+      if ((await fh.read(meta, 0, meta.length, pos + 30)).bytesRead < meta.length) return { entries, stop: cutHeader };
+      const name = meta.toString(flags & 0x800 ? 'utf8' : 'latin1', 0, nameLen);
+      // zip64: a local header's extra field holds both sizes, uncompressed first.
+      for (let x = nameLen; x + 4 <= meta.length; x += 4 + meta.readUInt16LE(x + 2)) {
+        if (meta.readUInt16LE(x) === 1 && compSize === 0xffffffff && x + 20 <= meta.length) compSize = Number(meta.readBigUInt64LE(x + 12));
+      }
+      // Sizes written after the data (a zip made as a stream): the data's end cannot be found here.
+      if (flags & 8 && compSize === 0) return { entries, stop: `member ${name} gives its size after its data: it and what follows cannot be found without the central directory` };
+      const dataStart = pos + 30 + nameLen + extraLen;
+      entries.push({ name, method, flags, compSize, localOffset: pos, dataStart });
+      pos = dataStart + compSize;
+      if (flags & 8) {
+        // The data descriptor: an optional signature, CRC-32 and the two sizes (8 bytes each in zip64).
+        const d = Buffer.alloc(4);
+        await fh.read(d, 0, 4, pos);
+        pos += (d.readUInt32LE(0) === 0x08074b50 ? 4 : 0) + (h.readUInt32LE(18) === 0xffffffff ? 20 : 12);
+      }
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Where a zip member's data starts (after its local header), or undefined when no local header is there. */
+async function zipDataStart(path: string, e: ZipEntry): Promise<number | undefined> {
+  const lh = Buffer.alloc(30);
+  const f = await open(path, 'r');
+  try { await f.read(lh, 0, 30, e.localOffset); } finally { await f.close(); }
+  if (lh.readUInt32LE(0) !== 0x04034b50) return undefined;
+  return e.localOffset + 30 + lh.readUInt16LE(26) + lh.readUInt16LE(28);
+}
+
+function zipMemberChunks(path: string, e: ZipEntry, dataStart: number): AsyncIterable<Buffer> {
+  const raw: AsyncIterable<Buffer> = e.compSize > 0 ? whole(createReadStream(path, { start: dataStart, end: dataStart + e.compSize - 1, highWaterMark: 1 << 20 }), e.compSize) : (async function* () { /* empty */ })();
+  let chunks = e.method === 8 && e.compSize > 0 ? inflated(raw, createInflateRaw()) : raw;
+  if (e.name.toLowerCase().endsWith('.gz')) chunks = inflated(chunks, createGunzip());
+  return chunks;
+}
+
+/** The bytes of `src`, which must be `size` long: a cut file is an error, not a short member. */
+async function* whole(src: AsyncIterable<Buffer>, size: number): AsyncGenerator<Buffer> {
+  let got = 0;
+  for await (const b of src) {
+    got += b.length;
+    yield b;
+  }
+  if (got < size) throw new Error(`archive ends inside this member (${got} of its ${size} stored bytes)`);
+}
+
+/** An iterable made on first use; leaving it early ends what was made (yield* passes return() on). */
+async function* lazy(make: () => AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  yield* make();
 }
 
 async function readCentralDirectory(fh: import('node:fs/promises').FileHandle): Promise<ZipEntry[]> {

@@ -1,8 +1,9 @@
-// One JSON input file (plain, .gz, .zip, .tar.gz) to adapted records or rejects, streaming.
+// One JSON input file (plain, .gz, .zip, .tar.gz) to adapted records or rejects, streaming. EVTX members
+// of an archive are handed to a reader the caller gives (EvtxMembers), in their place among the others.
 import { open } from 'node:fs/promises';
 import type { Provenance, Reject } from '../../schemas/event.js';
 import type { SourceRecord } from '../normalize/source.js';
-import { openEntries } from './archive.js';
+import { openEntries, type EntryRange } from './archive.js';
 import { adapt, type JsonFormat } from './detect.js';
 import { splitJson, type Piece } from './split.js';
 
@@ -32,7 +33,15 @@ export function reject(source: string, pos: string, reason: string, original: st
 }
 
 /** A piece of JSON text and the archive entry it came from, not yet parsed (that may happen elsewhere). */
-export type RawItem = { kind: 'piece'; piece: Piece; entry?: string } | InputItem;
+export type PieceItem = { kind: 'piece'; piece: Piece; entry?: string };
+
+/**
+ * A 64 KiB EVTX chunk of an archive member, cut out and not yet parsed: a worker parses it
+ * (ingest/parallel), with `index` and `offset` where the extracted file has it.
+ */
+export interface ChunkPiece { kind: 'chunk'; entry: string; bytes: Uint8Array; index: number; offset: number }
+
+export type RawItem = PieceItem | ChunkPiece | InputItem;
 
 /** Parses and adapts one piece: a record, or a reject with its position and reason. */
 export function pieceItem(p: Piece, file: string, entry: string | undefined, format: JsonFormat | undefined): InputItem {
@@ -55,24 +64,43 @@ export function pieceItem(p: Piece, file: string, entry: string | undefined, for
 }
 
 /**
- * Read one JSON input. `format` forces the shape (else each object is detected on its own). Entry-level
- * failures (encrypted zip member, bad gzip) become rejects; only an unopenable file throws.
+ * What to do with the EVTX members of an archive (named `*.evtx`, any case). This module reads JSON only:
+ * the caller that knows EVTX (ingest/sources.ts) passes `read`, which must consume `chunks` before it
+ * ends. Without it the members are passed over (the learning pass: EVTX teaches no clock), and `skipped`
+ * hears of each.
  */
-export async function* readJsonFile(file: string, format?: JsonFormat): AsyncGenerator<InputItem> {
-  for await (const r of readJsonPieces(file)) yield r.kind === 'piece' ? pieceItem(r.piece, file, r.entry, format) : r;
+export interface EvtxMembers<T extends InputItem | ChunkPiece = InputItem> {
+  read?: (file: string, entry: string, chunks: AsyncIterable<Buffer>) => AsyncIterable<T>;
+  skipped?: (entry: string) => void;
 }
 
-/** As readJsonFile, with each piece's text left unparsed. */
-export async function* readJsonPieces(file: string): AsyncGenerator<RawItem> {
+export function isEvtxMember(name: string | undefined): name is string {
+  return name !== undefined && /\.evtx$/i.test(name);
+}
+
+/**
+ * Read one JSON input (or archive). `format` forces the shape (else each object is detected on its own).
+ * Entry-level failures (encrypted zip member, bad gzip) become rejects; only an unopenable file throws.
+ */
+export async function* readJsonFile(file: string, format?: JsonFormat, evtx: EvtxMembers = {}): AsyncGenerator<InputItem> {
+  for await (const r of readJsonPieces(file, evtx)) yield r.kind === 'piece' ? pieceItem(r.piece, file, r.entry, format) : r;
+}
+
+/**
+ * As readJsonFile, with each piece's text left unparsed (EVTX members come as items); of a zip, only the
+ * entries in `range` when given.
+ */
+export async function* readJsonPieces<T extends InputItem | ChunkPiece = InputItem>(file: string, evtx: EvtxMembers<T> = {}, range?: EntryRange): AsyncGenerator<PieceItem | InputItem | T> {
   // Streams open lazily and would report a missing or forbidden file as a bad entry: open it first.
   await (await open(file, 'r')).close();
-  for await (const e of openEntries(file)) {
+  for await (const e of openEntries(file, range)) {
     if ('error' in e) {
       yield { kind: 'reject', reject: reject(sourceName(file, e.name), 'entry', e.error, '') };
       continue;
     }
-    if (e.name !== undefined && /\.evtx$/i.test(e.name)) {
-      yield { kind: 'reject', reject: reject(sourceName(file, e.name), 'entry', 'EVTX inside an archive is not read yet: extract it first', '') };
+    if (isEvtxMember(e.name)) {
+      if (evtx.read) yield* evtx.read(file, e.name, e.chunks);
+      else evtx.skipped?.(e.name);
       continue;
     }
     try {

@@ -1,6 +1,7 @@
 // Files in, normalized JSON lines and the events detectors need out, on worker threads, in input order.
 // The same two passes as ingest/pipeline.ts (learn clocks and FQDNs from JSON inputs, then normalize),
-// spread over the workers: large EVTX files are cut into block ranges, JSON inputs go whole.
+// spread over the workers: large EVTX files are cut into block ranges, a zip holding EVTX into its
+// members (plan.ts), other JSON inputs and archives go whole.
 // - Output order never depends on which worker finished first.
 // - EVTX ranges do not wait for the first pass: they run at once with provisional knowledge, and the rare
 //   range whose records asked it something (a short host name's FQDN) runs again once it is final.
@@ -14,6 +15,7 @@ import { ClockKnowledge, type KnowledgeSnapshot } from '../normalize/clock.js';
 import { needsLearning } from '../pipeline.js';
 import { isEvtxPath } from '../sources.js';
 import { planEvtx } from '../evtx/range.js';
+import { zipShares } from './plan.js';
 import type { FromWorker, Job, JobBatch, ToWorker, WorkerSetup } from './protocol.js';
 
 export type { JobBatch } from './protocol.js';
@@ -141,7 +143,13 @@ export async function* normalizeInParallel(files: string[], opts: ParallelOption
   };
   for (const f of files) {
     sizes.set(f, (await stat(f).catch(() => ({ size: 0 }))).size);
-    if (!isEvtxPath(f, opts.format)) { jobs.push(state({ kind: 'json', file: f, format: opts.format }, true)); continue; }
+    if (!isEvtxPath(f, opts.format)) {
+      // A zip holding EVTX: a job per EVTX member, and per run of other members between them.
+      const shares = await zipShares(f);
+      if (!shares) { jobs.push(state({ kind: 'json', file: f, format: opts.format }, true)); continue; }
+      shares.forEach((members, i) => jobs.push(state({ kind: 'json', file: f, format: opts.format, members }, i === shares.length - 1)));
+      continue;
+    }
     const plan = await planEvtx(f);
     if (plan.fatal !== undefined) { jobs.push(state({ kind: 'unreadable', file: f, error: plan.fatal }, true, true)); continue; }
     // No block: still a job, for the file header's warnings (and 'file holds no chunks').
@@ -231,12 +239,17 @@ export async function* normalizeInParallel(files: string[], opts: ParallelOption
       if (r.error === undefined && r.snap) k.merge(r.snap);
     }
     knowledge = k.snapshot();
-    // A file the first pass could not read is reported in its place, and not read again.
+    // A file the first pass could not read is reported in its place (once, for all its jobs), and not
+    // read again.
     for (let i = 0; i < toLearn.length; i++) {
       const error = learned[i]!.error;
       if (error === undefined) continue;
-      const j = jobs.findIndex((st) => st.job.file === toLearn[i]);
-      if (j >= 0) { byId.delete(jobs[j].id); jobs[j] = state({ kind: 'unreadable', file: toLearn[i], error }, true, true); }
+      const ofFile = (st: JobState | undefined): boolean => st?.job.kind === 'json' && st.job.file === toLearn[i];
+      const j = jobs.findIndex(ofFile);
+      if (j < 0) continue;
+      let k = j;
+      while (ofFile(jobs[k])) byId.delete(jobs[k++].id);
+      jobs.splice(j, k - j, state({ kind: 'unreadable', file: toLearn[i], error }, true, true));
     }
     for (const s of slots) send(s, { type: 'knowledge', snap: knowledge });
     for (const s of slots) if (!s.task) dispatch(s);

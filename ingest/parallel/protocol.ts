@@ -1,15 +1,17 @@
 // Messages between the normalizing pool (ingest/parallel/pool.ts) and its workers (worker.ts).
 import type { InputFormat } from '../../schemas/event.js';
 import type { KnowledgeSnapshot } from '../normalize/clock.js';
+import type { EntryRange } from '../json/archive.js';
 import type { RawItem } from '../json/read.js';
 
 /**
- * A unit of work: blocks [from, to) of an EVTX file; a JSON input (plain or archived), which its worker
- * hands out in parts when it is large; or one such part (its pieces of text, parsed by whoever takes it).
+ * A unit of work: blocks [from, to) of an EVTX file; a JSON input or an archive (of a zip, maybe only the
+ * entries in `members`: plan.ts), which its worker hands out in parts when it is large; or one such part
+ * (its pieces of text, or an archived EVTX member's chunks, parsed by whoever takes it).
  */
 export type Job =
   | { kind: 'evtx'; file: string; from: number; to: number }
-  | { kind: 'json'; file: string; format?: InputFormat }
+  | { kind: 'json'; file: string; format?: InputFormat; members?: EntryRange }
   | { kind: 'part'; file: string; format?: InputFormat; items: RawItem[]; chars: number };
 
 export interface WorkerSetup {

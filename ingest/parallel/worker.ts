@@ -5,10 +5,11 @@ import { detectorsUse } from '../../detectors/uses.js';
 import type { InputFormat, NormalizedEvent, Reject } from '../../schemas/event.js';
 import { ClockKnowledge, Normalizer } from '../normalize/index.js';
 import { FileLearner, normalizeItem } from '../pipeline.js';
-import { evtxInputItem, type InputItem } from '../sources.js';
-import { pieceItem, readJsonPieces, type RawItem } from '../json/read.js';
+import { evtxInputItem, parseMemberChunk, readEvtxMemberChunks, type InputItem } from '../sources.js';
+import { pieceItem, readJsonPieces, type ChunkPiece, type EvtxMembers, type PieceItem, type RawItem } from '../json/read.js';
 import type { JsonFormat } from '../json/detect.js';
 import { readEvtxRange } from '../evtx/range.js';
+import type { EntryRange } from '../json/archive.js';
 import type { FromWorker, Job, JobBatch, ToWorker, WorkerSetup } from './protocol.js';
 
 const BATCH_EVENTS = 4096;
@@ -18,6 +19,7 @@ const PART_ITEMS = 1024;
 const PART_CHARS = 1 << 20;
 
 const port = parentPort!;
+const CUT_EVTX_MEMBERS: EvtxMembers<InputItem | ChunkPiece> = { read: readEvtxMemberChunks };
 /** Until the first pass ends: knowledge that knows nothing and notes that it was asked. */
 class ProvisionalKnowledge extends ClockKnowledge {
   asked = false;
@@ -129,18 +131,16 @@ async function runJob(id: number, job: Job): Promise<void> {
       // One batch per range: with provisional knowledge the whole range must be judged before it is sent.
       for (const items of readEvtxRange(job.file, job.from, job.to)) for (const it of items) take(b, job.file, evtxInputItem(job.file, it));
     } else if (job.kind === 'part') {
-      for (const r of job.items) {
-        take(b, job.file, raw(job.file, job.format, r));
-        if (b.full) await b.send();
-      }
+      for (const r of job.items) await takeRaw(b, job.file, job.format, r);
     } else {
-      const items = takeKept(job.file);
+      // Items kept by the first pass are the whole file's: a share of an archive reads its own.
+      const items = job.members ? undefined : takeKept(job.file);
       if (items) {
         for (const it of items) {
           take(b, job.file, it);
           if (b.full) await b.send();
         }
-      } else await readJson(b, id, job.file, job.format);
+      } else await readJson(b, id, job.file, job.format, job.members);
     }
     await b.send();
     post({ type: 'done', id });
@@ -153,15 +153,37 @@ async function runJob(id: number, job: Job): Promise<void> {
   }
 }
 
-function raw(file: string, format: InputFormat | undefined, r: RawItem): InputItem {
+function raw(file: string, format: InputFormat | undefined, r: PieceItem | InputItem): InputItem {
   return r.kind === 'piece' ? pieceItem(r.piece, file, r.entry, format as JsonFormat | undefined) : r;
 }
 
+/** Normalizes one raw item into the batch: a piece, an item, or an archived EVTX chunk (its records). */
+async function takeRaw(b: Batcher, file: string, format: InputFormat | undefined, r: RawItem): Promise<void> {
+  if (r.kind !== 'chunk') {
+    take(b, file, raw(file, format, r));
+    if (b.full) await b.send();
+    return;
+  }
+  for (const it of parseMemberChunk(file, r)) {
+    take(b, file, it);
+    if (b.full) await b.send();
+  }
+}
+
 /**
- * A JSON input: parsed here when it is small; when it is larger than a part, read and split here and
- * handed out part by part, so that every worker parses a share of one large export.
+ * What an item weighs in a part, in characters of JSON text: a piece its text, an archived EVTX chunk its
+ * bytes (16 chunks to a part).
  */
-async function readJson(b: Batcher, id: number, file: string, format: InputFormat | undefined): Promise<void> {
+function rawChars(r: RawItem): number {
+  return r.kind === 'piece' ? r.piece.text.length : r.kind === 'chunk' ? r.bytes.byteLength : 0;
+}
+
+/**
+ * A JSON input or an archive (or a share of a zip): parsed here when it is small; when it is larger than a
+ * part, read and split here and handed out part by part, so that every worker parses a share of one large
+ * export or archived log.
+ */
+async function readJson(b: Batcher, id: number, file: string, format: InputFormat | undefined, members: EntryRange | undefined): Promise<void> {
   let part: RawItem[] = [];
   let chars = 0, split = false;
   const flush = async (): Promise<void> => {
@@ -171,17 +193,15 @@ async function readJson(b: Batcher, id: number, file: string, format: InputForma
       const run = await taken;
       if (run !== undefined) await runJob(run, { kind: 'part', file, format, items: part, chars });
     } else {
-      for (const r of part) {
-        take(b, file, raw(file, format, r));
-        if (b.full) await b.send();
-      }
+      for (const r of part) await takeRaw(b, file, format, r);
     }
     part = [];
     chars = 0;
   };
-  for await (const r of readJsonPieces(file)) {
+  // EVTX members come as chunks cut out and not parsed: a large log is parsed by every worker, in parts.
+  for await (const r of readJsonPieces(file, CUT_EVTX_MEMBERS, members)) {
     part.push(r);
-    if (r.kind === 'piece') chars += r.piece.text.length;
+    chars += rawChars(r);
     if (part.length >= PART_ITEMS || chars >= PART_CHARS) {
       split = setup.split;
       await flush();
@@ -213,7 +233,8 @@ async function learn(id: number, file: string, format: InputFormat | undefined):
     const learner = new FileLearner(k, file);
     let items: InputItem[] | undefined = [];
     let chars = 0, complete = true;
-    for await (const r of readJsonPieces(file)) {
+    // EVTX members are not learned from (nor kept): the normalizing job reads the archive again.
+    for await (const r of readJsonPieces(file, { skipped: () => { complete = false; } })) {
       const it = raw(file, format, r);
       if (items) {
         items.push(it);

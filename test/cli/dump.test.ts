@@ -3,8 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { member, writeTar, writeZip } from '../support/archives.js';
 import { referenceRecords } from '../support/corpus.js';
 import { REPO_ROOT, SKIP_NO_SHARED, sharedPath } from '../support/shared.js';
 
@@ -89,4 +91,36 @@ test('usage errors exit 2', () => {
   assert.equal(hoptrail('dump', '--format', 'csv', 'x').status, 2);
   assert.equal(hoptrail('dump', '--threads', 'many', 'x').status, 2);
   assert.equal(hoptrail('frobnicate').status, 2);
+});
+
+test('dump of an archive named on the command line prints its EVTX members as the files would be printed', { skip: SKIP_NO_SHARED }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hoptrail-dump-archive-'));
+  try {
+    const files = ['R1_RemotePowerShell_MS_Windows-Remote_Management_EventID_169.evtx', 'robustness/sample_with_a_bad_chunk_magic.evtx'].map((f) => sharedPath('corpus', f));
+    const members = [member('Logs/a.evtx', files[0]), { name: 'Logs/notes.txt', data: Buffer.from('not a log') }, member('Logs/b.EVTX', files[1])];
+    const zip = join(dir, 'logs.zip');
+    writeZip(zip, members);
+    const tgz = join(dir, 'logs.tgz');
+    writeTar(tgz, members);
+    const want = files.map((f) => hoptrail('dump', f));
+    for (const archive of [zip, tgz]) {
+      const r = hoptrail('dump', '--threads', '2', archive);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, want.map((w) => w.stdout).join(''));
+      // Error lines name archive!member, with the chunks and offsets of the file.
+      assert.equal(r.stderr, want[1].stderr.replaceAll(files[1], `${archive}!Logs/b.EVTX`));
+    }
+    // Cut inside its second member: what came before, then a fatal line naming it, and exit 1.
+    const bytes = readFileSync(tgz);
+    writeFileSync(tgz, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
+    const cut = hoptrail('dump', tgz);
+    assert.equal(cut.status, 1);
+    assert.ok(cut.stdout.startsWith(want[0].stdout) && cut.lines.length > want[0].lines.length);
+    const last = JSON.parse(cut.stderr.trim().split('\n').at(-1)!) as { level: string; file: string; message: string };
+    assert.equal(last.level, 'fatal');
+    assert.equal(last.file, `${tgz}!Logs/b.EVTX`);
+    assert.match(last.message, /^read failed: archive cannot be read past byte \d+ of this member/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
