@@ -13,8 +13,8 @@ import { isEvtxMember, sourceName } from '../ingest/json/read.js';
 const HELP = `usage: hoptrail dump <files|dirs|archives|-...> [--format jsonl|xml] [--threads N] [--event-id N,...] [--no-recover]
 
 Parses EVTX files (directories are searched recursively for *.evtx; - reads standard input; a .zip, .tar,
-.tar.gz or .tgz named here: its *.evtx members, streamed, named archive!member) and prints one record
-per line.
+.tar.gz or .tgz named here: its *.evtx and *.evtx.gz members, streamed, named archive!member; a gzipped
+log, x.evtx.gz, named here: the log it holds) and prints one record per line.
   --format jsonl   one JSON object per record, with the field names of the reference dumps (default)
   --format xml     the record rendered as XML
   --threads N      parse chunks on N threads: this one and N - 1 workers (order is kept); inputs under
@@ -138,7 +138,7 @@ async function dumpAll(inputs: string[], o: DumpOptions, out: StdoutWriter, pool
 }
 
 /** Archives whose EVTX members are dumped when named on the command line (directories give *.evtx only). */
-const MEMBER_ARCHIVE = /\.(zip|tar|tgz|tar\.gz)$/i;
+const MEMBER_ARCHIVE = /\.(zip|tar|tgz|tar\.gz|evtx\.gz)$/i;
 
 /**
  * Dumps the EVTX members of an archive in archive order, each streamed into the parser (a few chunks held)

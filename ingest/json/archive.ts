@@ -3,6 +3,7 @@
 // file or entry is ever held in memory.
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { basename } from 'node:path';
 import type { Transform } from 'node:stream';
 import { constants as zconst, createGunzip as gunzip, createInflateRaw as inflateRaw, type Zlib } from 'node:zlib';
 
@@ -39,7 +40,12 @@ export async function* openEntries(path: string, range?: EntryRange): AsyncGener
   if (p.endsWith('.zip')) yield* zipEntries(path, range);
   else if (p.endsWith('.tar.gz') || p.endsWith('.tgz')) yield* tarEntries(inflated(createReadStream(path), createGunzip()));
   else if (p.endsWith('.tar')) yield* tarEntries(createReadStream(path));
-  else if (p.endsWith('.gz')) yield { chunks: inflated(createReadStream(path), createGunzip()) };
+  else if (p.endsWith('.gz')) {
+    // A gzipped log (`Security.evtx.gz`) is a member named as the file it holds: it is read as EVTX.
+    const inner = basename(path).slice(0, -3);
+    const chunks = inflated(createReadStream(path), createGunzip());
+    yield /\.evtx$/i.test(inner) ? { name: inner, chunks } : { chunks };
+  }
   else yield { chunks: createReadStream(path, { highWaterMark: 1 << 20 }) };
 }
 

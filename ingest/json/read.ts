@@ -75,7 +75,8 @@ export interface EvtxMembers<T extends InputItem | ChunkPiece = InputItem> {
 }
 
 export function isEvtxMember(name: string | undefined): name is string {
-  return name !== undefined && /\.evtx$/i.test(name);
+  // A member `x.evtx.gz` of a zip or tar reaches its reader inflated already (archive.ts).
+  return name !== undefined && /\.evtx(\.gz)?$/i.test(name);
 }
 
 /**

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { gzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { normalizeInParallel } from '../../ingest/parallel/pool.js';
@@ -255,4 +256,29 @@ test('the pool shares a zip by its EVTX members: one job each, and one per run o
   assert.deepEqual(shares(['a.json', 'Logs/', 'b.EVTX', 'c.evtx', 'd.json', 'e.jsonl']), [{ from: 0, to: 2 }, { from: 2, to: 3 }, { from: 3, to: 4 }, { from: 4, to: 6 }]);
   assert.deepEqual(shares(['x.evtx']), [{ from: 0, to: 1 }]);
   assert.equal(shares(['a.json', 'notes.evtx.txt']), undefined, 'no EVTX member: the archive is one job');
+});
+
+test('a gzipped log (x.evtx.gz), alone or as a member of a zip, is read as the log it holds', { skip: SKIP_NO_SHARED, timeout: 120_000 }, async () => {
+  const gdir = join(dir, 'gzipped');
+  mkdirSync(gdir);
+  const log = corpus('X1_ID1149-RDP_success_logins_to_multiple_hosts.evtx');
+  const want = await sequential([log]);
+  assert.ok(want.events.length > 20);
+  const gz = join(gdir, 'X1.evtx.gz');
+  writeFileSync(gz, gzipSync(readFileSync(log)));
+  const zip = join(gdir, 'logs.zip');
+  writeZip(zip, [{ name: 'Logs/X1.EVTX.gz', data: gzipSync(readFileSync(log)) }]);
+  for (const [file, entry] of [[gz, 'X1.evtx'], [zip, 'Logs/X1.EVTX.gz']]) {
+    const got = await sequential([file]);
+    assert.deepEqual(got.unreadable, [], file);
+    assert.deepEqual(got.rejects, want.rejects, file);
+    assert.deepEqual(got.events.map(content), want.events.map(content), file);
+    assert.ok(got.events.every((e) => e.hoptrail.provenance.file === file && e.hoptrail.provenance.entry === entry), file);
+  }
+  // dump reads a gzipped log named on its command line.
+  const bin = join(REPO_ROOT, 'bin', 'hoptrail.js');
+  const plain = spawnSync(process.execPath, [bin, 'dump', log], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const unzipped = spawnSync(process.execPath, [bin, 'dump', gz], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  assert.equal(unzipped.status, 0, unzipped.stderr);
+  assert.equal(unzipped.stdout, plain.stdout);
 });
