@@ -166,7 +166,8 @@ function system(el: XElem, scope: Scope, rec: EvtxRecord): void {
   });
 }
 
-function put(out: Record<string, string>, key: string, v: string): void {
+/** Adds `key` to flattened data; a name met again becomes `key_2`, `key_3`... (the reference dumps' rule). */
+export function put(out: Record<string, string>, key: string, v: string): void {
   if (!(key in out)) {
     out[key] = v;
     return;

@@ -6,6 +6,7 @@
 //   element as `Name_attributes` with --separate-json-attributes), and as golang-evtx (attributes as plain
 //   keys) and xmltodict (`@Name`, `#text`) write it.
 // Both become the parser's own record shape, so they normalize exactly as the EVTX file would.
+import { put } from '../evtx/flatten.js';
 import type { EventDataKind } from '../evtx/record.js';
 import type { SourceRecord } from '../normalize/source.js';
 import { int, isObj, str, type Obj } from './adapt.js';
@@ -101,19 +102,6 @@ function guid(v: unknown): string | undefined {
   const s = str(v)?.trim();
   if (!s) return undefined;
   return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s) ? `{${s.toUpperCase()}}` : s;
-}
-
-function put(out: Record<string, string>, key: string, v: string): void {
-  if (!(key in out)) {
-    out[key] = v;
-    return;
-  }
-  for (let n = 2; ; n++) {
-    if (!(`${key}_${n}` in out)) {
-      out[`${key}_${n}`] = v;
-      return;
-    }
-  }
 }
 
 /** Attribute keys of an element object, in whichever spelling the layout uses. */
