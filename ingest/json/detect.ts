@@ -29,7 +29,14 @@ export function adapt(v: unknown, format: JsonFormat | undefined, fileName?: str
   if (!isObj(v)) return { reason: `not a JSON object (${Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v})` };
   const f = format ?? detectFormat(v);
   if (f === undefined) return { reason: 'unknown shape: not Winlogbeat 6/7/8, NXLog, Export-WinEvents or EVTX-dump JSON' };
-  const r = f === 'winlogbeat-ecs' ? fromWinlogbeatEcs(v) : f === 'winlogbeat6' ? fromWinlogbeat6(v) : f === 'nxlog' ? fromNxlog(v)
-    : f === 'export-winevents' ? fromExportWinEvents(v, fileName) : f === 'hoptrail-dump' ? fromHoptrailDump(v) : fromEventXmlJson(v);
+  let r: SourceRecord | string;
+  try {
+    r = f === 'winlogbeat-ecs' ? fromWinlogbeatEcs(v) : f === 'winlogbeat6' ? fromWinlogbeat6(v) : f === 'nxlog' ? fromNxlog(v)
+      : f === 'export-winevents' ? fromExportWinEvents(v, fileName) : f === 'hoptrail-dump' ? fromHoptrailDump(v) : fromEventXmlJson(v);
+  } catch (e) {
+    // Hostile shapes (data nested thousands deep overflows the flatteners' recursion) are one reject, not
+    // the loss of the file or the stream's batch.
+    return { format: f, reason: `cannot read this object: ${(e as Error).message}` };
+  }
   return typeof r === 'string' ? { format: f, reason: r } : { format: f, record: r };
 }

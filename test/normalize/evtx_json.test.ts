@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { readEvtx } from '../../ingest/evtx/index.js';
 import { readJsonFile } from '../../ingest/json/read.js';
 import { adapt } from '../../ingest/json/detect.js';
+import { parseMessage } from '../../ingest/kafka/decode.js';
 import { Normalizer } from '../../ingest/normalize/index.js';
 import type { NormalizedEvent } from '../../schemas/event.js';
 import { corpusFiles } from '../support/corpus.js';
@@ -137,4 +138,34 @@ test('EVTX-dump JSON that lacks what an event needs is a reject that says what i
   assert.equal(reason({ event_id: 4624, channel: 'Security', provider: 'p', computer: 'h' }), 'hoptrail dump: no timestamp');
   assert.equal(reason({ event_id: 4624, channel: 'Security', provider: 'p', computer: 'h', timestamp: '2020-01-01T00:00:00Z', event_data: 'x' }), 'hoptrail dump: event_data is not an object');
   assert.equal(reason({ event_id: 4624, channel: 'Security', provider: 'p', computer: 'h', timestamp: '2020-01-01T00:00:00Z', event_data_kind: 'Other' }), "hoptrail dump: unknown event_data_kind 'Other'");
+});
+
+test('data nested thousands deep is one reject with its reason, in a file (the lines around it are read) and in a stream message', async () => {
+  let deep = '"x"';
+  for (let i = 0; i < 20_000; i++) deep = `{"a":${deep}}`;
+  const system = '{"EventID":1,"Channel":"C","Computer":"h","Provider":{"#attributes":{"Name":"p"}},"TimeCreated":{"#attributes":{"SystemTime":"2020-01-01T00:00:00Z"}}}';
+  const good = `{"Event":{"System":${system},"EventData":{"A":"1"}}}`;
+  const lines = [
+    good,
+    `{"Event":{"System":${system},"UserData":{"R":${deep}}}}`,
+    `{"log_name":"Security","event_id":1,"source_name":"p","computer_name":"h","@timestamp":"2020-01-01T00:00:00Z","event_data":{"k":${deep}}}`,
+    good,
+  ];
+  const dir = mkdtempSync(join(tmpdir(), 'hoptrail-deep-'));
+  try {
+    const file = join(dir, 'deep.jsonl');
+    writeFileSync(file, lines.join('\n') + '\n');
+    const kinds: string[] = [];
+    for await (const it of readJsonFile(file)) kinds.push(it.kind === 'reject' ? `reject ${it.reject.position}: ${it.reject.reason}` : it.kind);
+    assert.deepEqual(kinds, [
+      'record',
+      'reject line 2, offset ' + (lines[0].length + 1) + ': cannot read this object: Maximum call stack size exceeded',
+      'reject line 3, offset ' + (lines[0].length + lines[1].length + 2) + ': cannot read this object: Maximum call stack size exceeded',
+      'record',
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const m = parseMessage(Buffer.from(lines[2]), 'winlogbeat', 1 << 30);
+  assert.deepEqual(m, { ok: false, reason: 'cannot read this object: Maximum call stack size exceeded' });
 });
