@@ -4,7 +4,7 @@
 // clock and no AM/PM; the export's local time is in the file name (`..._2022-09-26T19262141.json`).
 import type { SourceRecord } from '../normalize/source.js';
 import { int, keywordsHex, level, str, type Obj } from './adapt.js';
-import { flattenEventXml } from './eventdata_xml.js';
+import { eventDataValue, flattenEventXml } from './eventdata_xml.js';
 
 const CORE = new Set(['EventSourceName', 'Provider', 'ProviderGuid', 'Level', 'Keywords', 'Channel', 'Computer', 'TimeCreated',
   'TimeGenerated', 'EventRecordID', 'EventID', 'Message', 'EventData', 'UserData', 'Task', 'Opcode', 'Version', 'ProcessId',
@@ -17,7 +17,14 @@ export function exportTimeFromName(name: string | undefined): string | undefined
   return m ? `${m[1]}T${m[2]}:${m[3]}:${m[4]}` : undefined;
 }
 
-export function fromExportWinEvents(o: Obj, fileName?: string): SourceRecord | string {
+/** Whether a record's data will not be read (its channel as written, its event ID). */
+export type SkipData = (channel: string, id: number) => boolean;
+
+/**
+ * `skipData`: for a record it says yes to, the `<EventData>` XML is not flattened: the data holds only
+ * Sysmon's UtcTime (what clock learning reads, ingest/normalize/clock.ts), and the data kind is 'none'.
+ */
+export function fromExportWinEvents(o: Obj, fileName?: string, skipData?: SkipData): SourceRecord | string {
   const id = int(o.EventID);
   if (id === undefined) return 'Export-WinEvents: no EventID';
   const time = str(o.TimeGenerated) ?? str(o.TimeCreated);
@@ -28,7 +35,10 @@ export function fromExportWinEvents(o: Obj, fileName?: string): SourceRecord | s
   let data: Record<string, string> = {};
   let kind: SourceRecord['event_data_kind'] = 'none';
   let root: string | undefined;
-  if (xml !== undefined && xml.trim() !== '') {
+  if (xml !== undefined && xml.trim() !== '' && skipData?.(channel, id) === true) {
+    const u = provider === 'Microsoft-Windows-Sysmon' ? eventDataValue(xml, 'UtcTime') : undefined;
+    if (u !== undefined) data.UtcTime = u;
+  } else if (xml !== undefined && xml.trim() !== '') {
     const f = flattenEventXml(xml);
     data = f.data;
     kind = f.kind;

@@ -39,7 +39,7 @@ port.on('message', (m: ToDecoder) => {
           values.push(m.bytes.subarray(at, end));
           at = end;
         }
-        const { parsed, learned } = parseChunk(values, m.topic, setup!.maxBytes);
+        const { parsed, learned } = parseChunk(values, m.topic, setup!.maxBytes, setup!.ship);
         waiting.set(m.id, { parsed, topic: m.topic, partition: m.partition, offsets: m.offsets });
         post({ type: 'learned', id: m.id, learned });
         break;

@@ -6,7 +6,9 @@
 import { isAscii } from 'node:buffer';
 import type { NormalizedEvent, Provenance } from '../../schemas/event.js';
 import { adapt, type JsonFormat } from '../json/detect.js';
+import { canonicalChannel } from '../normalize/extract.js';
 import type { ClockKnowledge, Normalizer, SourceRecord } from '../normalize/index.js';
+import { neverUsed } from './unused.js';
 
 export interface MessageOrigin {
   topic: string;
@@ -16,8 +18,12 @@ export interface MessageOrigin {
 
 export type Decoded = { ok: true; event: NormalizedEvent } | { ok: false; reason: string };
 
-/** A message read and recognized (not yet normalized), or the reason it cannot be used. */
-export type Parsed = { ok: true; record: SourceRecord; format: JsonFormat } | { ok: false; reason: string };
+/**
+ * A message read and recognized (not yet normalized), or the reason it cannot be used. `partial`: a record
+ * of an event nobody uses (neverUsed), whose data holds only what the clock learning reads (Sysmon's
+ * UtcTime): it can be checked (Normalizer.check), not normalized.
+ */
+export type Parsed = { ok: true; record: SourceRecord; format: JsonFormat; partial?: boolean } | { ok: false; reason: string };
 
 /** Messages larger than this go to the dead-letter topic unread. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1 << 20;
@@ -58,8 +64,15 @@ export function latin1Text(b: Buffer): string | undefined {
   return Buffer.byteLength(s, 'utf8') === b.length ? s : undefined;
 }
 
-/** JSON parse and format detection of one message value: no knowledge needed. */
-export function parseMessage(value: Uint8Array | null, topic: string, maxBytes: number): Parsed {
+let partial = false;
+const skipData = (channel: string, id: number): boolean => (partial = neverUsed(canonicalChannel(channel), id));
+
+/**
+ * JSON parse and format detection of one message value: no knowledge needed. `lean`: the event will be
+ * used only if the detectors use it (no sink takes every event): a record of an event they cannot use is
+ * read partially (Parsed).
+ */
+export function parseMessage(value: Uint8Array | null, topic: string, maxBytes: number, lean = false): Parsed {
   if (value === null || value.length === 0) return { ok: false, reason: 'empty message' };
   if (value.length > maxBytes) return { ok: false, reason: `oversized: ${value.length} bytes > ${maxBytes}` };
   let v: unknown;
@@ -70,8 +83,10 @@ export function parseMessage(value: Uint8Array | null, topic: string, maxBytes: 
   } catch (e) {
     return { ok: false, reason: `not JSON: ${(e as Error).message}` };
   }
-  const a = adapt(v, undefined, topic);
-  return 'reason' in a ? { ok: false, reason: a.reason } : { ok: true, record: a.record, format: a.format };
+  partial = false;
+  const a = adapt(v, undefined, topic, lean ? skipData : undefined);
+  if ('reason' in a) return { ok: false, reason: a.reason };
+  return partial ? { ok: true, record: a.record, format: a.format, partial } : { ok: true, record: a.record, format: a.format };
 }
 
 /**
@@ -85,10 +100,13 @@ export function learnFrom(p: Parsed & { ok: true }, topic: string, into: ClockKn
   return { computer, clock: (p.record.time_kind ?? 'utc') !== 'utc' && p.record.provider === 'Microsoft-Windows-Sysmon' };
 }
 
+export function provenance(format: JsonFormat, topic: string, partition: number, offset: string): Provenance {
+  return { format, kafka: { topic, partition, offset: Number(offset) } };
+}
+
 export function normalizeParsed(normalizer: Normalizer, p: Parsed, from: MessageOrigin): Decoded {
   if (!p.ok) return p;
-  const prov: Provenance = { format: p.format, kafka: { topic: from.topic, partition: from.partition, offset: Number(from.offset) } };
-  const r = normalizer.normalize(p.record, prov);
+  const r = normalizer.normalize(p.record, provenance(p.format, from.topic, from.partition, from.offset));
   return r.ok ? { ok: true, event: r.event } : { ok: false, reason: `schema: ${r.reason}` };
 }
 

@@ -140,7 +140,7 @@ export class DecodePool {
 
   private here(b: BatchIn): Promise<DecodedBatch> {
     const r = this.order.then(() => {
-      const { parsed, learned } = parseChunk(b.values, b.topic, this.setup.maxBytes);
+      const { parsed, learned } = parseChunk(b.values, b.topic, this.setup.maxBytes, this.setup.ship);
       this.apply(learned.delta, [learned]);
       return normalizeChunk(this.norm, parsed, b.topic, b.partition, b.offsets, this.setup.ship);
     });
