@@ -185,9 +185,6 @@ export function utf16HexToText(hex: string): string | undefined {
 
 const pad2 = (n: number): string => (n < 10 ? '0' : '') + n;
 
-/** '00' to '99'. */
-const D2 = Array.from({ length: 100 }, (_v, i) => (i < 10 ? '0' : '') + i);
-
 /**
  * Millisecond-precision ISO from epoch millis: `new Date(ms).toISOString()`, written by hand for whole
  * milliseconds in years 0000-9999 (three times cheaper: the stream repairs half of its Export-WinEvents
@@ -213,7 +210,10 @@ export function isoMillis(ms: number): string {
   rem -= mi * 60_000;
   const sec = Math.floor(rem / 1000);
   const f = rem - sec * 1000;
-  return D2[Math.floor(y / 100)] + D2[y % 100] + '-' + D2[m] + '-' + D2[d] + 'T' + D2[h] + ':' + D2[mi] + ':' + D2[sec] + '.' + (f < 100 ? (f < 10 ? '00' : '0') : '') + f + 'Z';
+  // One string made at once (concatenation made a dozen on the way).
+  const c = (n: number, div: number): number => 48 + (Math.floor(n / div) % 10);
+  return String.fromCharCode(c(y, 1000), c(y, 100), c(y, 10), c(y, 1), 45, c(m, 10), c(m, 1), 45, c(d, 10), c(d, 1), 84,
+    c(h, 10), c(h, 1), 58, c(mi, 10), c(mi, 1), 58, c(sec, 10), c(sec, 1), 46, c(f, 100), c(f, 10), c(f, 1), 90);
 }
 
 /**
