@@ -60,15 +60,19 @@ export function startDecoding<M extends { offset: string; value: Buffer | null }
 }
 
 /**
- * The cores less the consumer's thread (fetch, detectors, producer), at most 4; none on one core. One
- * worker (2 cores) decodes every slice alone (DecodePool.solo): about an eighth more CPU in all than
- * decoding on the consumer's thread, which it halves (bench/stream: 2.2 -> 1.2 s per 100k events).
- * Two or more still exchange each slice's knowledge through this thread (a round trip between reading
- * and normalizing, during which a worker holds the slice's objects: a quarter more CPU or worse).
+ * The cores less the consumer's thread (fetch, detectors, producer), at most 4; none below 3 cores. One
+ * worker decodes every slice alone (DecodePool.solo): about an eighth more CPU in all than decoding on
+ * the consumer's thread, whose CPU it halves (bench/stream: 2.0 -> 1.0 s per 100k events). But kafkajs
+ * fetches again only once a fetch's batches are handled, so the worker and the consumer's thread mostly
+ * take turns: on 2 cores bench/stream is about a tenth slower with it when the machine is otherwise
+ * idle (49-52k against 46-48k events/s), and faster only when other processes compete for the cores
+ * (two threads get a larger share: at load 10, 26k against 10-21k). Two or more workers still exchange
+ * each slice's knowledge through this thread (a round trip between reading and normalizing, during
+ * which a worker holds the slice's objects: a quarter more CPU or worse).
  */
 export function defaultDecodeThreads(): number {
   const cores = availableParallelism();
-  return cores >= 2 ? Math.min(4, cores - 1) : 0;
+  return cores >= 3 ? Math.min(4, cores - 1) : 0;
 }
 
 /**
