@@ -10,19 +10,26 @@ const CORE = new Set(['EventSourceName', 'Provider', 'ProviderGuid', 'Level', 'K
   'TimeGenerated', 'EventRecordID', 'EventID', 'Message', 'EventData', 'UserData', 'Task', 'Opcode', 'Version', 'ProcessId',
   'ThreadId', 'UserId', 'ActivityId', 'RelatedActivityId', 'Qualifiers']);
 
+let lastName: string | undefined, lastTime: string | undefined;
+
 /** `..._2022-09-26T19262141.json` -> `2022-09-26T19:26:21`. */
 export function exportTimeFromName(name: string | undefined): string | undefined {
   if (!name) return undefined;
+  // The same name message after message (a file's, a topic's): read once.
+  if (name === lastName) return lastTime;
   const m = /(\d{4}-\d\d-\d\d)T(\d\d)(\d\d)(\d\d)\d*\.json/i.exec(name);
-  return m ? `${m[1]}T${m[2]}:${m[3]}:${m[4]}` : undefined;
+  lastName = name;
+  lastTime = m ? `${m[1]}T${m[2]}:${m[3]}:${m[4]}` : undefined;
+  return lastTime;
 }
 
 /** Whether a record's data will not be read (its channel as written, its event ID). */
 export type SkipData = (channel: string, id: number) => boolean;
 
 /**
- * `skipData`: for a record it says yes to, the `<EventData>` XML is not flattened: the data holds only
- * Sysmon's UtcTime (what clock learning reads, ingest/normalize/clock.ts), and the data kind is 'none'.
+ * `skipData`: a record it says yes to is partial, what clock learning (ingest/normalize/clock.ts) and
+ * Normalizer.check read: the `<EventData>` XML is not flattened (the data holds only Sysmon's UtcTime, the
+ * data kind is 'none'), and of the optional fields only the export time is set.
  */
 export function fromExportWinEvents(o: Obj, fileName?: string, skipData?: SkipData): SourceRecord | string {
   const id = int(o.EventID);
@@ -38,6 +45,13 @@ export function fromExportWinEvents(o: Obj, fileName?: string, skipData?: SkipDa
   if (xml !== undefined && xml.trim() !== '' && skipData?.(channel, id) === true) {
     const u = provider === 'Microsoft-Windows-Sysmon' ? eventDataValue(xml, 'UtcTime') : undefined;
     if (u !== undefined) data.UtcTime = u;
+    const part: SourceRecord = {
+      timestamp: time, time_kind: Number(time.slice(11, 13)) > 12 ? 'utc' : 'utc-12h',
+      channel, provider, computer, event_id: id, event_data: data, event_data_kind: kind,
+    };
+    const exp = exportTimeFromName(fileName);
+    if (exp) part.export_local_time = exp;
+    return part;
   } else if (xml !== undefined && xml.trim() !== '') {
     const f = flattenEventXml(xml);
     data = f.data;

@@ -96,7 +96,7 @@ export function parseMessage(value: Uint8Array | null, topic: string, maxBytes: 
  */
 export function learnFrom(p: Parsed & { ok: true }, topic: string, into: ClockKnowledge): { computer: string; clock: boolean } {
   const computer = p.record.computer.trim().toLowerCase();
-  into.observe(p.record, `${topic}|${computer}`);
+  into.observe(p.record, `${topic}|${computer}`, computer);
   return { computer, clock: (p.record.time_kind ?? 'utc') !== 'utc' && p.record.provider === 'Microsoft-Windows-Sysmon' };
 }
 
