@@ -38,7 +38,7 @@ function pass(): number {
   const norm = new Normalizer({ knowledge, ingested: '2026-01-01T00:00:00.000Z' });
   let used = 0;
   for (let i = 0; i < values.length; i += BATCH) {
-    const { parsed, learned } = parseChunk(values.slice(i, i + BATCH), 'bench', 1 << 20);
+    const { parsed, learned } = parseChunk(values.slice(i, i + BATCH), 'bench', 1 << 20, SHIP);
     knowledge.merge(learned.delta);
     const b = normalizeChunk(norm, parsed, 'bench', 0, offsets.slice(i, i + BATCH), SHIP);
     used += b.events.length + b.json.length;

@@ -35,8 +35,10 @@ const USAGE = `usage: hoptrail stream --brokers LIST --topic T [--group G] [--al
   --idle-flush SEC     no message for SEC seconds: release everything held as final (default: never)
   --max-message-bytes N  larger messages go to the dead-letter topic (default 1048576)
   --decode-threads N   worker threads that parse and normalize messages (default: the cores less one, at
-                       most 4, none below 3 cores; 0: on the consumer's thread)
-  --decode-min-batch N batches of fewer messages are decoded on the consumer's thread (default 256)
+                       most 4, none below 3 cores; 0: on the consumer's thread; 1 helps on 2 cores only
+                       when other processes compete for them)
+  --decode-min-batch N with 2 or more decode threads, batches of fewer messages are decoded on the
+                       consumer's thread (default 256)
   --rules FILE         JSON rules file, as for hunt
   --metrics-interval SEC  metrics log line period (default 10; 0: off)
   --metrics-port PORT  serve Prometheus text on http://127.0.0.1:PORT/metrics

@@ -28,17 +28,41 @@ export function analyzeHops(hops: Hop[], opts: HopOptions = {}): { chains: Chain
   const fanMs = opts.fanoutWindowMs ?? 10 * 60_000;
   const fanMin = opts.fanoutMin ?? 3;
   const sorted = [...hops].sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : a.session_id.localeCompare(b.session_id)));
-  const t = (h: Hop) => Date.parse(h.time);
+  // Each hop's time and short host names, worked out once (the walks below compare every pair of hops:
+  // a stream runs this whenever a session pairs, over a day of hops).
+  const times = new Map<Hop, number>(), srcs = new Map<Hop, string>(), dsts = new Map<Hop, string>();
+  const leaving = new Map<string, Hop[]>();
+  for (const h of sorted) {
+    times.set(h, Date.parse(h.time));
+    const src = short(h.source);
+    srcs.set(h, src);
+    dsts.set(h, short(h.destination));
+    const l = leaving.get(src);
+    if (l) l.push(h); else leaving.set(src, [h]);
+  }
+  const t = (h: Hop): number => times.get(h)!;
+  const s = (h: Hop): string => srcs.get(h)!;
+  const d = (h: Hop): string => dsts.get(h)!;
 
   // Chains: extend each hop forward along later hops that leave its destination; keep maximal ones.
-  const next = (h: Hop) => sorted.filter((x) => short(x.source) === short(h.destination) && t(x) >= t(h) && t(x) - t(h) <= chainMs && short(x.destination) !== short(h.source));
+  // (The hops leaving a host, in sorted order: what filtering all of them by source gave.)
+  const nexts = new Map<Hop, Hop[]>();
+  const next = (h: Hop): Hop[] => {
+    let n = nexts.get(h);
+    if (n === undefined) {
+      const th = t(h), sh = s(h);
+      n = (leaving.get(d(h)) ?? []).filter((x) => t(x) >= th && t(x) - th <= chainMs && d(x) !== sh);
+      nexts.set(h, n);
+    }
+    return n;
+  };
   const chains: Chain[] = [];
   const isContinuation = new Set<Hop>();
   for (const h of sorted) for (const n of next(h)) isContinuation.add(n);
   const walk = (path: Hop[]): void => {
     const last = path[path.length - 1];
-    const seen = new Set(path.map((p) => short(p.source)));
-    const ns = next(last).filter((n) => !seen.has(short(n.destination)));
+    const seen = new Set(path.map((p) => s(p)));
+    const ns = next(last).filter((n) => !seen.has(d(n)));
     if (ns.length === 0) {
       if (path.length >= 2) {
         chains.push({
@@ -60,7 +84,7 @@ export function analyzeHops(hops: Hop[], opts: HopOptions = {}): { chains: Chain
   const fanouts: FanOut[] = [];
   const bySource = new Map<string, Hop[]>();
   for (const h of sorted) {
-    const k = short(h.source);
+    const k = s(h);
     const l = bySource.get(k);
     if (l) l.push(h); else bySource.set(k, [h]);
   }
@@ -68,7 +92,7 @@ export function analyzeHops(hops: Hop[], opts: HopOptions = {}): { chains: Chain
     let i = 0;
     while (i < list.length) {
       const win = list.filter((x) => t(x) >= t(list[i]) && t(x) - t(list[i]) <= fanMs);
-      const dests = [...new Set(win.map((x) => short(x.destination)))];
+      const dests = [...new Set(win.map((x) => d(x)))];
       if (dests.length >= fanMin) {
         fanouts.push({
           type: 'fanout', source: list[i].source, destinations: [...new Set(win.map((x) => x.destination))].sort(),

@@ -3,7 +3,7 @@ import type { InputFormat } from '../../schemas/event.js';
 import type { SourceRecord } from '../normalize/source.js';
 import { isObj, type Obj } from './adapt.js';
 import { fromEventXmlJson, fromHoptrailDump } from './evtx_json.js';
-import { fromExportWinEvents } from './export_winevents.js';
+import { fromExportWinEvents, type SkipData } from './export_winevents.js';
 import { fromNxlog } from './nxlog.js';
 import { fromWinlogbeat6 } from './winlogbeat6.js';
 import { fromWinlogbeatEcs } from './winlogbeat_ecs.js';
@@ -24,15 +24,18 @@ export function detectFormat(o: Obj): JsonFormat | undefined {
   return undefined;
 }
 
-/** Adapt one parsed JSON value; a string is the reason it cannot be. */
-export function adapt(v: unknown, format: JsonFormat | undefined, fileName?: string): { format: JsonFormat; record: SourceRecord } | { format?: JsonFormat; reason: string } {
+/**
+ * Adapt one parsed JSON value; a string is the reason it cannot be. `skipData`: Export-WinEvents' XML is
+ * not flattened for a record it says yes to (fromExportWinEvents).
+ */
+export function adapt(v: unknown, format: JsonFormat | undefined, fileName?: string, skipData?: SkipData): { format: JsonFormat; record: SourceRecord } | { format?: JsonFormat; reason: string } {
   if (!isObj(v)) return { reason: `not a JSON object (${Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v})` };
   const f = format ?? detectFormat(v);
   if (f === undefined) return { reason: 'unknown shape: not Winlogbeat 6/7/8, NXLog, Export-WinEvents or EVTX-dump JSON' };
   let r: SourceRecord | string;
   try {
     r = f === 'winlogbeat-ecs' ? fromWinlogbeatEcs(v) : f === 'winlogbeat6' ? fromWinlogbeat6(v) : f === 'nxlog' ? fromNxlog(v)
-      : f === 'export-winevents' ? fromExportWinEvents(v, fileName) : f === 'hoptrail-dump' ? fromHoptrailDump(v) : fromEventXmlJson(v);
+      : f === 'export-winevents' ? fromExportWinEvents(v, fileName, skipData) : f === 'hoptrail-dump' ? fromHoptrailDump(v) : fromEventXmlJson(v);
   } catch (e) {
     // Hostile shapes (data nested thousands deep overflows the flatteners' recursion) are one reject, not
     // the loss of the file or the stream's batch.

@@ -93,7 +93,7 @@ function dataTail(t: string, p: number, at: number[]): boolean {
  * `<Data/>`; then the first `<Binary>`. One pass with indexOf: what the regex
  * `/<Data(?:\s+Name\s*=\s*"([^"]*)")?\s*(?:\/>|>([\s\S]*?)<\/Data>)/g` matched, match for match.
  */
-function eventData(t: string): Record<string, string> {
+function eventData(t: string, only?: string): Record<string, string> {
   const data: Record<string, string> = {};
   const at = [0, 0, 0];
   let n = 0;
@@ -124,6 +124,12 @@ function eventData(t: string): Record<string, string> {
     if (name === undefined) ok = dataTail(t, j, at);
     if (!ok) { i = t.indexOf('<Data', i + 1); continue; }
     n++;
+    if (only !== undefined) {
+      // The first Data of that name is the key's value (a later one is `${name}_2`; unnamed ones are param*).
+      if (name === only) { data[only] = at[1] < 0 ? '' : decodeXml(t.slice(at[1], at[2])); return data; }
+      i = t.indexOf('<Data', at[0]);
+      continue;
+    }
     add(data, name !== undefined && name !== '' ? name : `param${n}`, at[1] < 0 ? '' : decodeXml(t.slice(at[1], at[2])));
     i = t.indexOf('<Data', at[0]);
   }
@@ -135,12 +141,25 @@ function eventData(t: string): Record<string, string> {
   return data;
 }
 
+function isEventData(t: string): boolean {
+  return t.startsWith('<EventData') && t.length > 10 && (isWs(t.charCodeAt(10)) || t.charCodeAt(10) === 62 || t.charCodeAt(10) === 47);
+}
+
+/**
+ * `flattenEventXml(xml).data[key]` without the rest, when `key` is a name no key of `<UserData>` or
+ * `param*` naming can take (`UtcTime`): the first `<Data Name="key">`'s value, or undefined.
+ */
+export function eventDataValue(xml: string, key: string): string | undefined {
+  const t = xml.trim();
+  if (!isEventData(t)) return t.length === 0 || !/^<UserData[\s>]/.test(t) ? undefined : flattenEventXml(t).data[key];
+  const d = eventData(t, key);
+  return d[key];
+}
+
 export function flattenEventXml(xml: string): FlatXml {
   const t = xml.trim();
   if (t.length === 0) return { data: {}, kind: 'none' };
-  if (t.startsWith('<EventData') && t.length > 10 && (isWs(t.charCodeAt(10)) || t.charCodeAt(10) === 62 || t.charCodeAt(10) === 47)) {
-    return { data: eventData(t), kind: 'EventData' };
-  }
+  if (isEventData(t)) return { data: eventData(t), kind: 'EventData' };
   if (/^<UserData[\s>]/.test(t)) {
     const data: Record<string, string> = {};
     const stack: string[] = [];

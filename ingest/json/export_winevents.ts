@@ -4,20 +4,34 @@
 // clock and no AM/PM; the export's local time is in the file name (`..._2022-09-26T19262141.json`).
 import type { SourceRecord } from '../normalize/source.js';
 import { int, keywordsHex, level, str, type Obj } from './adapt.js';
-import { flattenEventXml } from './eventdata_xml.js';
+import { eventDataValue, flattenEventXml } from './eventdata_xml.js';
 
 const CORE = new Set(['EventSourceName', 'Provider', 'ProviderGuid', 'Level', 'Keywords', 'Channel', 'Computer', 'TimeCreated',
   'TimeGenerated', 'EventRecordID', 'EventID', 'Message', 'EventData', 'UserData', 'Task', 'Opcode', 'Version', 'ProcessId',
   'ThreadId', 'UserId', 'ActivityId', 'RelatedActivityId', 'Qualifiers']);
 
+let lastName: string | undefined, lastTime: string | undefined;
+
 /** `..._2022-09-26T19262141.json` -> `2022-09-26T19:26:21`. */
 export function exportTimeFromName(name: string | undefined): string | undefined {
   if (!name) return undefined;
+  // The same name message after message (a file's, a topic's): read once.
+  if (name === lastName) return lastTime;
   const m = /(\d{4}-\d\d-\d\d)T(\d\d)(\d\d)(\d\d)\d*\.json/i.exec(name);
-  return m ? `${m[1]}T${m[2]}:${m[3]}:${m[4]}` : undefined;
+  lastName = name;
+  lastTime = m ? `${m[1]}T${m[2]}:${m[3]}:${m[4]}` : undefined;
+  return lastTime;
 }
 
-export function fromExportWinEvents(o: Obj, fileName?: string): SourceRecord | string {
+/** Whether a record's data will not be read (its channel as written, its event ID). */
+export type SkipData = (channel: string, id: number) => boolean;
+
+/**
+ * `skipData`: a record it says yes to is partial, what clock learning (ingest/normalize/clock.ts) and
+ * Normalizer.check read: the `<EventData>` XML is not flattened (the data holds only Sysmon's UtcTime, the
+ * data kind is 'none'), and of the optional fields only the export time is set.
+ */
+export function fromExportWinEvents(o: Obj, fileName?: string, skipData?: SkipData): SourceRecord | string {
   const id = int(o.EventID);
   if (id === undefined) return 'Export-WinEvents: no EventID';
   const time = str(o.TimeGenerated) ?? str(o.TimeCreated);
@@ -28,7 +42,17 @@ export function fromExportWinEvents(o: Obj, fileName?: string): SourceRecord | s
   let data: Record<string, string> = {};
   let kind: SourceRecord['event_data_kind'] = 'none';
   let root: string | undefined;
-  if (xml !== undefined && xml.trim() !== '') {
+  if (xml !== undefined && xml.trim() !== '' && skipData?.(channel, id) === true) {
+    const u = provider === 'Microsoft-Windows-Sysmon' ? eventDataValue(xml, 'UtcTime') : undefined;
+    if (u !== undefined) data.UtcTime = u;
+    const part: SourceRecord = {
+      timestamp: time, time_kind: Number(time.slice(11, 13)) > 12 ? 'utc' : 'utc-12h',
+      channel, provider, computer, event_id: id, event_data: data, event_data_kind: kind,
+    };
+    const exp = exportTimeFromName(fileName);
+    if (exp) part.export_local_time = exp;
+    return part;
+  } else if (xml !== undefined && xml.trim() !== '') {
     const f = flattenEventXml(xml);
     data = f.data;
     kind = f.kind;

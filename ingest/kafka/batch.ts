@@ -6,8 +6,10 @@ import { detectorsUse } from '../../detectors/uses.js';
 import type { NormalizedEvent } from '../../schemas/event.js';
 import { ClockKnowledge, type KnowledgeSnapshot } from '../normalize/clock.js';
 import type { Normalizer } from '../normalize/index.js';
-import { learnFrom, normalizeParsed, parseMessage, type Parsed } from './decode.js';
+import { canonicalChannel } from '../normalize/extract.js';
+import { learnFrom, normalizeParsed, parseMessage, provenance, type Parsed } from './decode.js';
 import { eventJson } from './internal.js';
+import { neverUsed } from './unused.js';
 
 /**
  * What a decoded batch carries back: every event as an object (an Elasticsearch sink indexes them all),
@@ -37,12 +39,18 @@ export interface Learned {
   clock: boolean;
 }
 
-export function parseChunk(values: readonly (Uint8Array | null)[], topic: string, maxBytes: number): { parsed: Parsed[]; learned: Learned } {
+/**
+ * Reads a chunk and learns from it. With `ship` (what normalizeChunk will be asked for), the records of
+ * events nobody will use (no sink takes every event, and neverUsed) are read only as far as the learning
+ * needs: their data is not flattened (normalizeChunk only checks them).
+ */
+export function parseChunk(values: readonly (Uint8Array | null)[], topic: string, maxBytes: number, ship?: Ship): { parsed: Parsed[]; learned: Learned } {
   const delta = new ClockKnowledge();
   const computers = new Set<string>();
   let clock = false;
+  const lean = ship !== undefined && ship.events !== 'all';
   const parsed = values.map((v) => {
-    const p = parseMessage(v, topic, maxBytes);
+    const p = parseMessage(v, topic, maxBytes, lean);
     if (p.ok) {
       const t = learnFrom(p, topic, delta);
       computers.add(t.computer);
@@ -56,8 +64,18 @@ export function parseChunk(values: readonly (Uint8Array | null)[], topic: string
 export function normalizeChunk(normalizer: Normalizer, parsed: readonly Parsed[], topic: string, partition: number, offsets: readonly string[], ship: Ship): DecodedBatch {
   const kinds = new Uint8Array(parsed.length);
   const out: DecodedBatch = { kinds, reasons: [], events: [], json: [] };
+  // Without a sink for every event, one nobody uses is only checked: its event is never built.
+  const checkOnly = ship.events !== 'all';
   for (let i = 0; i < parsed.length; i++) {
-    const d = normalizeParsed(normalizer, parsed[i], { topic, partition, offset: offsets[i] });
+    const p = parsed[i];
+    if (checkOnly && p.ok && typeof p.record.channel === 'string' && neverUsed(canonicalChannel(p.record.channel), p.record.event_id)) {
+      const why = normalizer.check(p.record, provenance(p.format, topic, partition, offsets[i]));
+      if (why === undefined) kinds[i] = UNUSED;
+      else { kinds[i] = REJECTED; out.reasons.push(`schema: ${why}`); }
+      continue;
+    }
+    if (p.ok && p.partial) throw new Error('normalizeChunk: a record read partially (parseChunk was given another ship)');
+    const d = normalizeParsed(normalizer, p, { topic, partition, offset: offsets[i] });
     if (!d.ok) { kinds[i] = REJECTED; out.reasons.push(d.reason); continue; }
     const used = detectorsUse(d.event);
     kinds[i] = used ? USED : UNUSED;

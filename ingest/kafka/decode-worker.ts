@@ -14,6 +14,17 @@ let norm = new Normalizer({ knowledge });
 /** Chunks read and waiting for their batch's knowledge. */
 const waiting = new Map<number, { parsed: Parsed[]; topic: string; partition: number; offsets: string[] }>();
 
+function unpack(bytes: Uint8Array, ends: Int32Array): (Uint8Array | null)[] {
+  const values: (Uint8Array | null)[] = [];
+  for (let i = 0, at = 0; i < ends.length; i++) {
+    const end = ends[i];
+    if (end < 0) { values.push(null); continue; }
+    values.push(bytes.subarray(at, end));
+    at = end;
+  }
+  return values;
+}
+
 // Nothing is transferred (see workers.ts): a detached buffer would slow this thread's typed-array code.
 const post = (m: FromDecoder): void => port.postMessage(m);
 
@@ -32,16 +43,17 @@ port.on('message', (m: ToDecoder) => {
         knowledge.merge(m.delta);
         break;
       case 'parse': {
-        const values: (Uint8Array | null)[] = [];
-        for (let i = 0, at = 0; i < m.ends.length; i++) {
-          const end = m.ends[i];
-          if (end < 0) { values.push(null); continue; }
-          values.push(m.bytes.subarray(at, end));
-          at = end;
-        }
-        const { parsed, learned } = parseChunk(values, m.topic, setup!.maxBytes);
+        const { parsed, learned } = parseChunk(unpack(m.bytes, m.ends), m.topic, setup!.maxBytes, setup!.ship);
         waiting.set(m.id, { parsed, topic: m.topic, partition: m.partition, offsets: m.offsets });
         post({ type: 'learned', id: m.id, learned });
+        break;
+      }
+      case 'decode': {
+        // The one worker (DecodePool.solo): every delta is its own, learned in order.
+        const { parsed, learned } = parseChunk(unpack(m.bytes, m.ends), m.topic, setup!.maxBytes, setup!.ship);
+        knowledge.merge(learned.delta);
+        const batch = normalizeChunk(norm, parsed, m.topic, m.partition, m.offsets, setup!.ship);
+        post({ type: 'decoded', id: m.id, batch, learned });
         break;
       }
       case 'normalize': {

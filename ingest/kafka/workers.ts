@@ -4,8 +4,9 @@
 // slice is read first and what it teaches comes back as a delta; deltas are merged here in the order the
 // slices were submitted and sent on to every worker in that order, and a slice is normalized only after
 // its own delta, wherever it runs. So slice k is normalized with what slices 0..k taught, as on one
-// thread (ingest/kafka/batch.ts). A slice smaller than `minBatch` is decoded on this thread (a message
-// round trip costs more).
+// thread (ingest/kafka/batch.ts). With two or more workers, a slice smaller than `minBatch` is decoded on
+// this thread (a message round trip costs more); one worker decodes every slice alone, learning each
+// delta itself in order (DecodePool.solo).
 import { availableParallelism } from 'node:os';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { type ClockKnowledge, type KnowledgeSnapshot } from '../normalize/clock.js';
@@ -22,17 +23,19 @@ export type ToDecoder =
   | { type: 'learn'; delta: KnowledgeSnapshot }
   /** Message values packed end to end; ends[i] < 0: a null value. */
   | { type: 'parse'; id: number; topic: string; partition: number; offsets: string[]; bytes: Uint8Array; ends: Int32Array }
-  | { type: 'normalize'; id: number };
+  | { type: 'normalize'; id: number }
+  /** One worker alone: read, learn into its own knowledge, normalize, in one go (DecodePool.solo). */
+  | { type: 'decode'; id: number; topic: string; partition: number; offsets: string[]; bytes: Uint8Array; ends: Int32Array };
 
 export type FromDecoder =
   | { type: 'learned'; id: number; learned: Learned }
-  | { type: 'decoded'; id: number; batch: DecodedBatch }
+  | { type: 'decoded'; id: number; batch: DecodedBatch; learned?: Learned }
   | { type: 'failed'; message: string };
 
 export interface DecodePoolOptions {
   /** Worker threads; 0 decodes everything on this thread. Default defaultDecodeThreads(). */
   threads?: number;
-  /** Batches with fewer messages are decoded on this thread. Default 256. */
+  /** With two or more threads, batches with fewer messages are decoded on this thread. Default 256. */
   minBatch?: number;
   maxBytes: number;
   ship: Ship;
@@ -57,10 +60,15 @@ export function startDecoding<M extends { offset: string; value: Buffer | null }
 }
 
 /**
- * The cores less the consumer's thread (fetch, detectors, producer), at most 4; none below 3 cores.
- * Decoding on a worker costs about a quarter more CPU in all (the batch waits for its knowledge between
- * the passes, and crosses threads twice), and on 2 cores, shared with the broker, the CPU is what bounds
- * the rate: bench/stream measured workers there no faster, and slower under load (ingest/kafka/README.md).
+ * The cores less the consumer's thread (fetch, detectors, producer), at most 4; none below 3 cores. One
+ * worker decodes every slice alone (DecodePool.solo): about an eighth more CPU in all than decoding on
+ * the consumer's thread, whose CPU it halves (bench/stream: 2.0 -> 1.0 s per 100k events). But kafkajs
+ * fetches again only once a fetch's batches are handled, so the worker and the consumer's thread mostly
+ * take turns: on 2 cores bench/stream is about a tenth slower with it when the machine is otherwise
+ * idle (49-52k against 46-48k events/s), and faster only when other processes compete for the cores
+ * (two threads get a larger share: at load 10, 26k against 10-21k). Two or more workers still exchange
+ * each slice's knowledge through this thread (a round trip between reading and normalizing, during
+ * which a worker holds the slice's objects: a quarter more CPU or worse).
  */
 export function defaultDecodeThreads(): number {
   const cores = availableParallelism();
@@ -81,13 +89,13 @@ const SLICE = 256;
  * comes (decoded here: 0.25 s on the other threads).
  */
 const SPARE_BYTES = 1 << 20;
-const SPARE_MAX = 8;
+const SPARE_MAX = 24;
 /** Messages per chunk below which a batch is not cut further. */
 const MIN_CHUNK = 128;
 /** A worker holds a chunk or a few (4 MiB per partition fetched) and its parsed objects. */
 const LIMITS: ResourceLimits = { maxOldGenerationSizeMb: 512, maxYoungGenerationSizeMb: 32 };
 
-interface Pending { learned: (l: Learned) => void; decoded: (b: DecodedBatch) => void; fail: (e: Error) => void; buf?: SharedArrayBuffer }
+interface Pending { learned: (l: Learned) => void; decoded: (b: DecodedBatch, l?: Learned) => void; fail: (e: Error) => void; buf?: SharedArrayBuffer }
 interface Slot { worker: Worker; pending: Map<number, Pending> }
 
 export class DecodePool {
@@ -127,9 +135,64 @@ export class DecodePool {
   /** One slice of a batch: the unit whose knowledge delta is merged before it is normalized. */
   private slice(b: BatchIn): Promise<DecodedBatch> {
     this.stats.slices++;
+    if (this.threads === 1 && !this.failure) {
+      this.stats.onWorkers++;
+      return this.solo(b);
+    }
     if (this.threads === 0 || b.values.length < this.minBatch || this.failure) return this.here(b);
     this.stats.onWorkers++;
     return this.there(b);
+  }
+
+  /**
+   * One worker decodes every slice, so it learns every delta itself, in order: it normalizes a slice
+   * right after reading it (no round trip for the knowledge, so its parsed objects die young, as here),
+   * and this thread merges the deltas as the slices come back (in order: one worker answers in order).
+   * Small slices go there too: one here would have to reach the worker's knowledge before the next.
+   */
+  private solo(b: BatchIn): Promise<DecodedBatch> {
+    if (this.slots.length === 0) this.spawn();
+    const slot = this.slots[0];
+    if (!this.synced) {
+      // What this thread knows (a restore, or slices decoded here before) goes first, once.
+      this.send(slot, { type: 'knowledge', snap: this.o.knowledge.snapshot() });
+      this.synced = true;
+    }
+    const id = this.nextId++;
+    const decoded = new Promise<DecodedBatch>((resolve, reject) => {
+      const p: Pending = {
+        learned: () => undefined,
+        decoded: (batch, l) => {
+          if (p.buf?.byteLength === SPARE_BYTES && this.spare.length < SPARE_MAX) this.spare.push(p.buf);
+          if (l) this.note(l);
+          resolve(batch);
+        },
+        fail: reject,
+      };
+      if (slot.pending.size === 0) slot.worker.ref();
+      slot.pending.set(id, p);
+      const { bytes, ends, buf } = this.pack(b.values);
+      p.buf = buf;
+      slot.worker.postMessage({ type: 'decode', id, topic: b.topic, partition: b.partition, offsets: b.offsets, bytes, ends } satisfies ToDecoder);
+    });
+    decoded.catch(() => undefined);
+    return decoded;
+  }
+
+  /** Values packed end to end in shared memory (a spare buffer when they fit). */
+  private pack(values: readonly (Uint8Array | null)[]): { bytes: Uint8Array; ends: Int32Array; buf: SharedArrayBuffer } {
+    let size = 0;
+    for (const v of values) size += v?.length ?? 0;
+    const buf = size <= SPARE_BYTES ? this.spare.pop() ?? new SharedArrayBuffer(SPARE_BYTES) : new SharedArrayBuffer(size);
+    const bytes = new Uint8Array(buf, 0, size), ends = new Int32Array(values.length);
+    let at = 0;
+    values.forEach((v, i) => {
+      if (v === null) { ends[i] = -1; return; }
+      bytes.set(v, at);
+      at += v.length;
+      ends[i] = at;
+    });
+    return { bytes, ends, buf };
   }
 
   async close(): Promise<void> {
@@ -140,7 +203,7 @@ export class DecodePool {
 
   private here(b: BatchIn): Promise<DecodedBatch> {
     const r = this.order.then(() => {
-      const { parsed, learned } = parseChunk(b.values, b.topic, this.setup.maxBytes);
+      const { parsed, learned } = parseChunk(b.values, b.topic, this.setup.maxBytes, this.setup.ship);
       this.apply(learned.delta, [learned]);
       return normalizeChunk(this.norm, parsed, b.topic, b.partition, b.offsets, this.setup.ship);
     });
@@ -167,19 +230,8 @@ export class DecodePool {
       decoded.catch(() => undefined);
       if (slot.pending.size === 0) slot.worker.ref();
       slot.pending.set(id, p);
-      const values = b.values.slice(from, to);
-      let size = 0;
-      for (const v of values) size += v?.length ?? 0;
-      const sab = size <= SPARE_BYTES ? this.spare.pop() ?? new SharedArrayBuffer(SPARE_BYTES) : new SharedArrayBuffer(size);
-      p.buf = sab;
-      const bytes = new Uint8Array(sab, 0, size), ends = new Int32Array(values.length);
-      let at = 0;
-      values.forEach((v, i) => {
-        if (v === null) { ends[i] = -1; return; }
-        bytes.set(v, at);
-        at += v.length;
-        ends[i] = at;
-      });
+      const { bytes, ends, buf } = this.pack(b.values.slice(from, to));
+      p.buf = buf;
       const m: ToDecoder = { type: 'parse', id, topic: b.topic, partition: b.partition, offsets: b.offsets.slice(from, to), bytes, ends };
       // Shared, not transferred, as everywhere in hoptrail: the first buffer a thread detaches makes V8's
       // optimized code check every typed-array access of that thread (ingest/evtx/pool.ts).
@@ -192,6 +244,13 @@ export class DecodePool {
     });
     this.order = ready.catch(() => undefined);
     return ready.then(() => Promise.all(chunks.map((c) => c.decoded))).then(joinBatches);
+  }
+
+  /** A slice's delta, learned by the one worker already: into this thread's knowledge. */
+  private note(l: Learned): void {
+    this.o.knowledge.merge(l.delta);
+    for (const c of l.computers) this.tracker.note(c, false);
+    if (l.clock) this.tracker.taught = true;
   }
 
   /** A batch's delta, in batch order: into this thread's knowledge, then to every worker. */
@@ -229,7 +288,7 @@ export class DecodePool {
         else {
           slot.pending.delete(m.id);
           if (slot.pending.size === 0) slot.worker.unref();
-          p.decoded(m.batch);
+          p.decoded(m.batch, m.learned);
         }
       });
       worker.on('error', (e) => this.fail(new Error(`decoding worker failed: ${e.stack ?? e.message}`)));

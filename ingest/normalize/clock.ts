@@ -113,10 +113,14 @@ export class ClockKnowledge {
   private readonly fqdn = new Map<string, string>();
   private sealed = false;
 
-  observe(rec: SourceRecord, fileKey: string): void {
-    const c = rec.computer.trim().toLowerCase();
+  /** `computer`: the record's, trimmed and in lower case, when the caller has it. */
+  observe(rec: SourceRecord, fileKey: string, computer?: string): void {
+    const c = computer ?? rec.computer.trim().toLowerCase();
     const dot = c.indexOf('.');
-    if (dot > 0 && !this.fqdn.has(c.slice(0, dot))) this.fqdn.set(c.slice(0, dot), c);
+    if (dot > 0) {
+      const short = c.slice(0, dot);
+      if (!this.fqdn.has(short)) this.fqdn.set(short, c);
+    }
     const kind = rec.time_kind ?? 'utc';
     if (kind === 'utc') return;
     // Sysmon 3 reports a cached connection time, which can be days old: not a clock sample.

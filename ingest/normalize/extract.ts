@@ -588,6 +588,41 @@ export function canonicalChannel(c: string): string {
 }
 const seen = new Map<string, string>();
 
+/** The data keys the extractors above read: data with all of them probes what an ID can give. */
+export const EXTRACTED_KEYS: readonly string[] = [
+  'Application', 'ApplicationPath', 'AuthenticationPackageName', 'ClientIP', 'CommandId', 'CommandLine',
+  'ContextInfo', 'DataItemName', 'DestAddress', 'DestPort', 'DestinationHostname', 'DestinationIp',
+  'DestinationPort', 'Direction', 'ErrorCode', 'EventPayload', 'HostProcess', 'Image', 'ImagePath', 'Initiated',
+  'InstanceId', 'IpAddress', 'IpPort', 'LogonGuid', 'LogonId', 'LogonType', 'MemberName', 'MemberSid',
+  'MessageNumber', 'MessageTotal', 'ModifyingUser', 'NewProcessId', 'NewProcessName', 'ParentCommandLine',
+  'ParentImage', 'ParentProcessGuid', 'ParentProcessId', 'ParentProcessName', 'Path', 'Payload', 'ProcessGuid',
+  'ProcessID', 'ProcessId', 'ProcessName', 'Protocol', 'QueryName', 'QueryResults', 'RelativeTargetName',
+  'ResourceUri', 'RuleId', 'RuleName', 'RunspaceId', 'ScriptBlockId', 'ScriptBlockText', 'ServiceFileName',
+  'ServiceName', 'ShareName', 'ShellId', 'SourceAddress', 'SourceHostname', 'SourceIp', 'SourcePort', 'StartType',
+  'Status', 'SubjectDomainName', 'SubjectLogonId', 'SubjectUserName', 'SubjectUserSid', 'TargetDomainName',
+  'TargetLinkedLogonId', 'TargetLogonId', 'TargetServerName', 'TargetSid', 'TargetUserName', 'TargetUserSid', 'User',
+  'Workstation', 'WorkstationName', 'authenticationMechanism', 'clientIP', 'clientIp', 'commandId', 'connection',
+  'errorCode', 'operationName', 'optionCode', 'optionName', 'optionValue', 'param1', 'param2', 'param3', 'param4',
+  'processid', 'resourceURI', 'resourceUri', 'shellId', 'userName', 'username',
+];
+
+/** The Security event IDs security() has a case for; the others get the subject user and logon ID only. */
+const SECURITY_CASES = new Set([4624, 4625, 4634, 4647, 4648, 4672, 4688, 4689, 4720, 4722, 4724, 4738, 4726, 4725, 4728, 4732,
+  4756, 4729, 4733, 4768, 4769, 4771, 4776, 5140, 5145, 5156, 5157, 5158, 1102, 4697]);
+
+/**
+ * Whether extractFields gives this channel (canonical) and event ID nothing but who and what logged it:
+ * the user, the process (ID, image, GUID: no command line), the rule name and the logon ID; no addresses,
+ * ports, network, command lines, PowerShell, WinRM, service or file fields, whatever the data. The default
+ * branches of sysmon() and security(): keep in step with their cases (test/normalize/extract-identity.test.ts
+ * checks every ID against the extraction).
+ */
+export function identityOnly(channel: string, id: number): boolean {
+  if (channel === 'Microsoft-Windows-Sysmon/Operational') return id !== 1 && id !== 3 && id !== 5 && id !== 22;
+  if (channel === 'Security') return !SECURITY_CASES.has(id);
+  return false;
+}
+
 /** Fill the source-specific fields of `ev` from the cleaned data. `channel` must be canonical. */
 export function extractFields(ev: Ev, channel: string, id: number, d: Data, kind: string, message: string | undefined): void {
   switch (channel) {

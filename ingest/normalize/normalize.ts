@@ -64,14 +64,32 @@ export class Normalizer {
     this.know = opts.knowledge;
   }
 
-  normalize(rec: SourceRecord, prov: Provenance): NormalizeResult {
+  /**
+   * normalize()'s verdict without the event: undefined when it would give one, else the reason it gives.
+   * For records whose event nobody reads (the stream's, that no detector uses: ingest/kafka/batch.ts):
+   * the checks before the event is built, and the fast check's on the time. The fast check's other
+   * conditions cannot fail once those passed (the ID, channel, provider and host name are checked first,
+   * and extraction makes ports with toPort, 1 to 65535 only).
+   */
+  check(rec: SourceRecord, prov: Provenance): string | undefined {
+    if (this.validate !== 'fast') {
+      const r = this.normalize(rec, prov);
+      return r.ok ? undefined : r.reason;
+    }
+    const h = this.head(rec, prov);
+    if (typeof h === 'string') return h;
+    return ISO_MS.test(h.ts) ? undefined : `schema: @timestamp is not an ISO UTC time: ${h.ts}`;
+  }
+
+  /** The checks before the event is built, and its host names and time; or the reason it is rejected. */
+  private head(rec: SourceRecord, prov: Provenance): { computer: string; name: string; hostname: string; ts: string; clock: NormalizedEvent['hoptrail']['clock'] } | string {
     const id = rec.event_id;
-    if (!Number.isInteger(id) || id < 0 || id > 65535) return { ok: false, reason: `event ID is not an integer 0-65535: ${String(id)}` };
+    if (!Number.isInteger(id) || id < 0 || id > 65535) return `event ID is not an integer 0-65535: ${String(id)}`;
     const computer = typeof rec.computer === 'string' ? rec.computer.trim() : '';
-    if (!computer) return { ok: false, reason: 'no computer name' };
-    if (typeof rec.channel !== 'string' || !rec.channel) return { ok: false, reason: 'no channel' };
-    if (typeof rec.provider !== 'string' || !rec.provider) return { ok: false, reason: 'no provider' };
-    if (typeof rec.timestamp !== 'string') return { ok: false, reason: 'no time' };
+    if (!computer) return 'no computer name';
+    if (typeof rec.channel !== 'string' || !rec.channel) return 'no channel';
+    if (typeof rec.provider !== 'string' || !rec.provider) return 'no provider';
+    if (typeof rec.timestamp !== 'string') return 'no time';
 
     let name = computer.toLowerCase();
     const dot = name.indexOf('.');
@@ -91,18 +109,25 @@ export class Normalizer {
           if (!Number.isNaN(d) && /(Z|[+-]\d\d:?\d\d)$/.test(rec.timestamp)) ts = isoMillis(d);
         }
       }
-      if (ts === undefined) return { ok: false, reason: `time is not ISO-8601 UTC: ${rec.timestamp}` };
+      if (ts === undefined) return `time is not ISO-8601 UTC: ${rec.timestamp}`;
     } else {
       const r = repairTime(rec, hostname, prov.entry ? `${prov.file}!${prov.entry}` : prov.file ?? '', this.know, this.zone);
-      if (!r) return { ok: false, reason: `time is not a date-time: ${rec.timestamp}` };
+      if (!r) return `time is not a date-time: ${rec.timestamp}`;
       ts = r.timestamp;
       clock = r.clock;
     }
     if (ts.length !== 24) {
       // Years outside 0000-9999 render differently; they are corrupt, not events.
-      return { ok: false, reason: `time out of range: ${rec.timestamp}` };
+      return `time out of range: ${rec.timestamp}`;
     }
+    return { computer, name, hostname, ts, clock };
+  }
 
+  normalize(rec: SourceRecord, prov: Provenance): NormalizeResult {
+    const h = this.head(rec, prov);
+    if (typeof h === 'string') return { ok: false, reason: h };
+    const { computer, name, hostname, ts, clock } = h;
+    const id = rec.event_id;
     const channel = canonicalChannel(rec.channel);
     const ev: NormalizedEvent = {
       '@timestamp': ts,

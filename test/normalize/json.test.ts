@@ -9,7 +9,7 @@ import { splitJson, type Piece } from '../../ingest/json/split.js';
 import { inflated } from '../../ingest/json/archive.js';
 import { constants as zlibConstants, createGunzip, gunzipSync, gzipSync } from 'node:zlib';
 import { readJsonFile, type InputItem } from '../../ingest/json/read.js';
-import { flattenEventXml } from '../../ingest/json/eventdata_xml.js';
+import { eventDataValue, flattenEventXml } from '../../ingest/json/eventdata_xml.js';
 import { parseZone } from '../../ingest/normalize/index.js';
 import { parseClassicContext } from '../../ingest/normalize/powershell.js';
 import { clean } from '../../ingest/normalize/values.js';
@@ -147,6 +147,24 @@ test('EventData XML: named, unnamed (param N), entities; UserData leaves', () =>
   assert.deepEqual(flattenEventXml('<EventData xmlns="x"><Data Name="a">1 &lt; 2 &amp; &#x41;</Data><Data Name="b" /></EventData>').data, { a: '1 < 2 & A', b: '' });
   assert.deepEqual(flattenEventXml('<EventData><Data>x</Data><Data>y</Data></EventData>').data, { param1: 'x', param2: 'y' });
   assert.deepEqual(flattenEventXml('<UserData><LogFileCleared xmlns="y"><SubjectUserName>bob</SubjectUserName></LogFileCleared></UserData>'), { data: { SubjectUserName: 'bob' }, kind: 'UserData', root: 'LogFileCleared' });
+});
+
+test('EventData XML: one value (eventDataValue) is what the flattening gives that key', () => {
+  const xmls = [
+    '<EventData><Data Name="RuleName">-</Data><Data Name="UtcTime">2022-09-26 23:26:06.428</Data></EventData>',
+    '  <EventData xmlns="x">\n<Data Name = "UtcTime" >a &amp; b</Data><Data Name="UtcTime">second</Data></EventData> ',
+    '<EventData><Data Name="UtcTime"/><Data Name="UtcTime">late</Data></EventData>',
+    '<EventData><Data Name="UtcTime">unclosed<Data Name="UtcTime">x</Data></EventData>',
+    '<EventData><Data>p1</Data><Data Name="">p2</Data><Data Name="UtcTimeX">no</Data></EventData>',
+    '<EventData><DataX Name="UtcTime">no</DataX><Data Name="UtcTime" x="1">no</Data><Data Name="UtcTime">yes</Data></EventData>',
+    '<EventDataX><Data Name="UtcTime">no</Data></EventDataX>',
+    '<UserData><Ev xmlns="y"><UtcTime>from user data</UtcTime><UtcTime>2</UtcTime></Ev></UserData>',
+    '<UserData><Ev><A UtcTime="attr"/></Ev></UserData>',
+    'not xml', '', '   ',
+  ];
+  for (const x of xmls) assert.equal(eventDataValue(x, 'UtcTime'), flattenEventXml(x).data.UtcTime, x);
+  assert.equal(eventDataValue(xmls[1], 'UtcTime'), 'a & b');
+  assert.equal(eventDataValue(xmls[7], 'UtcTime'), 'from user data');
 });
 
 test('values: placeholders absent, insertion strings resolved; classic context; zones', () => {

@@ -1,7 +1,8 @@
 // One Kafka message to an event or a dead-letter reason; the dead-letter record keeps the original bytes.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MessageDecoder } from '../../../ingest/kafka/decode.js';
+import { MessageDecoder, latin1Text } from '../../../ingest/kafka/decode.js';
+import { rng } from '../../support/rng.js';
 import { dlqMessage } from '../../../ingest/kafka/dlq.js';
 import { ClockKnowledge, Normalizer } from '../../../ingest/normalize/index.js';
 
@@ -45,4 +46,30 @@ test('dlq: original bytes, source position and reason; keyed by the position', (
   assert.equal(m.value, raw);
   assert.deepEqual(m.headers, { 'hoptrail.reason': 'not JSON: x', 'hoptrail.source.topic': 'winlogbeat', 'hoptrail.source.partition': '2', 'hoptrail.source.offset': '41' });
   assert.equal((dlqMessage(from, null, 'empty message').value as Buffer).length, 0, 'never a tombstone');
+});
+
+test('latin1Text: the UTF-8 decode of text in U+0000..U+00FF, nothing for anything else', () => {
+  const r = rng(7);
+  const pick = (xs: readonly string[]): string => xs[Math.floor(r() * xs.length)];
+  const latin = ['a', '"', '\\', '{', '®', 'é', 'ÿ', '\u0080', '\u00a0', 'Ã', 'Â', '\u0000', '\n'];
+  const wide = ['€', 'ā', '中', '😀', '\u0100', '\u07ff', '\u0800'];
+  for (let i = 0; i < 3000; i++) {
+    const n = Math.floor(r() * 40);
+    let s = '';
+    for (let k = 0; k < n; k++) s += r() < 0.6 ? 'x' : pick(latin);
+    const onlyLatin = s;
+    if (i % 3 === 0) { const at = Math.floor(r() * (s.length + 1)); s = s.slice(0, at) + pick(wide) + s.slice(at); }
+    const b = Buffer.from(s, 'utf8');
+    const t = latin1Text(b);
+    if (s === onlyLatin && /[\u0080-\u00ff]/.test(s)) assert.equal(t, s);
+    else if (t !== undefined) assert.equal(t, s, 'a result is always the decode');
+    if (s !== onlyLatin) assert.equal(t, undefined);
+  }
+  // Bytes that are not UTF-8 decode to U+FFFD: never Latin-1 text.
+  for (const bad of [[0xc3], [0xc3, 0x41], [0x41, 0xc2, 0xc0], [0xc2, 0xae, 0xae], [0xae], [0xc3, 0xa9, 0xff], [0xe2, 0x82, 0xac, 0xc3, 0xa9]]) {
+    assert.equal(latin1Text(Buffer.from(bad)), undefined, String(bad));
+  }
+  // A view into a larger buffer (a Kafka message is one): only its own bytes.
+  const big = Buffer.from('®®abc é ®zz', 'utf8');
+  assert.equal(latin1Text(big.subarray(2, big.length - 2)), '®abc é ®');
 });
