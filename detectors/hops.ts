@@ -98,7 +98,8 @@ export function analyzeHops(hops: Hop[], opts: HopOptions = {}): { chains: Chain
           type: 'fanout', source: list[i].source, destinations: [...new Set(win.map((x) => x.destination))].sort(),
           start: win[0].time, end: win[win.length - 1].time, session_ids: win.map((x) => x.session_id),
         });
-        i = list.indexOf(win[win.length - 1]) + 1;
+        // Always forward: a hop listed twice (indexOf finds its first place) must not send the walk back.
+        i = Math.max(i + 1, list.lastIndexOf(win[win.length - 1]) + 1);
       } else i++;
     }
   }

@@ -85,3 +85,13 @@ test('analyzeHops: the chains and fan-outs of the pairwise reference', () => {
     assert.deepEqual(analyzeHops(hops, opts), reference(hops, opts), `round ${round}`);
   }
 });
+
+test('analyzeHops: a hop listed twice (the same object) ends, with its fan-out found once', () => {
+  const at = (m: number): string => new Date(Date.UTC(2024, 0, 1, 0, m)).toISOString();
+  // One time for all: the window from the second D holds every hop again, and its last is that D.
+  const hops: Hop[] = ['B', 'C', 'D'].map((d, i) => ({ type: 'hop', source: 'A', destination: d, time: at(0), session_id: `s${i}` }));
+  hops.push(hops[2]);
+  const { fanouts } = analyzeHops(hops);
+  assert.equal(fanouts.length, 1);
+  assert.deepEqual(fanouts[0].destinations, ['B', 'C', 'D']);
+});
