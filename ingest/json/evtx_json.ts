@@ -13,14 +13,19 @@ import { int, isObj, str, type Obj } from './adapt.js';
 
 const KINDS: ReadonlySet<string> = new Set<EventDataKind>(['EventData', 'UserData', 'ProcessingErrorData', 'none']);
 
+/** A scalar as the reference dumps render it: strings as they are, numbers in decimal, null as empty. */
+function scalarText(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  return JSON.stringify(v);
+}
+
 /** A flat value map, every value a string (dumps write strings; other writers may not). */
 function flatStrings(v: unknown): Record<string, string> | undefined {
   if (!isObj(v)) return undefined;
   const out: Record<string, string> = {};
-  for (const k in v) {
-    const x = v[k];
-    out[k] = typeof x === 'string' ? x : x === null || x === undefined ? '' : typeof x === 'object' ? JSON.stringify(x) : String(x);
-  }
+  for (const k in v) out[k] = scalarText(v[k]);
   return out;
 }
 
@@ -87,14 +92,6 @@ function text(parent: Obj, key: string): unknown {
   const el = parent[key];
   if (!isObj(el)) return el;
   return TEXT in el ? el[TEXT] : el.Value;
-}
-
-/** A scalar as the reference dumps render it: strings as they are, numbers in decimal, null as empty. */
-function scalarText(v: unknown): string {
-  if (typeof v === 'string') return v;
-  if (v === null || v === undefined) return '';
-  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
-  return JSON.stringify(v);
 }
 
 /** A GUID as EVTX renders it: upper case, in braces (evtx_dump writes provider GUIDs bare). */
