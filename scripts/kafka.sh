@@ -146,9 +146,13 @@ do_start() {
     local jopts="-Xms$KAFKA_HEAP -Xmx$KAFKA_HEAP -XX:+UseG1GC -Djava.awt.headless=true -Dlog4j.configuration=file:$NODE_DIR/log4j.properties"
     if [[ ! -f "$NODE_DIR/data/meta.properties" ]]; then
       log "formatting KRaft storage in $NODE_DIR/data"
-      # A fixed-format random cluster id (22 chars of base64url), as `kafka-storage random-uuid` would.
-      local cluster_id
-      cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+      # A random cluster id (22 chars of base64url), as `kafka-storage random-uuid` would. Like
+      # Kafka's own Uuid.randomUuid it is drawn again when it starts with '-': the tool's argument
+      # parser would take such an id for an option (1 start in 64 failed that way).
+      local cluster_id="-"
+      while [[ "$cluster_id" == -* ]]; do
+        cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+      done
       # shellcheck disable=SC2086
       as_service_user HOME="$NODE_DIR" "$java" $jopts -cp "$cp" kafka.tools.StorageTool format \
         -t "$cluster_id" -c "$NODE_DIR/server.properties" >"$NODE_DIR/logs/format.log" 2>&1 \
