@@ -13,8 +13,9 @@ import { ES_FLAGS, ES_USAGE } from './es-flags.js';
 import { EventsFile } from './events-file.js';
 
 const USAGE = `usage: hoptrail hunt <paths...> [--out DIR] [--lateness SEC] [--skew SEC] [--rules FILE] [--fail-on SEVERITY] [--es URL]
-  paths          EVTX files, JSON / JSON-lines files, .zip/.tar/.tar.gz/.tgz archives of them (EVTX and
-                 JSON members, told apart by name), or directories (recursive)
+  paths          EVTX files, JSON / JSON-lines files (UTF-8 or UTF-16), .zip/.tar/.tar.gz/.tgz/.gz
+                 archives of them, or directories (recursive); a log is known by its signature
+                 whatever its name (\`Security\`, \`x.evtx.bak\`, a member without .evtx), an archive too
   --out DIR      output directory (default ./hoptrail-out): events.ndjson, sessions.ndjson, hops.ndjson,
                  timeline.csv, findings.ndjson, report.html (one self-contained page that opens offline),
                  rejects.ndjson (inputs that could not be normalized, with the reason) and

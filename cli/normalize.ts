@@ -10,8 +10,9 @@ import { normalizeFiles } from '../ingest/pipeline.js';
 import { normalizeInParallel, warmUp } from '../ingest/parallel/pool.js';
 
 const USAGE = `usage: hoptrail normalize <paths...> [--rejects FILE] [--input-format F] [--tz Z] [--threads N]
-  paths           EVTX files, JSON / JSON-lines files, .zip/.tar/.tar.gz/.tgz/.gz archives of them (EVTX
-                  members: *.evtx, any case), or directories
+  paths           EVTX files, JSON / JSON-lines files (UTF-8 or UTF-16), .zip/.tar/.tar.gz/.tgz/.gz
+                  archives of them, or directories; a log or an archive is known by its signature
+                  whatever its name
   --rejects FILE  write rejected inputs (source, position, reason, original text) as JSON lines to FILE
   --input-format  force the input shape: ${InputFormat.options.join(', ')} (default: detect per file and line)
   --tz Z          zone of local-time sources (NXLog EventTime): Z, +02:00, -0400, America/New_York

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { InputFormat } from '../schemas/event.js';
 import { parseChunk, readEvtx, readEvtxChunks, type EvtxReadItem } from './evtx/index.js';
 import type { JsonFormat } from './json/detect.js';
+import { fileKind, sniffFile } from './kind.js';
 import { readJsonFile, reject, sourceName, type ChunkPiece, type EvtxMembers, type InputItem } from './json/read.js';
 
 export type { InputItem } from './json/read.js';
@@ -69,7 +70,8 @@ async function* walkDir(dir: string, wanted: (name: string) => boolean, seen: Se
   for (const e of entries) {
     const p = join(dir, e.name);
     if (e.kind === 'dir') yield* walkDir(p, wanted, seen);
-    else if (!wanted(e.name)) continue;
+    // A log renamed out of its extension (`Security`, `x.evtx.bak`) is still a log: its signature says so.
+    else if (!wanted(e.name) && !(e.kind === 'file' && sniffFile(p) === 'evtx')) continue;
     else if (e.kind === 'file') yield { path: p };
     // Opening a FIFO with no writer would wait for ever; a device may never end. Named on the command
     // line they are read (a process substitution is a pipe); met in a walk they are reported, not read.
@@ -94,8 +96,9 @@ export async function expandPaths(paths: string[]): Promise<string[]> {
   return files;
 }
 
+/** Whether a file is read as EVTX: by its signature, else its name, else `--input-format evtx` (ingest/kind.ts). */
 export function isEvtxPath(p: string, format?: InputFormat): boolean {
-  return format === 'evtx' || (format === undefined && /\.evtx$/i.test(p));
+  return fileKind(p, format) === 'evtx';
 }
 
 /**
@@ -158,5 +161,7 @@ export function* parseMemberChunk(file: string, c: ChunkPiece): Generator<InputI
 
 /** One input file of any supported kind. Throws when it cannot be opened or read at all. */
 export function readInput(file: string, format?: InputFormat): AsyncGenerator<InputItem> {
-  return isEvtxPath(file, format) ? readEvtxFile(file) : readJsonFile(file, format as JsonFormat | undefined, READ_EVTX_MEMBERS);
+  if (isEvtxPath(file, format)) return readEvtxFile(file);
+  // An archive under --input-format evtx: its logs are found by their signature, its JSON members detected.
+  return readJsonFile(file, format === 'evtx' ? undefined : format as JsonFormat | undefined, READ_EVTX_MEMBERS);
 }

@@ -1,11 +1,13 @@
-// Opening inputs as byte streams: plain files, `.gz`, `.tar` / `.tar.gz` / `.tgz` (a small streaming tar
-// reader), and `.zip` (a small central-directory reader; entries are inflated with node:zlib). No whole
-// file or entry is ever held in memory.
+// Opening inputs as byte streams: plain files, gzip, tar / tar.gz (a small streaming tar reader), and zip
+// (a small central-directory reader; entries are inflated with node:zlib), each known by its signature or
+// else its name (ingest/kind.ts). No whole file or entry is ever held in memory.
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Transform } from 'node:stream';
 import { constants as zconst, createGunzip as gunzip, createInflateRaw as inflateRaw, type Zlib } from 'node:zlib';
+import { fileKind, signature } from '../kind.js';
+import { peek } from './content.js';
 
 // Bigger output chunks than zlib's 16 KiB default: fewer async hops per megabyte.
 const Z = { chunkSize: 256 * 1024 };
@@ -21,13 +23,6 @@ export interface Entry {
 /** An entry that could not be read (encrypted, unsupported method): reported, the rest goes on. */
 export interface EntryError { name?: string; error: string }
 
-const lower = (p: string): string => p.toLowerCase();
-
-export function isArchive(path: string): boolean {
-  const p = lower(path);
-  return p.endsWith('.zip') || p.endsWith('.tar') || p.endsWith('.tar.gz') || p.endsWith('.tgz') || p.endsWith('.gz');
-}
-
 /** Central-directory entries [from, to) of a zip: a share of one archive for one worker (ingest/parallel). */
 export interface EntryRange { from: number; to: number }
 
@@ -36,15 +31,18 @@ export interface EntryRange { from: number; to: number }
  * the file itself cannot be opened/read.
  */
 export async function* openEntries(path: string, range?: EntryRange): AsyncGenerator<Entry | EntryError> {
-  const p = lower(path);
-  if (p.endsWith('.zip')) yield* zipEntries(path, range);
-  else if (p.endsWith('.tar.gz') || p.endsWith('.tgz')) yield* tarEntries(inflated(createReadStream(path), createGunzip()));
-  else if (p.endsWith('.tar')) yield* tarEntries(createReadStream(path));
-  else if (p.endsWith('.gz')) {
+  const kind = fileKind(path);
+  if (kind === 'zip') yield* zipEntries(path, range);
+  else if (kind === 'tgz') yield* tarEntries(inflated(createReadStream(path), createGunzip()));
+  else if (kind === 'tar') yield* tarEntries(createReadStream(path));
+  else if (kind === 'gz') {
     // A gzipped log (`Security.evtx.gz`) is a member named as the file it holds: it is read as EVTX.
-    const inner = basename(path).slice(0, -3);
-    const chunks = inflated(createReadStream(path), createGunzip());
-    yield /\.evtx$/i.test(inner) ? { name: inner, chunks } : { chunks };
+    const base = basename(path);
+    const inner = /\.gz$/i.test(base) ? base.slice(0, -3) : base;
+    const content = await peek(inflated(createReadStream(path), createGunzip()));
+    // A tar gzipped under another name than .tar.gz / .tgz.
+    if (signature(content.head) === 'tar') yield* tarEntries(content.chunks);
+    else yield /\.evtx$/i.test(inner) ? { name: inner, chunks: content.chunks } : { chunks: content.chunks };
   }
   else yield { chunks: createReadStream(path, { highWaterMark: 1 << 20 }) };
 }

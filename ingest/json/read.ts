@@ -3,7 +3,10 @@
 import { open } from 'node:fs/promises';
 import type { Provenance, Reject } from '../../schemas/event.js';
 import type { SourceRecord } from '../normalize/source.js';
+import { basename } from 'node:path';
+import { signature } from '../kind.js';
 import { openEntries, type EntryRange } from './archive.js';
+import { peek, textEncoding, utf16ToUtf8 } from './content.js';
 import { adapt, type JsonFormat } from './detect.js';
 import { splitJson, type Piece } from './split.js';
 
@@ -18,11 +21,11 @@ export function sourceName(file: string, entry?: string): string {
   return entry ? `${file}!${entry}` : file;
 }
 
-export function position(p: { line?: number; index?: number; offset?: number }): string {
+export function position(p: { line?: number; index?: number; offset?: number; utf16?: true }): string {
   const parts: string[] = [];
   if (p.index !== undefined) parts.push(`index ${p.index}`);
   if (p.line !== undefined) parts.push(`line ${p.line}`);
-  if (p.offset !== undefined) parts.push(`offset ${p.offset}`);
+  if (p.offset !== undefined) parts.push(p.utf16 ? `offset ${p.offset} of its UTF-8 form` : `offset ${p.offset}`);
   return parts.join(', ') || 'unknown';
 }
 
@@ -104,8 +107,29 @@ export async function* readJsonPieces<T extends InputItem | ChunkPiece = InputIt
       else evtx.skipped?.(e.name);
       continue;
     }
+    // The first bytes tell a log or an archive that its name hides, and UTF-16 text.
+    const peeked = await peek(e.chunks);
+    const sig = signature(peeked.head);
+    if (sig === 'evtx') {
+      // Unnamed: a gzipped file's content, named as the file without its `.gz`.
+      const name = e.name ?? basename(file).replace(/\.gz$/i, '');
+      if (evtx.read) yield* evtx.read(file, name, peeked.chunks);
+      else { evtx.skipped?.(name); await peeked.close(); }
+      continue;
+    }
+    if (sig !== undefined) {
+      await peeked.close();
+      const what = e.name === undefined ? `holds a ${sig} archive (compressed again?)` : `is a ${sig} archive inside the archive`;
+      yield { kind: 'reject', reject: reject(sourceName(file, e.name), 'entry', `${what}: not opened (one level of archive is read); extract it and name it on the command line`, '') };
+      continue;
+    }
+    const encoding = textEncoding(peeked.head);
+    const text = encoding === 'utf8' ? peeked.chunks : utf16ToUtf8(peeked.chunks, encoding);
     try {
-      for await (const p of splitJson(e.chunks)) yield e.name === undefined ? { kind: 'piece', piece: p } : { kind: 'piece', piece: p, entry: e.name };
+      for await (const p of splitJson(text)) {
+        if (encoding !== 'utf8') p.utf16 = true;
+        yield e.name === undefined ? { kind: 'piece', piece: p } : { kind: 'piece', piece: p, entry: e.name };
+      }
     } catch (err) {
       yield { kind: 'reject', reject: reject(sourceName(file, e.name), 'stream', `cannot read: ${(err as Error).message}`, '') };
     }

@@ -13,6 +13,8 @@ export interface Piece {
   index?: number;
   /** Set when the splitter itself knows the text is not a JSON value (garbage, truncated). */
   bad?: string;
+  /** Set when the input was UTF-16 text: `offset` then counts bytes of its UTF-8 form (ingest/json/content.ts). */
+  utf16?: true;
 }
 
 /** No Windows event comes near this (an EVTX record lives in a 64 KiB chunk): larger is rejected unparsed. */

@@ -5,13 +5,14 @@
 // .tar.gz once more to look for JSON members (0.28 s for 200 MB of EVTX), a zip's it passes over for free.
 import { zipNames, type EntryRange } from '../json/archive.js';
 import { isEvtxMember } from '../json/read.js';
+import { fileKind } from '../kind.js';
 
 /**
  * Central-directory ranges of a zip, one per job, in entry order. Undefined: the input is one job (not a
  * zip, no EVTX member, or a directory that cannot be read: that job reports why, as one thread would).
  */
 export async function zipShares(file: string): Promise<EntryRange[] | undefined> {
-  if (!/\.zip$/i.test(file)) return undefined;
+  if (fileKind(file) !== 'zip') return undefined;
   let names: string[];
   try {
     names = await zipNames(file);

@@ -1,0 +1,211 @@
+// Inputs known by their content: a log renamed out of its extension, an archive under another name, an
+// archive inside an archive, and JSON written as UTF-16 (Windows PowerShell 5.1's `Out-File` and `>`).
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { after, before, test } from 'node:test';
+import { peek, textEncoding, utf16ToUtf8 } from '../../ingest/json/content.js';
+import { fileKind, signature } from '../../ingest/kind.js';
+import { normalizeInParallel } from '../../ingest/parallel/pool.js';
+import { normalizeFiles } from '../../ingest/pipeline.js';
+import { listInputs } from '../../ingest/sources.js';
+import type { NormalizedEvent } from '../../schemas/event.js';
+import { member, writeTar, writeZip } from '../support/archives.js';
+import { referenceRecords } from '../support/corpus.js';
+import { toWinlogbeat6 } from '../support/shapes.js';
+import { HAVE_SHARED, sharedPath, SKIP_NO_SHARED } from '../support/shared.js';
+
+const INGESTED = '2026-01-01T00:00:00.000Z';
+const R1 = 'R1_RemotePowerShell_MS_Windows-Remote_Management_EventID_169.evtx';
+const L6 = 'L6_new-user-security.evtx';
+const corpus = (f: string): string => sharedPath('corpus', f);
+
+async function* chunksOf(...parts: (string | Buffer)[]): AsyncGenerator<Buffer> {
+  for (const p of parts) yield typeof p === 'string' ? Buffer.from(p, 'latin1') : p;
+}
+
+async function all(src: AsyncIterable<Buffer>): Promise<Buffer> {
+  const got: Buffer[] = [];
+  for await (const c of src) got.push(c);
+  return Buffer.concat(got);
+}
+
+test('signatures: EVTX file and carved chunk, zip (member, empty, spanned), gzip, tar; JSON and damage have none', () => {
+  assert.equal(signature(Buffer.from('ElfFile\0rest', 'latin1')), 'evtx');
+  assert.equal(signature(Buffer.from('ElfChnk\0rest', 'latin1')), 'evtx');
+  assert.equal(signature(Buffer.from('ElfFile', 'latin1')), undefined, 'cut before its NUL');
+  for (const z of ['PK\x03\x04', 'PK\x05\x06', 'PK\x07\x08']) assert.equal(signature(Buffer.from(z + 'xxxx', 'latin1')), 'zip');
+  assert.equal(signature(Buffer.from('PK\x01\x02', 'latin1')), undefined, 'a central-directory header does not start a zip');
+  assert.equal(signature(gzipSync('{}')), 'gzip');
+  const tar = Buffer.alloc(512);
+  tar.write('ustar', 257, 'latin1');
+  assert.equal(signature(tar), 'tar');
+  assert.equal(signature(tar.subarray(0, 260)), undefined, 'too short to hold the tar magic');
+  assert.equal(signature(Buffer.from('{"EventID": 4624}')), undefined);
+  assert.equal(signature(Buffer.alloc(4096)), undefined, 'a zeroed header');
+  assert.equal(signature(Buffer.alloc(0)), undefined);
+});
+
+test('text encodings: UTF-16 by its byte-order mark or by the NUL beside the first ASCII character', () => {
+  assert.equal(textEncoding(Buffer.from('\ufeff{}', 'utf16le')), 'utf16le');
+  assert.equal(textEncoding(Buffer.from([0xfe, 0xff, 0, 0x7b])), 'utf16be');
+  assert.equal(textEncoding(Buffer.from('[{}]', 'utf16le')), 'utf16le');
+  assert.equal(textEncoding(Buffer.from([0, 0x7b, 0, 0x7d])), 'utf16be');
+  assert.equal(textEncoding(Buffer.from('\ufeff{}', 'utf8')), 'utf8', 'a UTF-8 BOM is the splitter\'s business');
+  assert.equal(textEncoding(Buffer.from('{"a":1}')), 'utf8');
+  assert.equal(textEncoding(Buffer.from([0, 0, 0, 0])), 'utf8', 'zeros are damage, not UTF-16');
+  assert.equal(textEncoding(Buffer.from([0x7b])), 'utf8');
+});
+
+test('UTF-16 to UTF-8 keeps characters split across chunks whole (odd byte counts, surrogate pairs)', async () => {
+  const text = '{"Message":"Ünïcødé 🦀 net user \\"x\\""}\n';
+  for (const enc of ['utf16le', 'utf16be'] as const) {
+    let bytes = Buffer.from('\ufeff' + text, 'utf16le');
+    if (enc === 'utf16be') bytes = Buffer.from(bytes).swap16();
+    // Every cut: through a code unit, between the halves of the surrogate pair, and both.
+    for (let cut = 1; cut < bytes.length; cut += 1) {
+      const got = await all(utf16ToUtf8(chunksOf(bytes.subarray(0, cut), bytes.subarray(cut)), enc));
+      if (got.toString('utf8') !== text) assert.equal(got.toString('utf8'), text, `${enc}, cut at byte ${cut}`);
+    }
+  }
+});
+
+test('peek: the head, then every byte in order; a source failing while peeked fails its reader; close ends the source', async () => {
+  const p = await peek(chunksOf('ab', 'cdef', 'gh'), 4);
+  assert.equal(p.head.toString('latin1'), 'abcd');
+  assert.equal((await all(p.chunks)).toString('latin1'), 'abcdefgh');
+  const short = await peek(chunksOf('ab'), 512);
+  assert.equal(short.head.toString('latin1'), 'ab');
+  assert.equal((await all(short.chunks)).toString('latin1'), 'ab');
+
+  async function* failing(): AsyncGenerator<Buffer> { yield Buffer.from('xy'); throw new Error('cut gzip'); }
+  const f = await peek(failing(), 512);
+  assert.equal(f.head.toString('latin1'), 'xy');
+  await assert.rejects(all(f.chunks), /cut gzip/);
+
+  let ended = false;
+  async function* endless(): AsyncGenerator<Buffer> { try { for (;;) yield Buffer.alloc(1024); } finally { ended = true; } }
+  const e = await peek(endless(), 512);
+  await e.close();
+  assert.ok(ended, 'the source was ended');
+});
+
+let dir = '';
+before(() => { if (HAVE_SHARED) dir = mkdtempSync(join(tmpdir(), 'hoptrail-kind-')); });
+after(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+
+interface Out { events: NormalizedEvent[]; rejects: { source: string; position: string; reason: string }[]; unreadable: string[] }
+
+async function normalized(files: string[]): Promise<Out> {
+  const o: Out = { events: [], rejects: [], unreadable: [] };
+  for await (const it of normalizeFiles(files, { ingested: INGESTED })) {
+    if (it.kind === 'event') o.events.push(it.event);
+    else if (it.kind === 'reject') o.rejects.push(it.reject);
+    else if (it.kind === 'unreadable') o.unreadable.push(`${it.file}: ${it.error}`);
+  }
+  return o;
+}
+
+/** An event without where it came from. */
+function content(e: NormalizedEvent): string {
+  const c = structuredClone(e);
+  delete (c.hoptrail as { provenance?: unknown }).provenance;
+  delete (c.log as { file?: unknown }).file;
+  return JSON.stringify(c);
+}
+
+test('a log renamed out of its extension is read as EVTX: named, found in a directory, archived, gzipped', { skip: SKIP_NO_SHARED, timeout: 120_000 }, async () => {
+  const want = (await normalized([corpus(R1), corpus(L6)])).events.map(content);
+  assert.ok(want.length >= 14, `events: ${want.length}`);
+
+  const d = join(dir, 'renamed');
+  mkdirSync(d);
+  copyFileSync(corpus(R1), join(d, 'a-WinRM'));
+  copyFileSync(corpus(L6), join(d, 'b-Security.evtx.bak'));
+  writeFileSync(join(d, 'c-notes.txt'), 'not evidence\n');
+  const named = await normalized([join(d, 'a-WinRM'), join(d, 'b-Security.evtx.bak')]);
+  assert.deepEqual(named.events.map(content), want);
+  assert.deepEqual(named.rejects, []);
+
+  // A directory walk takes the renamed logs by their signature, and still passes other files over.
+  const { files } = await listInputs([d]);
+  assert.deepEqual(files, [join(d, 'a-WinRM'), join(d, 'b-Security.evtx.bak')]);
+
+  // Members without .evtx, in a zip saved as .json, a tar gzipped as plain .gz, and a gzipped log.
+  const members = [member('logs/WinRM', corpus(R1)), member('logs/Security', corpus(L6))];
+  writeZip(join(dir, 'triage.json'), members);
+  writeTar(join(dir, 'triage.tar'), members);
+  writeFileSync(join(dir, 'triage.gz'), gzipSync(readFileSync(join(dir, 'triage.tar'))));
+  writeFileSync(join(dir, 'WinRM.gz'), gzipSync(readFileSync(corpus(R1))));
+  assert.equal(fileKind(join(dir, 'triage.json')), 'zip');
+  assert.equal(fileKind(join(dir, 'triage.gz')), 'gz');
+  for (const f of ['triage.json', 'triage.gz']) {
+    const got = await normalized([join(dir, f)]);
+    assert.deepEqual(got.events.map(content), want, f);
+    assert.deepEqual(got.events.map((e) => e.hoptrail.provenance.entry), [...Array(10).fill('logs/WinRM'), ...Array(4).fill('logs/Security')].slice(0, want.length), `${f}: members named`);
+    assert.deepEqual(got.rejects, [], f);
+  }
+  const gz = await normalized([join(dir, 'WinRM.gz')]);
+  assert.deepEqual(gz.events.map(content), want.slice(0, gz.events.length));
+  assert.equal(gz.events.length, 10);
+  assert.equal(gz.events[0].hoptrail.provenance.entry, 'WinRM');
+
+  // The worker pool plans them as one thread reads them.
+  const files2 = [join(d, 'a-WinRM'), join(dir, 'triage.json')];
+  const lines: string[] = [];
+  for await (const it of normalizeInParallel(files2, { ingested: INGESTED, threads: 2 })) {
+    if (it.kind === 'batch') {
+      const text = Buffer.from(it.batch.ndjson).toString('utf8');
+      if (text !== '') lines.push(...text.slice(0, -1).split('\n'));
+      it.release();
+    } else assert.notEqual(it.kind, 'unreadable', JSON.stringify(it));
+  }
+  const seq = (await normalized(files2)).events.map((e) => JSON.stringify(e));
+  assert.deepEqual(lines, seq);
+});
+
+test('an archive inside an archive is one reject naming it, and the other members are read', { skip: SKIP_NO_SHARED, timeout: 60_000 }, async () => {
+  const inner = join(dir, 'inner.zip');
+  writeZip(inner, [member('L6.evtx', corpus(L6))]);
+  const outer = join(dir, 'outer.zip');
+  writeZip(outer, [member('host1/inner.zip', inner), member('host1/R1.evtx', corpus(R1))]);
+  const got = await normalized([outer]);
+  assert.equal(got.events.length, 10, 'R1 is read');
+  assert.equal(got.rejects.length, 1, JSON.stringify(got.rejects));
+  assert.equal(got.rejects[0].source, `${outer}!host1/inner.zip`);
+  assert.match(got.rejects[0].reason, /zip archive inside the archive.*extract it/);
+});
+
+test('JSON written as UTF-16 (LE or BE, with or without a BOM) gives the events of its UTF-8 form; a bad line keeps its line number', { skip: SKIP_NO_SHARED, timeout: 60_000 }, async () => {
+  const records = [...referenceRecords(R1), ...referenceRecords(L6)];
+  const lines = records.map((r) => JSON.stringify(toWinlogbeat6(r)));
+  // Characters outside ASCII and outside the BMP, as event data may hold them.
+  lines[3] = lines[3].replace('"log_name"', '"message":"Ünïcødé 🦀 and 漢字","log_name"');
+  lines.splice(5, 0, '{"broken": ');
+  const text = lines.join('\r\n') + '\r\n';
+  const utf8 = join(dir, 'wlb.utf8.json');
+  writeFileSync(utf8, text);
+  const want = await normalized([utf8]);
+  assert.equal(want.events.length, records.length);
+  assert.match(want.events[3].message ?? '', /Ünïcødé 🦀 and 漢字/);
+  assert.equal(want.rejects.length, 1);
+  assert.match(want.rejects[0].position, /^line 6, offset \d+$/);
+
+  const le = Buffer.from(text, 'utf16le');
+  const variants: Record<string, Buffer> = {
+    'utf16le-bom': Buffer.concat([Buffer.from([0xff, 0xfe]), le]),
+    'utf16be-bom': Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(le).swap16()]),
+    'utf16le': le,
+  };
+  for (const [name, bytes] of Object.entries(variants)) {
+    const f = join(dir, `wlb.${name}.json`);
+    writeFileSync(f, bytes);
+    const got = await normalized([f]);
+    assert.deepEqual(got.unreadable, [], name);
+    assert.deepEqual(got.events.map(content), want.events.map(content), name);
+    assert.equal(got.rejects.length, 1, name);
+    assert.equal(got.rejects[0].position, want.rejects[0].position + ' of its UTF-8 form', name);
+  }
+});
