@@ -2,6 +2,7 @@
 // batch engine (detectors/engine.ts StoredLine).
 import { closeSync, openSync, readSync, write as fsWrite } from 'node:fs';
 import type { StoredLine } from '../detectors/engine.js';
+import { OutputError, reasonOf } from './output-files.js';
 
 /** Batches being written at once. */
 const MAX_PENDING_WRITES = 4;
@@ -18,7 +19,13 @@ export class EventsFile {
   private readonly pending = new Map<number, Uint8Array>();
   private failed: Error | undefined;
   private waiter: (() => void) | undefined;
-  constructor(path: string) { this.fd = openSync(path, 'w+'); }
+  constructor(private readonly path: string) {
+    try {
+      this.fd = openSync(path, 'w+');
+    } catch (e) {
+      throw new OutputError(path, reasonOf(e));
+    }
+  }
 
   /** Appends bytes (kept until written, then `written` is called); returns the file position they start at. */
   async write(b: Uint8Array, written?: () => void): Promise<number> {
@@ -35,7 +42,7 @@ export class EventsFile {
 
   private writeFrom(at: number, b: Uint8Array, off: number, written: (() => void) | undefined): void {
     fsWrite(this.fd, b, off, b.byteLength - off, at + off, (err, n) => {
-      if (err) this.failed ??= err;
+      if (err) this.failed ??= new OutputError(this.path, reasonOf(err));
       else if (off + n < b.byteLength) return this.writeFrom(at, b, off + n, written);
       this.pending.delete(at);
       written?.();

@@ -1,8 +1,7 @@
 // `hoptrail hunt <paths...> [--out DIR]`: normalize every input, rebuild and pair remoting sessions, and
 // write DIR/events.ndjson, DIR/sessions.ndjson, DIR/hops.ndjson and DIR/timeline.csv, with a short summary
 // on stdout. The work is detectors/engine.ts; this module only reads, writes and reports progress.
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs, UsageError } from './args.js';
 import { listInputs } from '../ingest/sources.js';
@@ -11,6 +10,7 @@ import type { Chain, FanOut, Hop, HuntOutput, Session } from '../detectors/sessi
 import type { RulesConfig } from '../detectors/findings/index.js';
 import { ES_FLAGS, ES_USAGE } from './es-flags.js';
 import { EventsFile } from './events-file.js';
+import { makeDir, OutputFile } from './output-files.js';
 
 const USAGE = `usage: hoptrail hunt <paths...> [--out DIR] [--lateness SEC] [--skew SEC] [--rules FILE] [--fail-on SEVERITY] [--es URL]
   paths          EVTX files, JSON / JSON-lines files (UTF-8 or UTF-16), .zip/.tar/.tar.gz/.tgz/.gz
@@ -27,30 +27,6 @@ const USAGE = `usage: hoptrail hunt <paths...> [--out DIR] [--lateness SEC] [--s
   --threads N    worker threads that read and normalize (default: the cores available, at most 4)
 ${ES_USAGE}
 exit: 0 ok, 1 an input could not be read, 2 usage, 3 a finding at or above --fail-on`;
-
-/** A file written in 64 KiB batches, honouring back-pressure. */
-class Out {
-  private buf: string[] = [];
-  private size = 0;
-  private readonly s: WriteStream;
-  constructor(path: string) { this.s = createWriteStream(path); }
-  async write(line: string): Promise<void> {
-    this.buf.push(line);
-    this.size += line.length;
-    if (this.size >= 1 << 16) await this.flush();
-  }
-  async flush(): Promise<void> {
-    if (this.buf.length === 0) return;
-    const ok = this.s.write(this.buf.join(''));
-    this.buf = [];
-    this.size = 0;
-    if (!ok) await new Promise<void>((r) => this.s.once('drain', () => r()));
-  }
-  async end(): Promise<void> {
-    await this.flush();
-    await new Promise<void>((r, j) => { this.s.once('error', j); this.s.end(() => r()); });
-  }
-}
 
 /**
  * Lines at least this long are held by the batch engine as a place in events.ndjson, shorter ones as
@@ -152,18 +128,18 @@ export async function run(argv: string[]): Promise<number> {
   }
   let totalBytes = 0;
   for (const f of files) totalBytes += (await stat(f).catch(() => ({ size: 0 }))).size;
-  await mkdir(outDir, { recursive: true });
+  await makeDir(outDir);
   // --es: the same records also go to Elasticsearch.
   const es = await openEsOutput(args.flags, outDir);
   if (typeof es === 'string') { process.stderr.write(`hoptrail hunt: ${es}\n`); return 1; }
   const events = new EventsFile(join(outDir, 'events.ndjson'));
-  const sessionsOut = new Out(join(outDir, 'sessions.ndjson'));
-  const hopsOut = new Out(join(outDir, 'hops.ndjson'));
-  const timeline = new Out(join(outDir, 'timeline.csv'));
+  const sessionsOut = await OutputFile.open(join(outDir, 'sessions.ndjson'));
+  const hopsOut = await OutputFile.open(join(outDir, 'hops.ndjson'));
+  const timeline = await OutputFile.open(join(outDir, 'timeline.csv'));
   // Nothing is dropped silently: what could not be normalized is kept with its source, position and reason.
-  const rejectsOut = new Out(join(outDir, 'rejects.ndjson'));
+  const rejectsOut = await OutputFile.open(join(outDir, 'rejects.ndjson'));
   // Damage read past (a CRC mismatch, a truncated chunk, a file marked dirty): the data is kept, and said so.
-  const warningsOut = new Out(join(outDir, 'warnings.ndjson'));
+  const warningsOut = await OutputFile.open(join(outDir, 'warnings.ndjson'));
   await timeline.write(timelineHeader());
 
   const started = Date.now();

@@ -27,5 +27,17 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const mod = await c.load();
-  return mod.run(rest);
+  try {
+    return await mod.run(rest);
+  } catch (e) {
+    // An output that cannot be written, or a file error met on the way: one line, exit 1.
+    const fsError = (e as NodeJS.ErrnoException).code !== undefined && (e as NodeJS.ErrnoException).syscall !== undefined;
+    if (e instanceof Error && (e.name === 'OutputError' || fsError)) {
+      process.stderr.write(`hoptrail ${cmd}: ${e.message}\n`);
+      return 1;
+    }
+    // Anything else is a defect of hoptrail's: said so, with the stack to report.
+    process.stderr.write(`hoptrail ${cmd}: internal error (please report it with what follows): ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+    return 1;
+  }
 }

@@ -2,12 +2,12 @@
 // Normalized events as JSON lines on stdout, rejects as JSON lines in FILE, a summary on stderr.
 // The work is ingest/pipeline.ts on this thread, or ingest/parallel (hunt's worker pool, same output in
 // the same order) with --threads; this module only parses arguments and writes.
-import { createWriteStream } from 'node:fs';
 import { InputFormat, type Reject } from '../schemas/event.js';
 import { parseZone } from '../ingest/normalize/index.js';
 import { listInputs } from '../ingest/sources.js';
 import { normalizeFiles } from '../ingest/pipeline.js';
 import { normalizeInParallel, warmUp } from '../ingest/parallel/pool.js';
+import { OutputError, OutputFile, reasonOf } from './output-files.js';
 
 const USAGE = `usage: hoptrail normalize <paths...> [--rejects FILE] [--input-format F] [--tz Z] [--threads N]
   paths           EVTX files, JSON / JSON-lines files (UTF-8 or UTF-16), .zip/.tar/.tar.gz/.tgz/.gz
@@ -57,9 +57,11 @@ class Lines {
   private buf = '';
   /** Set when the reader went away (`| head`): stop writing and finish quietly. */
   closed = false;
+  private failure: OutputError | undefined;
   constructor(private readonly out: NodeJS.WritableStream) {
     out.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code !== 'EPIPE') throw e;
+      // A reader gone (`| head`) ends the output quietly; any other failure is the next write's.
+      if (e.code !== 'EPIPE') this.failure ??= new OutputError('standard output', reasonOf(e));
       this.closed = true;
       this.out.emit('drain');
     });
@@ -69,6 +71,7 @@ class Lines {
     if (this.buf.length >= 1 << 16) await this.flush();
   }
   async flush(): Promise<void> {
+    if (this.failure) throw this.failure;
     if (this.closed) { this.buf = ''; return; }
     if (this.buf.length === 0) return;
     const ok = this.out.write(this.buf);
@@ -99,8 +102,7 @@ export async function run(argv: string[]): Promise<number> {
   // A path that cannot be read is reported (exit 1); the others are normalized all the same.
   const { files, errors: unreadable } = await listInputs(args.paths);
   const started = Date.now();
-  const rejectSink = args.rejects ? createWriteStream(args.rejects) : undefined;
-  const rejects = rejectSink ? new Lines(rejectSink) : undefined;
+  const rejects = args.rejects ? await OutputFile.open(args.rejects) : undefined;
   const out = new Lines(process.stdout);
   let nEvents = 0, nRejects = 0, nWarnings = 0;
   const reasons = new Map<string, number>();
@@ -108,7 +110,7 @@ export async function run(argv: string[]): Promise<number> {
     nRejects++;
     const key = r.reason.replace(/:.*$/s, '');
     reasons.set(key, (reasons.get(key) ?? 0) + 1);
-    if (rejects) await rejects.write(line);
+    if (rejects) await rejects.write(line + '\n');
   };
   // Damage read past: the data is kept, and said so (as `dump` does), one JSON line each.
   const writeWarning = (source: string, message: string): void => {
@@ -140,10 +142,7 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
   await out.flush();
-  if (rejects && rejectSink) {
-    await rejects.flush();
-    await new Promise<void>((r) => rejectSink.end(() => r()));
-  }
+  await rejects?.end();
   const secs = (Date.now() - started) / 1000;
   const lines = [`hoptrail normalize: ${files.length} input(s), ${nEvents} event(s), ${nRejects} reject(s), ${nWarnings} warning(s) in ${secs.toFixed(2)} s${out.closed ? ' (stdout closed early: stopped)' : ''}`];
   for (const [k, n] of [...reasons].sort((a, b) => b[1] - a[1])) lines.push(`  reject: ${n} x ${k}`);
