@@ -1,6 +1,7 @@
 // `hoptrail dashboards export [--out FILE] [--prefix P]`: the Kibana saved objects (data views and
 // dashboards) as NDJSON, ready for Kibana's saved-objects import. Built by dashboards/kibana/objects.ts.
 import { writeFile } from 'node:fs/promises';
+import { writeStdout } from './output-files.js';
 import { parseArgs, UsageError } from './args.js';
 import { buildKibanaObjects, toNdjson } from '../dashboards/kibana/objects.js';
 
@@ -28,6 +29,6 @@ export async function run(argv: string[]): Promise<number> {
   if (typeof args.flags.out === 'string') {
     await writeFile(args.flags.out, text);
     process.stderr.write(`hoptrail dashboards: ${objects.length} saved objects written to ${args.flags.out}\n`);
-  } else process.stdout.write(text);
+  } else await writeStdout(text);
   return 0;
 }

@@ -99,3 +99,22 @@ export class OutputFile {
     if (this.failure) throw this.failure;
   }
 }
+
+/**
+ * Writes text to standard output and waits until it is written: a failure (a full disk) is an OutputError;
+ * a reader that went away (EPIPE) is not one, the output just ends.
+ */
+export function writeStdout(text: string): Promise<void> {
+  return new Promise<void>((ok, fail) => {
+    const failed = (e: NodeJS.ErrnoException): void => {
+      if (e.code === 'EPIPE') ok();
+      else fail(new OutputError('standard output', reasonOf(e)));
+    };
+    process.stdout.once('error', failed);
+    process.stdout.write(text, (e) => {
+      if (e) return;
+      process.stdout.off('error', failed);
+      ok();
+    });
+  });
+}

@@ -65,3 +65,12 @@ test('normalize: a rejects file that cannot be opened, and standard output on a 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('dashboards export: standard output on a full disk', { skip: existsSync('/dev/full') ? false : 'no /dev/full here' }, () => {
+  const fd = openSync('/dev/full', 'w');
+  try {
+    saysOneLine(hoptrail(['dashboards', 'export'], fd), /^hoptrail dashboards: cannot write standard output: ENOSPC/m, 'dashboards');
+  } finally {
+    closeSync(fd);
+  }
+});
