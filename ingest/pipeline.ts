@@ -4,7 +4,7 @@
 // The pieces (learnFile, normalizeItem) also run on worker threads: ingest/parallel.
 import type { InputFormat, NormalizedEvent, Reject } from '../schemas/event.js';
 import { ClockKnowledge, Normalizer } from './normalize/index.js';
-import type { JsonFormat } from './json/detect.js';
+import { jsonFormat } from './json/detect.js';
 import { position, readJsonFile, sourceName } from './json/read.js';
 import { isEvtxPath, readInput, type InputItem } from './sources.js';
 
@@ -51,7 +51,7 @@ export class FileLearner {
  */
 export async function learnFile(knowledge: ClockKnowledge, f: string, format?: InputFormat): Promise<void> {
   const learner = new FileLearner(knowledge, f);
-  for await (const it of readJsonFile(f, format as JsonFormat | undefined)) if (!learner.observe(it)) break;
+  for await (const it of readJsonFile(f, jsonFormat(format))) if (!learner.observe(it)) break;
 }
 
 /** One input item of file `f`, normalized: an event, or a reject that keeps the original and the reason. */

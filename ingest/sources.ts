@@ -5,7 +5,7 @@ import { opendir, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InputFormat } from '../schemas/event.js';
 import { parseChunk, readEvtx, readEvtxChunks, type EvtxReadItem } from './evtx/index.js';
-import type { JsonFormat } from './json/detect.js';
+import { jsonFormat } from './json/detect.js';
 import { fileKind, sniffFile } from './kind.js';
 import { readJsonFile, reject, sourceName, type ChunkPiece, type EvtxMembers, type InputItem } from './json/read.js';
 
@@ -163,5 +163,5 @@ export function* parseMemberChunk(file: string, c: ChunkPiece): Generator<InputI
 export function readInput(file: string, format?: InputFormat): AsyncGenerator<InputItem> {
   if (isEvtxPath(file, format)) return readEvtxFile(file);
   // An archive under --input-format evtx: its logs are found by their signature, its JSON members detected.
-  return readJsonFile(file, format === 'evtx' ? undefined : format as JsonFormat | undefined, READ_EVTX_MEMBERS);
+  return readJsonFile(file, jsonFormat(format), READ_EVTX_MEMBERS);
 }

@@ -11,6 +11,11 @@ import { fromWinlogbeatEcs } from './winlogbeat_ecs.js';
 export type JsonFormat = Exclude<InputFormat, 'evtx'>;
 export const JSON_FORMATS: readonly JsonFormat[] = ['winlogbeat-ecs', 'winlogbeat6', 'nxlog', 'export-winevents', 'hoptrail-dump', 'event-xml-json'];
 
+/** The JSON shape a forced --input-format asks for: `evtx` asks none (an archive's JSON members are detected). */
+export function jsonFormat(f: InputFormat | undefined): JsonFormat | undefined {
+  return f === 'evtx' ? undefined : f;
+}
+
 export function detectFormat(o: Obj): JsonFormat | undefined {
   if (isObj(o.winlog)) return 'winlogbeat-ecs';
   if ('log_name' in o && 'event_id' in o) return 'winlogbeat6';

@@ -7,7 +7,7 @@ import { ClockKnowledge, Normalizer } from '../normalize/index.js';
 import { FileLearner, normalizeItem } from '../pipeline.js';
 import { evtxInputItem, parseMemberChunk, readEvtxMemberChunks, type InputItem } from '../sources.js';
 import { pieceItem, readJsonPieces, type ChunkPiece, type EvtxMembers, type PieceItem, type RawItem } from '../json/read.js';
-import type { JsonFormat } from '../json/detect.js';
+import { jsonFormat } from '../json/detect.js';
 import { readEvtxRange } from '../evtx/range.js';
 import type { EntryRange } from '../json/archive.js';
 import type { FromWorker, Job, JobBatch, ToWorker, WorkerSetup } from './protocol.js';
@@ -177,7 +177,7 @@ async function runJob(id: number, job: Job): Promise<void> {
 }
 
 function raw(file: string, format: InputFormat | undefined, r: PieceItem | InputItem): InputItem {
-  return r.kind === 'piece' ? pieceItem(r.piece, file, r.entry, format as JsonFormat | undefined) : r;
+  return r.kind === 'piece' ? pieceItem(r.piece, file, r.entry, jsonFormat(format)) : r;
 }
 
 /** Normalizes one raw item into the batch: a piece, an item, or an archived EVTX chunk (its records). */

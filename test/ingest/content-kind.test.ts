@@ -209,3 +209,26 @@ test('JSON written as UTF-16 (LE or BE, with or without a BOM) gives the events 
     assert.equal(got.rejects[0].position, want.rejects[0].position + ' of its UTF-8 form', name);
   }
 });
+
+test('--input-format evtx on an archive: its logs are read as logs, its JSON members detected, on one thread as on the pool', { skip: SKIP_NO_SHARED, timeout: 60_000 }, async () => {
+  const wlb = JSON.stringify({ '@timestamp': '2019-05-18T21:15:35.402Z', log_name: 'Security', source_name: 'Microsoft-Windows-Security-Auditing', event_id: 4634, computer_name: 'IT001.shire.com', record_number: '7', event_data: { TargetUserName: 'x', TargetLogonId: '0x1', LogonType: '3' } });
+  const zip = join(dir, 'forced.zip');
+  writeZip(zip, [{ name: 'wlb.json', data: Buffer.from(wlb + '\n') }, member('Security', corpus(L6))]);
+  const one: string[] = [], rejects: string[] = [];
+  for await (const it of normalizeFiles([zip], { ingested: INGESTED, format: 'evtx' })) {
+    if (it.kind === 'event') one.push(JSON.stringify(it.event));
+    else rejects.push(JSON.stringify(it));
+  }
+  assert.deepEqual(rejects, []);
+  assert.equal(one.length, 5, 'the JSON event and the 4 of the log');
+  const pool: string[] = [];
+  for await (const it of normalizeInParallel([zip], { ingested: INGESTED, threads: 2, format: 'evtx' })) {
+    if (it.kind === 'unreadable') assert.fail(JSON.stringify(it));
+    if (it.kind !== 'batch') continue;
+    assert.equal(it.batch.rejects, '', 'no reject on the pool either');
+    const text = Buffer.from(it.batch.ndjson).toString('utf8');
+    if (text !== '') pool.push(...text.slice(0, -1).split('\n'));
+    it.release();
+  }
+  assert.deepEqual(pool, one);
+});
