@@ -1,9 +1,9 @@
 // One JSON input file (plain, .gz, .zip, .tar.gz) to adapted records or rejects, streaming. EVTX members
 // of an archive are handed to a reader the caller gives (EvtxMembers), in their place among the others.
 import { open } from 'node:fs/promises';
+import { basename } from 'node:path';
 import type { Provenance, Reject } from '../../schemas/event.js';
 import type { SourceRecord } from '../normalize/source.js';
-import { basename } from 'node:path';
 import { signature } from '../kind.js';
 import { openEntries, type EntryRange } from './archive.js';
 import { peek, textEncoding, utf16ToUtf8 } from './content.js';
