@@ -39,6 +39,11 @@ interface Op {
 
 const NO_KEY = new Uint8Array(0);
 
+/** Every op made here, so that they share one hidden class (literals and spreads gave replayOps several). */
+function makeOp(f: F, key: string, keyBytes: Uint8Array, s: { lit: string | null; sub: number; opt: boolean }, elem: boolean, literalText: boolean): Op {
+  return { f, key, keyBytes, lit: s.lit, sub: s.sub, opt: s.opt, elem, literalText };
+}
+
 export interface Plan {
   ops: Op[];
   /** The plan adds event data (Data, Binary or unnamed values). */
@@ -132,7 +137,7 @@ function compileChildren(kids: XNode[], ops: Op[]): boolean {
   for (const part of kids) {
     if (part.t === 4) continue;
     if (part.t === 1) {
-      ops.push({ f: F.Nested, key: '', keyBytes: NO_KEY, lit: null, sub: part.i, opt: part.opt, elem: false, literalText: false });
+      ops.push(makeOp(F.Nested, '', NO_KEY, { lit: null, sub: part.i, opt: part.opt }, false, false));
       continue;
     }
     if (part.t !== 2) return false;
@@ -140,7 +145,7 @@ function compileChildren(kids: XNode[], ops: Op[]): boolean {
       if (!compileSystem(part, ops)) return false;
     } else if (part.name === 'EventData') {
       // Its attributes (a Name, on some events) are not part of the record.
-      ops.push({ f: F.EventData, key: '', keyBytes: NO_KEY, lit: '', sub: -1, opt: false, elem: false, literalText: false });
+      ops.push(makeOp(F.EventData, '', NO_KEY, { lit: '', sub: -1, opt: false }, false, false));
       if (!compileEventData(part, ops)) return false;
     } else if (part.name === 'UserData' || part.name === 'ProcessingErrorData') {
       return false;
@@ -159,14 +164,14 @@ function compileSystem(sys: XElem, ops: Op[]): boolean {
       if (f === undefined) continue;
       const s = source(a.parts);
       if (s === undefined) return false;
-      ops.push({ f, key: '', keyBytes: NO_KEY, ...s, elem: false, literalText: false });
+      ops.push(makeOp(f, '', NO_KEY, s, false, false));
     }
     const tf = TEXTS[c.name];
     if (tf !== undefined) {
       if (c.kids.some((k) => k.t === 2 || k.t === 3)) return false;
       const s = source(c.kids);
       if (s === undefined) return false;
-      ops.push({ f: tf, key: '', keyBytes: NO_KEY, ...s, elem: c.attrs.length === 0, literalText: s.lit !== null });
+      ops.push(makeOp(tf, '', NO_KEY, s, c.attrs.length === 0, s.lit !== null));
     } else if (c.kids.some((k) => k.t !== 4) && c.name in ATTRS) {
       return false;
     }
@@ -190,10 +195,10 @@ function compileEventData(ed: XElem, ops: Op[]): boolean {
         key = ks.lit;
       }
       if (c.attrs.length > (key === null ? 0 : 1)) return false;
-      ops.push({ f: key === null || key === '' ? F.Unnamed : F.Data, key: key ?? '', keyBytes: bytes(JSON.stringify(key ?? '') + ':'), ...s, elem: c.attrs.length === 0, literalText: false });
+      ops.push(makeOp(key === null || key === '' ? F.Unnamed : F.Data, key ?? '', bytes(JSON.stringify(key ?? '') + ':'), s, c.attrs.length === 0, false));
     } else if (c.name === 'Binary') {
       if (c.attrs.length > 0) return false;
-      ops.push({ f: F.Data, key: 'Binary', keyBytes: bytes('"Binary":'), ...s, elem: true, literalText: false });
+      ops.push(makeOp(F.Data, 'Binary', bytes('"Binary":'), s, true, false));
     } else {
       return false;
     }
