@@ -4,7 +4,7 @@
 // flatten.ts, which defines the behaviour this must reproduce exactly (a test compares the two).
 
 import { flatInstance, parseFragment, type ChunkContext, type Val, type XElem, type XNode } from './binxml.js';
-import { byte, bytes, filetimeValue, hex64Padded, jsonPos, num, raw, rawRange, str, value, writtenSince } from './jsonout.js';
+import { again, byte, bytes, filetimeValue, hex64Padded, jsonGen, jsonPos, num, raw, str, value } from './jsonout.js';
 import type { EvtxRecord } from './record.js';
 import { arrayItems, need, scalar, u16, u32, VT_ARRAY, VT_BINXML, VT_EVTXML, VT_FILETIME, VT_HEXINT32, VT_HEXINT64, VT_NULL, VT_UINT16, VT_UINT32, VT_UINT64, VT_UINT8 } from './values.js';
 import { normalizeIsoText, normalizeKeywords, parseNumber } from './flatten.js';
@@ -551,12 +551,13 @@ const K_END = bytes('}\n');
 const EMPTY = bytes('""');
 
 // As memoScalar for the JSON path: the last JSON text written per System field, and its source bytes.
-const JMEMO_OUT = 6 * MEMO_MAX + 2;
+// The text is not kept: it is copied from where it was last written (jsonout's again), while still there.
 const jmemoBytes = new Uint8Array(FIELD_COUNT * MEMO_MAX);
 const jmemoSize = new Int32Array(FIELD_COUNT).fill(-1);
 const jmemoVt = new Int32Array(FIELD_COUNT);
-const jmemoOut = new Uint8Array(FIELD_COUNT * JMEMO_OUT);
+const jmemoAt = new Int32Array(FIELD_COUNT);
 const jmemoLen = new Int32Array(FIELD_COUNT);
+const jmemoGen = new Float64Array(FIELD_COUNT).fill(-1);
 
 function writeMemo(ctx: ChunkContext, f: F, i: number, kw: boolean): void {
   const b = ctx.b;
@@ -564,24 +565,21 @@ function writeMemo(ctx: ChunkContext, f: F, i: number, kw: boolean): void {
   const off = ctx.voff[i];
   const size = ctx.vsize[i];
   const m = f * MEMO_MAX;
-  if (jmemoSize[f] === size && jmemoVt[f] === vt) {
+  if (jmemoSize[f] === size && jmemoVt[f] === vt && jmemoGen[f] === jsonGen()) {
     let k = 0;
     while (k < size && jmemoBytes[m + k] === b[off + k]) k++;
-    if (k === size) return rawRange(jmemoOut, f * JMEMO_OUT, jmemoLen[f]);
+    if (k === size) return again(jmemoAt[f], jmemoLen[f]);
   }
   const start = jsonPos();
   if (kw) hex64Padded(b, off);
   else value(b, vt, off, size);
   if (size > MEMO_MAX) return;
-  const len = writtenSince(start, jmemoOut, f * JMEMO_OUT, JMEMO_OUT);
-  if (len < 0) {
-    jmemoSize[f] = -1;
-    return;
-  }
   for (let k = 0; k < size; k++) jmemoBytes[m + k] = b[off + k];
   jmemoSize[f] = size;
   jmemoVt[f] = vt;
-  jmemoLen[f] = len;
+  jmemoAt[f] = start;
+  jmemoLen[f] = jsonPos() - start;
+  jmemoGen[f] = jsonGen();
 }
 
 /** Writes a System field's string (or "" when unset). */

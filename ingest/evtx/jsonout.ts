@@ -16,6 +16,24 @@ export function jsonPos(): number {
 /** Drops what was written after `p` (a record that failed half-way). */
 export function jsonRewind(p: number): void {
   pos = p;
+  gen++;
+}
+
+/**
+ * Counts rewinds and takes: bytes written at a position stay there, unchanged, until it changes (so that
+ * a value written again can be copied from where it was written last, by copyWithin, not a byte loop).
+ */
+let gen = 0;
+
+export function jsonGen(): number {
+  return gen;
+}
+
+/** Writes again the `len` bytes written at `from` (in this generation). */
+export function again(from: number, len: number): void {
+  room(len);
+  ob.copyWithin(pos, from, from + len);
+  pos += len;
 }
 
 /** Output memory given back once written (releaseBytes): the next chunks' lines go there, not to new memory. */
@@ -51,6 +69,7 @@ export function jsonTake(): Buffer {
   const out = fromSpare(pos) ?? (shared ? Buffer.from(new SharedArrayBuffer(Math.max(pos, OUT_MIN)), 0, pos) : Buffer.allocUnsafeSlow(Math.max(pos, OUT_MIN)).subarray(0, pos));
   ob.copy(out, 0, 0, pos);
   pos = 0;
+  gen++;
   // A huge chunk of output should not stay pinned for the rest of the run.
   if (ob.length > 1 << 22) ob = Buffer.allocUnsafeSlow(1 << 18);
   return out;
@@ -102,24 +121,6 @@ export function raw(a: Uint8Array): void {
   room(a.length);
   ob.set(a, pos);
   pos += a.length;
-}
-
-/** Writes `len` bytes of `a` from `start`. */
-export function rawRange(a: Uint8Array, start: number, len: number): void {
-  room(len);
-  const o = ob;
-  let q = pos;
-  for (let i = start, e = start + len; i < e; i++) o[q++] = a[i];
-  pos = q;
-}
-
-/** Copies what was written from `start` on into `dest` at `at` (at most `max` bytes); its length, or -1 when longer. */
-export function writtenSince(start: number, dest: Uint8Array, at: number, max: number): number {
-  const len = pos - start;
-  if (len > max) return -1;
-  const o = ob;
-  for (let i = 0; i < len; i++) dest[at + i] = o[start + i];
-  return len;
 }
 
 export function byte(c: number): void {
@@ -395,11 +396,12 @@ function sidValue(b: Buffer, p: number, size: number): void {
 let lastSec = NaN;
 const lastSecBytes = new Uint8Array(40);
 let lastSecLen = 0;
-/** The last FILETIME written and its JSON text: a record's header time and TimeCreated are usually the same. */
+/** The last FILETIME written and where its JSON text is: a record's header time and TimeCreated are usually the same. */
 let lastLo = -1;
 let lastHi = -1;
-const lastText = new Uint8Array(64);
+let lastAt = 0;
 let lastLen = 0;
+let lastGen = -1;
 
 // Rare paths kept out of filetimeValue, which is optimized early and often: small graphs compile sooner.
 function setSecond(sec: number): void {
@@ -418,7 +420,7 @@ function bigFiletime(lo: number, hi: number): void {
 
 /** A FILETIME as filetime() renders it, quoted. */
 export function filetimeValue(lo: number, hi: number): void {
-  if (lo === lastLo && hi === lastHi) return rawRange(lastText, 0, lastLen);
+  if (lo === lastLo && hi === lastHi && lastGen === gen) return again(lastAt, lastLen);
   if (hi >= 0x20000000) return bigFiletime(lo, hi);
   const t = hi * 4967296 + lo;
   const qs = Math.floor(t / 1e7);
@@ -443,12 +445,11 @@ export function filetimeValue(lo: number, hi: number): void {
   o[q++] = 0x5a;
   o[q++] = 0x22;
   pos = q;
-  if (q - start <= lastText.length) {
-    for (let i = start; i < q; i++) lastText[i - start] = o[i];
-    lastLen = q - start;
-    lastLo = lo;
-    lastHi = hi;
-  }
+  lastAt = start;
+  lastLen = q - start;
+  lastLo = lo;
+  lastHi = hi;
+  lastGen = gen;
 }
 
 /** A HexInt64 with all 16 digits (as Keywords are shown), quoted. */

@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { jsonTake, num, str, value } from '../../ingest/evtx/jsonout.js';
+import { jsonPos, jsonRewind, jsonTake, num, str, value } from '../../ingest/evtx/jsonout.js';
 import { scalar } from '../../ingest/evtx/values.js';
 
 function written(write: () => void): string {
@@ -80,6 +80,28 @@ test('ANSI, integers, GUIDs, SIDs, binary, times, hex and other types', () => {
     b.writeBigUInt64LE(ticks);
     same(0x11, b, `filetime ${ticks}`);
   }
+});
+
+test('a time written again is copied from where it was written only while that is still there', () => {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(132450000012345678n);
+  const t = () => value(b, 0x11, 0, 8);
+  const want = JSON.stringify(scalar(b, 0x11, 0, 8));
+  const filler = 'x'.repeat(40);
+  assert.equal(written(() => (t(), t())), want + want);
+  // Dropped (a record that failed half-way) and written over, then the same time again.
+  assert.equal(written(() => {
+    const p = jsonPos();
+    t();
+    jsonRewind(p);
+    str(filler);
+    t();
+  }), JSON.stringify(filler) + want);
+  // Taken (a chunk's lines handed on), then written over.
+  jsonTake();
+  t();
+  jsonTake();
+  assert.equal(written(() => (str(filler), t())), JSON.stringify(filler) + want);
 });
 
 test('numbers as JSON writes them', () => {
