@@ -3,7 +3,10 @@
 
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { readEvtxChunks, releaseBytes, WorkerPool, type EvtxReadItem } from '../ingest/evtx/index.js';
+// The parser's modules one by one, not its index: the worker pool is loaded only when workers start.
+import { readEvtxChunks, type EvtxReadItem } from '../ingest/evtx/reader.js';
+import { releaseBytes } from '../ingest/evtx/jsonout.js';
+import type { WorkerPool } from '../ingest/evtx/pool.js';
 import { parseArgs, UsageError } from './args.js';
 import { StdoutWriter } from './stdout.js';
 import type { Input } from './inputs.js';
@@ -79,9 +82,9 @@ class LazyPool {
   constructor(private readonly threads: number) {}
 
   /** Counts `bytes` of input to come; the pool to parse it with. */
-  take(bytes: number): WorkerPool | undefined {
+  async take(bytes: number): Promise<WorkerPool | undefined> {
     this.seen += bytes;
-    if (this.pool === undefined && this.threads > 1 && this.seen >= POOL_MIN_BYTES) this.pool = new WorkerPool(this.threads - 1);
+    if (this.pool === undefined && this.threads > 1 && this.seen >= POOL_MIN_BYTES) this.pool = new (await import('../ingest/evtx/pool.js')).WorkerPool(this.threads - 1);
     return this.pool;
   }
 }
@@ -102,7 +105,7 @@ async function dump(inputs: string[], o: DumpOptions): Promise<number> {
   const pool = new LazyPool(o.threads);
   // Files named on the command line count at once (their workers start early); files found in
   // directories count as they come.
-  if (o.threads > 1) for (const i of inputs) if (i !== '-') pool.take(await fileSize(i));
+  if (o.threads > 1) for (const i of inputs) if (i !== '-') await pool.take(await fileSize(i));
   try {
     return await dumpAll(inputs, o, out, pool);
   } finally {
@@ -119,14 +122,14 @@ async function dumpAll(inputs: string[], o: DumpOptions, out: StdoutWriter, pool
       status = 1;
       continue;
     }
-    const workers = o.threads > 1 && !named.has(input.path) ? pool.take(await fileSize(input.path)) : pool.pool;
+    const workers = o.threads > 1 && !named.has(input.path) ? await pool.take(await fileSize(input.path)) : pool.pool;
     const r = named.has(input.path) && MEMBER_ARCHIVE.test(input.path) ? await dumpArchive(input.path, o, out, workers) : await dumpOne(input.path, o, out, workers);
     if (r === 'closed') return status;
     status = Math.max(status, r);
   }
   // `-` reads an EVTX stream from standard input (after the named files); its size is unknown.
   if (inputs.includes('-')) {
-    const stdinPool = pool.take(POOL_MIN_BYTES);
+    const stdinPool = await pool.take(POOL_MIN_BYTES);
     const r = await dumpOne(process.stdin, o, out, stdinPool);
     if (r === 'closed') return status;
     status = Math.max(status, r);
