@@ -109,4 +109,8 @@ test('numbers as JSON writes them', () => {
     assert.equal(written(() => num(n)), JSON.stringify(n), String(n));
   }
   assert.equal(written(() => str('a\u0000"é😀\udc00')), JSON.stringify('a\u0000"é😀\udc00'));
+  // Every digit count on both sides of each power of ten (small integers are written by their count).
+  for (let p = 1; p <= 1e12; p *= 10) {
+    for (const n of [p - 1, p, p + 1, -p, 2 * p - 1]) assert.equal(written(() => num(n)), JSON.stringify(n), String(n));
+  }
 });
