@@ -3,12 +3,13 @@
 
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { readEvtxChunks, releaseBytes, WorkerPool, type EvtxReadItem } from '../ingest/evtx/index.js';
+// The parser's modules one by one, not its index: the worker pool is loaded only when workers start.
+import { readEvtxChunks, type EvtxReadItem } from '../ingest/evtx/reader.js';
+import { releaseBytes } from '../ingest/evtx/jsonout.js';
+import type { WorkerPool } from '../ingest/evtx/pool.js';
 import { parseArgs, UsageError } from './args.js';
 import { StdoutWriter } from './stdout.js';
-import { expandInputs } from './inputs.js';
-import { openEntries } from '../ingest/json/archive.js';
-import { isEvtxMember, sourceName } from '../ingest/json/read.js';
+import type { Input } from './inputs.js';
 
 const HELP = `usage: hoptrail dump <files|dirs|archives|-...> [--format jsonl|xml] [--threads N] [--event-id N,...] [--no-recover]
 
@@ -81,9 +82,9 @@ class LazyPool {
   constructor(private readonly threads: number) {}
 
   /** Counts `bytes` of input to come; the pool to parse it with. */
-  take(bytes: number): WorkerPool | undefined {
+  async take(bytes: number): Promise<WorkerPool | undefined> {
     this.seen += bytes;
-    if (this.pool === undefined && this.threads > 1 && this.seen >= POOL_MIN_BYTES) this.pool = new WorkerPool(this.threads - 1);
+    if (this.pool === undefined && this.threads > 1 && this.seen >= POOL_MIN_BYTES) this.pool = new (await import('../ingest/evtx/pool.js')).WorkerPool(this.threads - 1);
     return this.pool;
   }
 }
@@ -104,7 +105,7 @@ async function dump(inputs: string[], o: DumpOptions): Promise<number> {
   const pool = new LazyPool(o.threads);
   // Files named on the command line count at once (their workers start early); files found in
   // directories count as they come.
-  if (o.threads > 1) for (const i of inputs) if (i !== '-') pool.take(await fileSize(i));
+  if (o.threads > 1) for (const i of inputs) if (i !== '-') await pool.take(await fileSize(i));
   try {
     return await dumpAll(inputs, o, out, pool);
   } finally {
@@ -115,26 +116,49 @@ async function dump(inputs: string[], o: DumpOptions): Promise<number> {
 async function dumpAll(inputs: string[], o: DumpOptions, out: StdoutWriter, pool: LazyPool): Promise<number> {
   let status = 0;
   const named = new Set(inputs);
-  for await (const input of expandInputs(inputs.filter((i) => i !== '-'), ['.evtx'])) {
+  for await (const input of namedInputs(inputs.filter((i) => i !== '-'))) {
     if (input.error) {
       process.stderr.write(JSON.stringify({ level: 'fatal', file: input.path, message: input.error }) + '\n');
       status = 1;
       continue;
     }
-    const workers = o.threads > 1 && !named.has(input.path) ? pool.take(await fileSize(input.path)) : pool.pool;
+    const workers = o.threads > 1 && !named.has(input.path) ? await pool.take(await fileSize(input.path)) : pool.pool;
     const r = named.has(input.path) && MEMBER_ARCHIVE.test(input.path) ? await dumpArchive(input.path, o, out, workers) : await dumpOne(input.path, o, out, workers);
     if (r === 'closed') return status;
     status = Math.max(status, r);
   }
   // `-` reads an EVTX stream from standard input (after the named files); its size is unknown.
   if (inputs.includes('-')) {
-    const stdinPool = pool.take(POOL_MIN_BYTES);
+    const stdinPool = await pool.take(POOL_MIN_BYTES);
     const r = await dumpOne(process.stdin, o, out, stdinPool);
     if (r === 'closed') return status;
     status = Math.max(status, r);
   }
   await out.end();
   return status;
+}
+
+/**
+ * The inputs as expandInputs gives them (a path that cannot be read: an error item; a directory: its
+ * *.evtx files), without loading the directory walker for plain files: it brings in every JSON adapter,
+ * a tenth of dump's start-up on a single log.
+ */
+async function* namedInputs(paths: string[]): AsyncGenerator<Input> {
+  for (const p of paths) {
+    let dir;
+    try {
+      dir = (await stat(p)).isDirectory();
+    } catch (e) {
+      yield { path: p, error: `cannot open: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
+      continue;
+    }
+    if (!dir) {
+      yield { path: p };
+      continue;
+    }
+    const { expandInputs } = await import('./inputs.js');
+    yield* expandInputs([p], ['.evtx']);
+  }
 }
 
 /** Archives whose EVTX members are dumped when named on the command line (directories give *.evtx only). */
@@ -151,6 +175,7 @@ async function dumpArchive(path: string, o: DumpOptions, out: StdoutWriter, pool
     process.stderr.write(JSON.stringify({ level: 'fatal', file, message }) + '\n');
   };
   try {
+    const [{ openEntries }, { isEvtxMember, sourceName }] = await Promise.all([import('../ingest/json/archive.js'), import('../ingest/json/read.js')]);
     for await (const e of openEntries(path)) {
       if ('error' in e) {
         // A member that cannot be read is reported if it is a log, or if it is the archive's own end.

@@ -4,7 +4,7 @@
 // flatten.ts, which defines the behaviour this must reproduce exactly (a test compares the two).
 
 import { flatInstance, parseFragment, type ChunkContext, type Val, type XElem, type XNode } from './binxml.js';
-import { byte, bytes, filetimeValue, hex64Padded, jsonPos, num, raw, rawRange, str, value, writtenSince } from './jsonout.js';
+import { again, byte, bytes, filetimeValue, hex64Padded, jsonGen, jsonPos, num, raw, str, value } from './jsonout.js';
 import type { EvtxRecord } from './record.js';
 import { arrayItems, need, scalar, u16, u32, VT_ARRAY, VT_BINXML, VT_EVTXML, VT_FILETIME, VT_HEXINT32, VT_HEXINT64, VT_NULL, VT_UINT16, VT_UINT32, VT_UINT64, VT_UINT8 } from './values.js';
 import { normalizeIsoText, normalizeKeywords, parseNumber } from './flatten.js';
@@ -38,6 +38,11 @@ interface Op {
 }
 
 const NO_KEY = new Uint8Array(0);
+
+/** Every op made here, so that they share one hidden class (literals and spreads gave replayOps several). */
+function makeOp(f: F, key: string, keyBytes: Uint8Array, s: { lit: string | null; sub: number; opt: boolean }, elem: boolean, literalText: boolean): Op {
+  return { f, key, keyBytes, lit: s.lit, sub: s.sub, opt: s.opt, elem, literalText };
+}
 
 export interface Plan {
   ops: Op[];
@@ -132,7 +137,7 @@ function compileChildren(kids: XNode[], ops: Op[]): boolean {
   for (const part of kids) {
     if (part.t === 4) continue;
     if (part.t === 1) {
-      ops.push({ f: F.Nested, key: '', keyBytes: NO_KEY, lit: null, sub: part.i, opt: part.opt, elem: false, literalText: false });
+      ops.push(makeOp(F.Nested, '', NO_KEY, { lit: null, sub: part.i, opt: part.opt }, false, false));
       continue;
     }
     if (part.t !== 2) return false;
@@ -140,7 +145,7 @@ function compileChildren(kids: XNode[], ops: Op[]): boolean {
       if (!compileSystem(part, ops)) return false;
     } else if (part.name === 'EventData') {
       // Its attributes (a Name, on some events) are not part of the record.
-      ops.push({ f: F.EventData, key: '', keyBytes: NO_KEY, lit: '', sub: -1, opt: false, elem: false, literalText: false });
+      ops.push(makeOp(F.EventData, '', NO_KEY, { lit: '', sub: -1, opt: false }, false, false));
       if (!compileEventData(part, ops)) return false;
     } else if (part.name === 'UserData' || part.name === 'ProcessingErrorData') {
       return false;
@@ -159,14 +164,14 @@ function compileSystem(sys: XElem, ops: Op[]): boolean {
       if (f === undefined) continue;
       const s = source(a.parts);
       if (s === undefined) return false;
-      ops.push({ f, key: '', keyBytes: NO_KEY, ...s, elem: false, literalText: false });
+      ops.push(makeOp(f, '', NO_KEY, s, false, false));
     }
     const tf = TEXTS[c.name];
     if (tf !== undefined) {
       if (c.kids.some((k) => k.t === 2 || k.t === 3)) return false;
       const s = source(c.kids);
       if (s === undefined) return false;
-      ops.push({ f: tf, key: '', keyBytes: NO_KEY, ...s, elem: c.attrs.length === 0, literalText: s.lit !== null });
+      ops.push(makeOp(tf, '', NO_KEY, s, c.attrs.length === 0, s.lit !== null));
     } else if (c.kids.some((k) => k.t !== 4) && c.name in ATTRS) {
       return false;
     }
@@ -190,10 +195,10 @@ function compileEventData(ed: XElem, ops: Op[]): boolean {
         key = ks.lit;
       }
       if (c.attrs.length > (key === null ? 0 : 1)) return false;
-      ops.push({ f: key === null || key === '' ? F.Unnamed : F.Data, key: key ?? '', keyBytes: bytes(JSON.stringify(key ?? '') + ':'), ...s, elem: c.attrs.length === 0, literalText: false });
+      ops.push(makeOp(key === null || key === '' ? F.Unnamed : F.Data, key ?? '', bytes(JSON.stringify(key ?? '') + ':'), s, c.attrs.length === 0, false));
     } else if (c.name === 'Binary') {
       if (c.attrs.length > 0) return false;
-      ops.push({ f: F.Data, key: 'Binary', keyBytes: bytes('"Binary":'), ...s, elem: true, literalText: false });
+      ops.push(makeOp(F.Data, 'Binary', bytes('"Binary":'), s, true, false));
     } else {
       return false;
     }
@@ -546,12 +551,13 @@ const K_END = bytes('}\n');
 const EMPTY = bytes('""');
 
 // As memoScalar for the JSON path: the last JSON text written per System field, and its source bytes.
-const JMEMO_OUT = 6 * MEMO_MAX + 2;
+// The text is not kept: it is copied from where it was last written (jsonout's again), while still there.
 const jmemoBytes = new Uint8Array(FIELD_COUNT * MEMO_MAX);
 const jmemoSize = new Int32Array(FIELD_COUNT).fill(-1);
 const jmemoVt = new Int32Array(FIELD_COUNT);
-const jmemoOut = new Uint8Array(FIELD_COUNT * JMEMO_OUT);
+const jmemoAt = new Int32Array(FIELD_COUNT);
 const jmemoLen = new Int32Array(FIELD_COUNT);
+const jmemoGen = new Float64Array(FIELD_COUNT).fill(-1);
 
 function writeMemo(ctx: ChunkContext, f: F, i: number, kw: boolean): void {
   const b = ctx.b;
@@ -559,24 +565,21 @@ function writeMemo(ctx: ChunkContext, f: F, i: number, kw: boolean): void {
   const off = ctx.voff[i];
   const size = ctx.vsize[i];
   const m = f * MEMO_MAX;
-  if (jmemoSize[f] === size && jmemoVt[f] === vt) {
+  if (jmemoSize[f] === size && jmemoVt[f] === vt && jmemoGen[f] === jsonGen()) {
     let k = 0;
     while (k < size && jmemoBytes[m + k] === b[off + k]) k++;
-    if (k === size) return rawRange(jmemoOut, f * JMEMO_OUT, jmemoLen[f]);
+    if (k === size) return again(jmemoAt[f], jmemoLen[f]);
   }
   const start = jsonPos();
   if (kw) hex64Padded(b, off);
   else value(b, vt, off, size);
   if (size > MEMO_MAX) return;
-  const len = writtenSince(start, jmemoOut, f * JMEMO_OUT, JMEMO_OUT);
-  if (len < 0) {
-    jmemoSize[f] = -1;
-    return;
-  }
   for (let k = 0; k < size; k++) jmemoBytes[m + k] = b[off + k];
   jmemoSize[f] = size;
   jmemoVt[f] = vt;
-  jmemoLen[f] = len;
+  jmemoAt[f] = start;
+  jmemoLen[f] = jsonPos() - start;
+  jmemoGen[f] = jsonGen();
 }
 
 /** Writes a System field's string (or "" when unset). */

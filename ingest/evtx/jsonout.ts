@@ -9,6 +9,11 @@ import { conventionalText, filetime, need, scalar, secondsIso, sidLength, u32, u
 let ob = Buffer.allocUnsafeSlow(1 << 18);
 let pos = 0;
 
+// Typed array methods called directly: `ob.set` looks through Buffer.prototype, and optimized code did
+// that lookup by a LoadIC call each time (~20% of the time spent writing keys).
+const setBytes = Uint8Array.prototype.set;
+const copyWithinBytes = Uint8Array.prototype.copyWithin;
+
 export function jsonPos(): number {
   return pos;
 }
@@ -16,6 +21,24 @@ export function jsonPos(): number {
 /** Drops what was written after `p` (a record that failed half-way). */
 export function jsonRewind(p: number): void {
   pos = p;
+  gen++;
+}
+
+/**
+ * Counts rewinds and takes: bytes written at a position stay there, unchanged, until it changes (so that
+ * a value written again can be copied from where it was written last, by copyWithin, not a byte loop).
+ */
+let gen = 0;
+
+export function jsonGen(): number {
+  return gen;
+}
+
+/** Writes again the `len` bytes written at `from` (in this generation). */
+export function again(from: number, len: number): void {
+  room(len);
+  copyWithinBytes.call(ob, pos, from, from + len);
+  pos += len;
 }
 
 /** Output memory given back once written (releaseBytes): the next chunks' lines go there, not to new memory. */
@@ -51,6 +74,7 @@ export function jsonTake(): Buffer {
   const out = fromSpare(pos) ?? (shared ? Buffer.from(new SharedArrayBuffer(Math.max(pos, OUT_MIN)), 0, pos) : Buffer.allocUnsafeSlow(Math.max(pos, OUT_MIN)).subarray(0, pos));
   ob.copy(out, 0, 0, pos);
   pos = 0;
+  gen++;
   // A huge chunk of output should not stay pinned for the rest of the run.
   if (ob.length > 1 << 22) ob = Buffer.allocUnsafeSlow(1 << 18);
   return out;
@@ -100,26 +124,8 @@ export function bytes(s: string): Uint8Array {
 // the wall time did not change measurably.
 export function raw(a: Uint8Array): void {
   room(a.length);
-  ob.set(a, pos);
+  setBytes.call(ob, a, pos);
   pos += a.length;
-}
-
-/** Writes `len` bytes of `a` from `start`. */
-export function rawRange(a: Uint8Array, start: number, len: number): void {
-  room(len);
-  const o = ob;
-  let q = pos;
-  for (let i = start, e = start + len; i < e; i++) o[q++] = a[i];
-  pos = q;
-}
-
-/** Copies what was written from `start` on into `dest` at `at` (at most `max` bytes); its length, or -1 when longer. */
-export function writtenSince(start: number, dest: Uint8Array, at: number, max: number): number {
-  const len = pos - start;
-  if (len > max) return -1;
-  const o = ob;
-  for (let i = 0; i < len; i++) dest[at + i] = o[start + i];
-  return len;
 }
 
 export function byte(c: number): void {
@@ -228,22 +234,29 @@ export function num(n: number): void {
 
 const DIG = new Uint8Array(20);
 
+// Small integers (most fields) are written in place, from the last digit back: half the typed array
+// accesses of a reversed copy, which counts while the code is still interpreted.
 function digits(n: number): void {
-  let k = 0;
   if (n < 0x80000000) {
     let m = n | 0;
+    const k = m < 10 ? 1 : m < 100 ? 2 : m < 1000 ? 3 : m < 10000 ? 4 : m < 100000 ? 5 : m < 1000000 ? 6 : m < 10000000 ? 7 : m < 100000000 ? 8 : m < 1000000000 ? 9 : 10;
+    room(k);
+    const o = ob;
+    let q = pos + k;
+    pos = q;
     do {
       const d = (m / 10) | 0;
-      DIG[k++] = 0x30 + (m - d * 10);
+      o[--q] = 0x30 + (m - d * 10);
       m = d;
     } while (m > 0);
-  } else {
-    do {
-      const d = Math.floor(n / 10);
-      DIG[k++] = 0x30 + (n - d * 10);
-      n = d;
-    } while (n > 0);
+    return;
   }
+  let k = 0;
+  do {
+    const d = Math.floor(n / 10);
+    DIG[k++] = 0x30 + (n - d * 10);
+    n = d;
+  } while (n > 0);
   room(k);
   const o = ob;
   let q = pos;
@@ -395,11 +408,12 @@ function sidValue(b: Buffer, p: number, size: number): void {
 let lastSec = NaN;
 const lastSecBytes = new Uint8Array(40);
 let lastSecLen = 0;
-/** The last FILETIME written and its JSON text: a record's header time and TimeCreated are usually the same. */
+/** The last FILETIME written and where its JSON text is: a record's header time and TimeCreated are usually the same. */
 let lastLo = -1;
 let lastHi = -1;
-const lastText = new Uint8Array(64);
+let lastAt = 0;
 let lastLen = 0;
+let lastGen = -1;
 
 // Rare paths kept out of filetimeValue, which is optimized early and often: small graphs compile sooner.
 function setSecond(sec: number): void {
@@ -418,7 +432,7 @@ function bigFiletime(lo: number, hi: number): void {
 
 /** A FILETIME as filetime() renders it, quoted. */
 export function filetimeValue(lo: number, hi: number): void {
-  if (lo === lastLo && hi === lastHi) return rawRange(lastText, 0, lastLen);
+  if (lo === lastLo && hi === lastHi && lastGen === gen) return again(lastAt, lastLen);
   if (hi >= 0x20000000) return bigFiletime(lo, hi);
   const t = hi * 4967296 + lo;
   const qs = Math.floor(t / 1e7);
@@ -443,12 +457,11 @@ export function filetimeValue(lo: number, hi: number): void {
   o[q++] = 0x5a;
   o[q++] = 0x22;
   pos = q;
-  if (q - start <= lastText.length) {
-    for (let i = start; i < q; i++) lastText[i - start] = o[i];
-    lastLen = q - start;
-    lastLo = lo;
-    lastHi = hi;
-  }
+  lastAt = start;
+  lastLen = q - start;
+  lastLo = lo;
+  lastHi = hi;
+  lastGen = gen;
 }
 
 /** A HexInt64 with all 16 digits (as Keywords are shown), quoted. */

@@ -9,9 +9,8 @@ import { CHUNK_SIZE, isChunk, parseChunk, parseChunkBytes, parseChunkText, type 
 import type { EvtxErrorItem } from './record.js';
 import { u16, u32 } from './values.js';
 import { releaseBytes } from './jsonout.js';
-import { WorkerPool } from './pool.js';
-
-export { WorkerPool };
+// Loaded only to start workers: the thread module and the pool are a few ms of every start-up.
+import type { WorkerPool } from './pool.js';
 
 export const FILE_HEADER_SIZE = 0x1000;
 const FILE_SIG = Buffer.from('ElfFile\0', 'latin1');
@@ -222,7 +221,7 @@ export async function* readEvtxChunks(source: string | Readable | AsyncIterable<
     yield fatal(0, -1, `cannot open: ${(e as Error).message}`);
     return;
   }
-  const ownPool = !opts.unparsed && !opts.pool && (opts.threads ?? 0) > 1 ? new WorkerPool(opts.threads!) : null;
+  const ownPool = !opts.unparsed && !opts.pool && (opts.threads ?? 0) > 1 ? new (await import('./pool.js')).WorkerPool(opts.threads!) : null;
   const pool = opts.unparsed ? null : opts.pool ?? ownPool;
   const threads = pool?.size ?? 0;
   const chunkOpts: ChunkOptions = { xml: opts.xml || opts.serialize === 'xml', recover: opts.recover, eventIds: opts.eventIds, generic: opts.generic };

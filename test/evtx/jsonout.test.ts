@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { jsonTake, num, str, value } from '../../ingest/evtx/jsonout.js';
+import { jsonPos, jsonRewind, jsonTake, num, str, value } from '../../ingest/evtx/jsonout.js';
 import { scalar } from '../../ingest/evtx/values.js';
 
 function written(write: () => void): string {
@@ -82,9 +82,35 @@ test('ANSI, integers, GUIDs, SIDs, binary, times, hex and other types', () => {
   }
 });
 
+test('a time written again is copied from where it was written only while that is still there', () => {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(132450000012345678n);
+  const t = () => value(b, 0x11, 0, 8);
+  const want = JSON.stringify(scalar(b, 0x11, 0, 8));
+  const filler = 'x'.repeat(40);
+  assert.equal(written(() => (t(), t())), want + want);
+  // Dropped (a record that failed half-way) and written over, then the same time again.
+  assert.equal(written(() => {
+    const p = jsonPos();
+    t();
+    jsonRewind(p);
+    str(filler);
+    t();
+  }), JSON.stringify(filler) + want);
+  // Taken (a chunk's lines handed on), then written over.
+  jsonTake();
+  t();
+  jsonTake();
+  assert.equal(written(() => (str(filler), t())), JSON.stringify(filler) + want);
+});
+
 test('numbers as JSON writes them', () => {
   for (const n of [0, -0, 1, 9, 10, 2147483647, 2147483648, 4294967295, 2 ** 53 - 1, 2 ** 53, 1e21, -5, -2147483649, 1.5, -0.25]) {
     assert.equal(written(() => num(n)), JSON.stringify(n), String(n));
   }
   assert.equal(written(() => str('a\u0000"é😀\udc00')), JSON.stringify('a\u0000"é😀\udc00'));
+  // Every digit count on both sides of each power of ten (small integers are written by their count).
+  for (let p = 1; p <= 1e12; p *= 10) {
+    for (const n of [p - 1, p, p + 1, -p, 2 * p - 1]) assert.equal(written(() => num(n)), JSON.stringify(n), String(n));
+  }
 });
