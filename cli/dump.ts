@@ -2,6 +2,7 @@
 // reference dumps' field names) or XML, on stdout; problems as one-line JSON on stderr.
 
 import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
 // The parser's modules one by one, not its index: the worker pool is loaded only when workers start.
 import { readEvtxChunks, type EvtxReadItem } from '../ingest/evtx/reader.js';
@@ -9,13 +10,15 @@ import { releaseBytes } from '../ingest/evtx/jsonout.js';
 import type { WorkerPool } from '../ingest/evtx/pool.js';
 import { parseArgs, UsageError } from './args.js';
 import { StdoutWriter } from './stdout.js';
+import { fileKind, signature } from '../ingest/kind.js';
 import type { Input } from './inputs.js';
 
 const HELP = `usage: hoptrail dump <files|dirs|archives|-...> [--format jsonl|xml] [--threads N] [--event-id N,...] [--no-recover]
 
-Parses EVTX files (directories are searched recursively for *.evtx; - reads standard input; a .zip, .tar,
-.tar.gz or .tgz named here: its *.evtx and *.evtx.gz members, streamed, named archive!member; a gzipped
-log, x.evtx.gz, named here: the log it holds) and prints one record per line.
+Parses EVTX files (directories are searched recursively for *.evtx and logs renamed out of it; - reads
+standard input; a .zip, .tar, .tar.gz or .tgz named here: its logs, *.evtx, *.evtx.gz or known by their
+signature, streamed, named archive!member; a gzipped log named here: the log it holds; archives and logs
+are known by their signature whatever their name) and prints one record per line.
   --format jsonl   one JSON object per record, with the field names of the reference dumps (default)
   --format xml     the record rendered as XML
   --threads N      parse chunks on N threads: this one and N - 1 workers (order is kept); inputs under
@@ -123,7 +126,7 @@ async function dumpAll(inputs: string[], o: DumpOptions, out: StdoutWriter, pool
       continue;
     }
     const workers = o.threads > 1 && !named.has(input.path) ? await pool.take(await fileSize(input.path)) : pool.pool;
-    const r = named.has(input.path) && MEMBER_ARCHIVE.test(input.path) ? await dumpArchive(input.path, o, out, workers) : await dumpOne(input.path, o, out, workers);
+    const r = named.has(input.path) && isArchive(input.path) ? await dumpArchive(input.path, o, out, workers) : await dumpOne(input.path, o, out, workers);
     if (r === 'closed') return status;
     status = Math.max(status, r);
   }
@@ -161,12 +164,19 @@ async function* namedInputs(paths: string[]): AsyncGenerator<Input> {
   }
 }
 
-/** Archives whose EVTX members are dumped when named on the command line (directories give *.evtx only). */
-const MEMBER_ARCHIVE = /\.(zip|tar|tgz|tar\.gz|evtx\.gz)$/i;
+/**
+ * Archives, whose EVTX members are dumped, when named on the command line (directories give *.evtx
+ * only): known by their signature, else their name (ingest/kind.ts), as hunt knows them.
+ */
+function isArchive(path: string): boolean {
+  const kind = fileKind(path);
+  return kind !== 'evtx' && kind !== 'json';
+}
 
 /**
  * Dumps the EVTX members of an archive in archive order, each streamed into the parser (a few chunks held)
- * and named archive!member in error lines; other members are passed over.
+ * and named archive!member in error lines; a member is a log by its name or its signature; other members
+ * are passed over.
  */
 async function dumpArchive(path: string, o: DumpOptions, out: StdoutWriter, pool: WorkerPool | undefined): Promise<number | 'closed'> {
   let status = 0;
@@ -175,15 +185,22 @@ async function dumpArchive(path: string, o: DumpOptions, out: StdoutWriter, pool
     process.stderr.write(JSON.stringify({ level: 'fatal', file, message }) + '\n');
   };
   try {
-    const [{ openEntries }, { isEvtxMember, sourceName }] = await Promise.all([import('../ingest/json/archive.js'), import('../ingest/json/read.js')]);
+    const [{ openEntries }, { isEvtxMember, sourceName }, { peek }] = await Promise.all([import('../ingest/json/archive.js'), import('../ingest/json/read.js'), import('../ingest/json/content.js')]);
     for await (const e of openEntries(path)) {
       if ('error' in e) {
         // A member that cannot be read is reported if it is a log, or if it is the archive's own end.
         if (e.name === undefined || isEvtxMember(e.name)) fatal(sourceName(path, e.name), e.error);
         continue;
       }
-      if (!isEvtxMember(e.name)) continue;
-      const r = await dumpOne(e.chunks, o, out, pool, sourceName(path, e.name));
+      let chunks = e.chunks, name = e.name;
+      if (!isEvtxMember(e.name)) {
+        const peeked = await peek(e.chunks);
+        if (signature(peeked.head) !== 'evtx') { await peeked.close(); continue; }
+        // A gzipped log's content has no name of its own: the file's, without `.gz`.
+        chunks = peeked.chunks;
+        name = e.name ?? basename(path).replace(/\.gz$/i, '');
+      }
+      const r = await dumpOne(chunks, o, out, pool, sourceName(path, name));
       if (r === 'closed') return r;
       status = Math.max(status, r);
     }

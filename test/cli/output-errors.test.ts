@@ -74,3 +74,15 @@ test('dashboards export: standard output on a full disk', { skip: existsSync('/d
     closeSync(fd);
   }
 });
+
+test('dump: standard output on a full disk, on one thread and with workers', { skip: SKIP_NO_SHARED || (existsSync('/dev/full') ? false : 'no /dev/full here'), timeout: 120_000 }, () => {
+  const fd = openSync('/dev/full', 'w');
+  try {
+    const log = sharedPath('corpus', 'large', 'StolenSzechuan_DC_Security.evtx');
+    for (const threads of [[], ['--threads', '2']]) {
+      saysOneLine(hoptrail(['dump', log, log, log, log, log, log, ...threads], fd), /^hoptrail dump: cannot write standard output: ENOSPC/m, `dump ${threads.join(' ')}`);
+    }
+  } finally {
+    closeSync(fd);
+  }
+});

@@ -1,6 +1,7 @@
 // Inputs known by their content: a log renamed out of its extension, an archive under another name, an
 // archive inside an archive, and JSON written as UTF-16 (Windows PowerShell 5.1's `Out-File` and `>`).
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +16,7 @@ import type { NormalizedEvent } from '../../schemas/event.js';
 import { member, writeTar, writeZip } from '../support/archives.js';
 import { referenceRecords } from '../support/corpus.js';
 import { toWinlogbeat6 } from '../support/shapes.js';
-import { HAVE_SHARED, sharedPath, SKIP_NO_SHARED } from '../support/shared.js';
+import { HAVE_SHARED, REPO_ROOT, sharedPath, SKIP_NO_SHARED } from '../support/shared.js';
 
 const INGESTED = '2026-01-01T00:00:00.000Z';
 const R1 = 'R1_RemotePowerShell_MS_Windows-Remote_Management_EventID_169.evtx';
@@ -147,6 +148,17 @@ test('a log renamed out of its extension is read as EVTX: named, found in a dire
     assert.deepEqual(got.events.map((e) => e.hoptrail.provenance.entry), [...Array(10).fill('logs/WinRM'), ...Array(4).fill('logs/Security')].slice(0, want.length), `${f}: members named`);
     assert.deepEqual(got.rejects, [], f);
   }
+  // dump knows them as hunt does: the archive's logs, and the gzipped log, by their signature.
+  const dumped = (f: string): string[] => {
+    const r = spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'hoptrail.js'), 'dump', f], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.trim().split('\n');
+  };
+  const direct = [...dumped(corpus(R1)), ...dumped(corpus(L6))];
+  for (const f of ['triage.json', 'triage.gz', 'triage.tar']) assert.deepEqual(dumped(join(dir, f)), direct, `dump ${f}`);
+  assert.deepEqual(dumped(join(dir, 'WinRM.gz')), dumped(corpus(R1)), 'dump WinRM.gz');
+  assert.deepEqual(dumped(join(d, 'a-WinRM')), dumped(corpus(R1)), 'dump a renamed log');
+
   const gz = await normalized([join(dir, 'WinRM.gz')]);
   assert.deepEqual(gz.events.map(content), want.slice(0, gz.events.length));
   assert.equal(gz.events.length, 10);
