@@ -69,4 +69,10 @@ export function* readEvtxRange(file: string, from: number, to: number, opts: Chu
       if (stray) yield [stray];
     }
   }
+  // Every block of the range held at least a byte when the file was planned: the file has shrunk since
+  // (a live log rotated or cleared, a copy still being written over). What is left is read, and said so.
+  if (got <= (to - from - 1) * CHUNK_SIZE) {
+    const missing = from + Math.ceil(got / CHUNK_SIZE);
+    yield [{ kind: 'error', severity: 'warning', loc: { file, chunk: missing, offset: FILE_HEADER_SIZE + missing * CHUNK_SIZE }, message: `file ends at offset ${start + got}, before blocks ${missing} to ${to - 1} it had when it was listed: it changed while it was read` }];
+  }
 }
