@@ -6,7 +6,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs, UsageError } from './args.js';
 import { listInputs } from '../ingest/sources.js';
-import { defaultThreads, normalizeInParallel, shippedEvents, warmUp } from '../ingest/parallel/pool.js';
+import { defaultThreads, normalizeInParallel, shippedEvents, warmUp, type JobBatch } from '../ingest/parallel/pool.js';
 import type { Chain, FanOut, Hop, HuntOutput, Session } from '../detectors/session.js';
 import type { RulesConfig } from '../detectors/findings/index.js';
 import { ES_FLAGS, ES_USAGE } from './es-flags.js';
@@ -193,6 +193,16 @@ export async function run(argv: string[]): Promise<number> {
     bytesDone += bytes;
     await handle(engine.drain());
   };
+  // A function of its own, not the loop's body: run() stays small enough that the optimizing compiler is
+  // not asked to compile all of it (again after each deoptimization) for this hot loop.
+  const detect = async (b: JobBatch, file: string, at: number): Promise<void> => {
+    for (const { event: e, start, end } of shippedEvents(b, es !== undefined)) {
+      findings.push(e);
+      if (es) await es.event(e);
+      const outs = engine.push(e, file, end - start >= HOLD_ON_DISK ? events.line(at + start, at + end) : undefined);
+      if (outs.length > 0) await handle(outs);
+    }
+  };
   // Workers read, normalize and serialize; this thread writes their lines and runs the detectors on the
   // events they use (all of them with --es, which indexes every event).
   for await (const it of normalizeInParallel(files, { validate: 'fast', threads, shipAll: es !== undefined })) {
@@ -203,11 +213,7 @@ export async function run(argv: string[]): Promise<number> {
       let readers = 2;
       const done = (): void => { if (--readers === 0) it.release(); };
       const at = await events.write(b.ndjson, done);
-      for (const { event: e, start, end } of shippedEvents(b, es !== undefined)) {
-        findings.push(e);
-        await es?.event(e);
-        await handle(engine.push(e, it.file, end - start >= HOLD_ON_DISK ? events.line(at + start, at + end) : undefined));
-      }
+      await detect(b, it.file, at);
       done();
       if (b.rejects !== '') {
         await rejectsOut.write(b.rejects);
