@@ -11,6 +11,7 @@ import type { Chain, FanOut, Hop, HuntOutput, Session } from '../detectors/sessi
 import type { RulesConfig } from '../detectors/findings/index.js';
 import { ES_FLAGS, ES_USAGE } from './es-flags.js';
 import { EventsFile } from './events-file.js';
+import { optimizeLater } from './jit.js';
 
 const USAGE = `usage: hoptrail hunt <paths...> [--out DIR] [--lateness SEC] [--skew SEC] [--rules FILE] [--fail-on SEVERITY] [--es URL]
   paths          EVTX files, JSON / JSON-lines files, .zip/.tar/.tar.gz/.tgz archives of them (EVTX and
@@ -123,6 +124,8 @@ export async function run(argv: string[]): Promise<number> {
   const threadsFlag = args.flags.threads;
   const threads = threadsFlag === undefined ? defaultThreads() : Number(threadsFlag);
   if (!Number.isInteger(threads) || threads < 1 || threads > 64) { process.stderr.write(`hoptrail hunt: --threads needs a whole number from 1 to 64\n${USAGE}\n`); return 2; }
+  // Before any worker exists: V8's flags are read by each new thread.
+  optimizeLater();
   // The workers start now: their start-up overlaps this thread loading the rest of hunt (the detectors,
   // findings, report and zod take a few hundred milliseconds) and listing the inputs.
   warmUp(threads);
