@@ -5,11 +5,12 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs, UsageError } from './args.js';
 import { listInputs } from '../ingest/sources.js';
-import { defaultThreads, normalizeInParallel, shippedEvents, warmUp } from '../ingest/parallel/pool.js';
+import { defaultThreads, normalizeInParallel, shippedEvents, warmUp, type JobBatch } from '../ingest/parallel/pool.js';
 import type { Chain, FanOut, Hop, HuntOutput, Session } from '../detectors/session.js';
 import type { RulesConfig } from '../detectors/findings/index.js';
 import { ES_FLAGS, ES_USAGE } from './es-flags.js';
 import { EventsFile } from './events-file.js';
+import { optimizeLater } from './jit.js';
 import { makeDir, OutputFile } from './output-files.js';
 
 const USAGE = `usage: hoptrail hunt <paths...> [--out DIR] [--lateness SEC] [--skew SEC] [--rules FILE] [--fail-on SEVERITY] [--es URL]
@@ -100,6 +101,8 @@ export async function run(argv: string[]): Promise<number> {
   const threadsFlag = args.flags.threads;
   const threads = threadsFlag === undefined ? defaultThreads() : Number(threadsFlag);
   if (!Number.isInteger(threads) || threads < 1 || threads > 64) { process.stderr.write(`hoptrail hunt: --threads needs a whole number from 1 to 64\n${USAGE}\n`); return 2; }
+  // Before any worker exists: V8's flags are read by each new thread.
+  optimizeLater();
   // The workers start now: their start-up overlaps this thread loading the rest of hunt (the detectors,
   // findings, report and zod take a few hundred milliseconds) and listing the inputs.
   warmUp(threads);
@@ -170,6 +173,16 @@ export async function run(argv: string[]): Promise<number> {
     bytesDone += bytes;
     await handle(engine.drain());
   };
+  // A function of its own, not the loop's body: run() stays small enough that the optimizing compiler is
+  // not asked to compile all of it (again after each deoptimization) for this hot loop.
+  const detect = async (b: JobBatch, file: string, at: number): Promise<void> => {
+    for (const { event: e, start, end } of shippedEvents(b, es !== undefined)) {
+      findings.push(e);
+      if (es) await es.event(e);
+      const outs = engine.push(e, file, end - start >= HOLD_ON_DISK ? events.line(at + start, at + end) : undefined);
+      if (outs.length > 0) await handle(outs);
+    }
+  };
   // Workers read, normalize and serialize; this thread writes their lines and runs the detectors on the
   // events they use (all of them with --es, which indexes every event).
   for await (const it of normalizeInParallel(files, { validate: 'fast', threads, shipAll: es !== undefined })) {
@@ -180,11 +193,7 @@ export async function run(argv: string[]): Promise<number> {
       let readers = 2;
       const done = (): void => { if (--readers === 0) it.release(); };
       const at = await events.write(b.ndjson, done);
-      for (const { event: e, start, end } of shippedEvents(b, es !== undefined)) {
-        findings.push(e);
-        await es?.event(e);
-        await handle(engine.push(e, it.file, end - start >= HOLD_ON_DISK ? events.line(at + start, at + end) : undefined));
-      }
+      await detect(b, it.file, at);
       done();
       if (b.rejects !== '') {
         await rejectsOut.write(b.rejects);

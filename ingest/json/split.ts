@@ -26,6 +26,17 @@ function ws(c: number): boolean {
   return c === C.SP || c === C.NL || c === C.CR || c === C.TAB;
 }
 
+/**
+ * The text of buf[s, e) without surrounding whitespace, as a piece. Not a closure of splitJson: its optimized
+ * code was thrown away whenever another input's splitter (another closure) reached the same call.
+ */
+function pieceOf(buf: Buffer, base: number, s: number, e: number, ln: number, extra?: Partial<Piece>): Piece {
+  let a = s, b = e;
+  while (a < b && ws(buf[a])) a++;
+  while (b > a && ws(buf[b - 1])) b--;
+  return { text: buf.toString('utf8', a, b), offset: base + a, line: ln, ...extra };
+}
+
 export async function* splitJson(chunks: AsyncIterable<Buffer | string>): AsyncGenerator<Piece> {
   let buf: Buffer = Buffer.alloc(0);
   let base = 0; // stream offset of buf[0]
@@ -37,13 +48,6 @@ export async function* splitJson(chunks: AsyncIterable<Buffer | string>): AsyncG
   let first = true;
   // An oversized record was reported: its bytes are dropped as they come, until it ends.
   let skipping = false;
-
-  const piece = (s: number, e: number, ln: number, extra?: Partial<Piece>): Piece => {
-    let a = s, b = e;
-    while (a < b && ws(buf[a])) a++;
-    while (b > a && ws(buf[b - 1])) b--;
-    return { text: buf.toString('utf8', a, b), offset: base + a, line: ln, ...extra };
-  };
 
   for await (const c of chunks) {
     const chunk = typeof c === 'string' ? Buffer.from(c) : c;
@@ -75,7 +79,7 @@ export async function* splitJson(chunks: AsyncIterable<Buffer | string>): AsyncG
         }
         const nl = buf.indexOf(C.NL, i);
         if (nl < 0) { consumed = i; break; }
-        const p = piece(i, nl, line);
+        const p = pieceOf(buf, base, i, nl, line);
         if (p.text.length > 0) out.push(p);
         line++;
         i = nl + 1;
@@ -92,7 +96,7 @@ export async function* splitJson(chunks: AsyncIterable<Buffer | string>): AsyncG
         if (b === C.NL && mode === 'value' && depth > 0) {
           if (i + 1 >= buf.length) break; // the next byte decides: wait for it
           if (buf[i + 1] === C.LBRACE) {
-            out.push({ ...piece(start, i, startLine), bad: 'truncated: a record starts on the next line before this one closed' });
+            out.push({ ...pieceOf(buf, base, start, i, startLine), bad: 'truncated: a record starts on the next line before this one closed' });
             line++;
             i++;
             start = i; startLine = line; depth = 0; inStr = false; esc = false; sawNl = false;
@@ -117,20 +121,20 @@ export async function* splitJson(chunks: AsyncIterable<Buffer | string>): AsyncG
         else if (b === C.LBRACE || b === C.LBRACK) depth++;
         else if (b === C.RBRACE || b === C.RBRACK) {
           if (depth === 0 && mode === 'array') { // the array's own `]`
-            if (skipping) { skipping = false; index++; } else out.push(piece(start, i, startLine, { index: index++ }));
+            if (skipping) { skipping = false; index++; } else out.push(pieceOf(buf, base, start, i, startLine, { index: index++ }));
             start = -1; i++; mode = 'start'; consumed = i; done = true; break;
           }
           depth--;
           if (depth === 0 && mode === 'value') {
             i++;
-            if (skipping) skipping = false; else out.push(piece(start, i, startLine));
+            if (skipping) skipping = false; else out.push(pieceOf(buf, base, start, i, startLine));
             // One object per line: the rest of the file is JSON lines (a bad line cannot swallow the next).
             mode = sawNl ? 'start' : 'lines';
             if (mode === 'lines') { while (i < buf.length && buf[i] !== C.NL && ws(buf[i])) i++; }
             start = -1; consumed = i; done = true; break;
           }
         } else if (b === C.COMMA && depth === 0 && mode === 'array') {
-          if (skipping) { skipping = false; index++; } else out.push(piece(start, i, startLine, { index: index++ }));
+          if (skipping) { skipping = false; index++; } else out.push(pieceOf(buf, base, start, i, startLine, { index: index++ }));
           start = -1; i++; consumed = i; continue;
         }
         i++;
@@ -157,10 +161,10 @@ export async function* splitJson(chunks: AsyncIterable<Buffer | string>): AsyncG
   // End of input: what is left is the last line, or a truncated value.
   const endMode = mode as string;
   if (endMode === 'lines') {
-    const p = piece(i, buf.length, line);
+    const p = pieceOf(buf, base, i, buf.length, line);
     if (p.text.length > 0) yield p;
   } else if (endMode === 'array' || endMode === 'value') {
-    if (start >= 0 && !skipping) yield { ...piece(start, buf.length, startLine, endMode === 'array' ? { index } : {}), bad: 'truncated: input ended inside a JSON value' };
+    if (start >= 0 && !skipping) yield { ...pieceOf(buf, base, start, buf.length, startLine, endMode === 'array' ? { index } : {}), bad: 'truncated: input ended inside a JSON value' };
     else if (endMode === 'array') yield { text: '', offset: base + i, line, bad: 'truncated: JSON array not closed' };
   }
 }

@@ -68,7 +68,8 @@ function sharedBuffer(bytes: number): Buffer {
 
 /** Keeps a buffer for reuse; past the caps, the smallest kept ones go first. */
 function release(sab: SharedArrayBuffer): void {
-  if (sab.byteLength > FREE_BYTES_MAX) return;
+  // A small batch's own buffer (Batcher.send) is too small to fill again.
+  if (sab.byteLength > FREE_BYTES_MAX || sab.byteLength < BUFFER_BYTES) return;
   free.push(sab);
   free.sort((a, b) => b.byteLength - a.byteLength);
   let kept = 0;
@@ -116,10 +117,11 @@ class Batcher {
   async send(): Promise<void> {
     if (this.events === 0 && this.rejects.length === 0 && this.warnings.length === 0) return;
     // A full buffer goes to the main thread as it is (shared) and another takes its place; a small batch
-    // is copied (cloned with the message), so that a short job does not hold megabytes of nothing.
+    // is copied, so that a short job does not hold megabytes of nothing. The copy is shared memory too: a
+    // plain array's bytes would be copied twice more, into the message and out of it.
     let ndjson: Uint8Array;
     if (2 * this.bytes < this.buf.length) {
-      ndjson = new Uint8Array(this.bytes);
+      ndjson = new Uint8Array(new SharedArrayBuffer(this.bytes));
       ndjson.set(this.buf.subarray(0, this.bytes));
     } else {
       ndjson = new Uint8Array(this.buf.buffer, 0, this.bytes);
@@ -154,7 +156,7 @@ async function runJob(id: number, job: Job): Promise<void> {
       // One batch per range: with provisional knowledge the whole range must be judged before it is sent.
       for (const items of readEvtxRange(job.file, job.from, job.to)) for (const it of items) take(b, job.file, evtxInputItem(job.file, it));
     } else if (job.kind === 'part') {
-      for (const r of job.items) await takeRaw(b, job.file, job.format, r);
+      await takeRaws(b, job.file, job.format, job.items);
     } else {
       // Items kept by the first pass are the whole file's: a share of an archive reads its own.
       const items = job.members ? undefined : takeKept(job.file);
@@ -180,16 +182,21 @@ function raw(file: string, format: InputFormat | undefined, r: PieceItem | Input
   return r.kind === 'piece' ? pieceItem(r.piece, file, r.entry, jsonFormat(format)) : r;
 }
 
-/** Normalizes one raw item into the batch: a piece, an item, or an archived EVTX chunk (its records). */
-async function takeRaw(b: Batcher, file: string, format: InputFormat | undefined, r: RawItem): Promise<void> {
-  if (r.kind !== 'chunk') {
-    take(b, file, raw(file, format, r));
-    if (b.full) await b.send();
-    return;
-  }
-  for (const it of parseMemberChunk(file, r)) {
-    take(b, file, it);
-    if (b.full) await b.send();
+/**
+ * Normalizes raw items into the batch: pieces, items, or archived EVTX chunks (their records). It awaits
+ * only to send a full batch, not once per item (a promise and a turn of the microtask queue each).
+ */
+async function takeRaws(b: Batcher, file: string, format: InputFormat | undefined, rs: RawItem[]): Promise<void> {
+  for (const r of rs) {
+    if (r.kind !== 'chunk') {
+      take(b, file, raw(file, format, r));
+      if (b.full) await b.send();
+      continue;
+    }
+    for (const it of parseMemberChunk(file, r)) {
+      take(b, file, it);
+      if (b.full) await b.send();
+    }
   }
 }
 
@@ -216,7 +223,7 @@ async function readJson(b: Batcher, id: number, file: string, format: InputForma
       const run = await taken;
       if (run !== undefined) await runJob(run, { kind: 'part', file, format, items: part, chars });
     } else {
-      for (const r of part) await takeRaw(b, file, format, r);
+      await takeRaws(b, file, format, part);
     }
     part = [];
     chars = 0;

@@ -33,6 +33,8 @@ async function parallel(files: string[], threads: number, more: ParallelOptions 
   const o: Out = { lines: [], rejects: [], unreadable: [], shipped: [], done: [] };
   for await (const it of normalizeInParallel(files, { ingested: INGESTED, threads, ...more })) {
     if (it.kind === 'batch') {
+      // Small batches too: lines in a plain array would be copied into the message and out of it.
+      assert.ok(it.batch.ndjson.buffer instanceof SharedArrayBuffer, 'a batch\'s lines are in shared memory');
       const text = Buffer.from(it.batch.ndjson).toString('utf8');
       const lines = text === '' ? [] : text.slice(0, -1).split('\n');
       assert.equal(lines.length, it.batch.events);
