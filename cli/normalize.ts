@@ -7,6 +7,7 @@ import { parseZone } from '../ingest/normalize/index.js';
 import { listInputs } from '../ingest/sources.js';
 import { normalizeFiles } from '../ingest/pipeline.js';
 import { normalizeInParallel, warmUp } from '../ingest/parallel/pool.js';
+import { optimizeLater } from './jit.js';
 import { OutputError, OutputFile, reasonOf } from './output-files.js';
 
 const USAGE = `usage: hoptrail normalize <paths...> [--rejects FILE] [--input-format F] [--tz Z] [--threads N]
@@ -98,6 +99,8 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   // Workers start loading now, while the inputs are listed.
+  // Before any worker exists (V8's flags are read by each new thread): as hunt, many input shapes.
+  optimizeLater();
   if (args.threads !== undefined) warmUp(args.threads);
   // A path that cannot be read is reported (exit 1); the others are normalized all the same.
   const { files, errors: unreadable } = await listInputs(args.paths);
