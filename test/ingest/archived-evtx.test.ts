@@ -9,15 +9,12 @@ import { tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { normalizeInParallel } from '../../ingest/parallel/pool.js';
 import { shares } from '../../ingest/parallel/plan.js';
-import { normalizeFiles } from '../../ingest/pipeline.js';
 import { expandPaths } from '../../ingest/sources.js';
-import type { NormalizedEvent } from '../../schemas/event.js';
 import { member, writeTar, writeZip, type Member } from '../support/archives.js';
+import { normalizeAll, poolOutput, withoutProvenance, type Normalized } from '../support/normalized.js';
 import { HAVE_SHARED, REPO_ROOT, sharedPath, SKIP_NO_SHARED } from '../support/shared.js';
 
-const INGESTED = '2026-01-01T00:00:00.000Z';
 const corpus = (...p: string[]): string => sharedPath('corpus', ...p);
 const R = ['R1_RemotePowerShell_MS_Windows-Remote_Management_EventID_169.evtx', 'R2_LM_winrm_target_wrmlogs_91_wsmanShellStarted_poorLog.evtx', 'R3_LM_PowershellRemoting_sysmon_1_wsmprovhost.evtx'];
 const WLB = (n: number): string => JSON.stringify({ '@timestamp': '2019-05-18T21:15:35.402Z', log_name: 'Security', source_name: 'Microsoft-Windows-Security-Auditing', event_id: 4634, computer_name: 'IT001.shire.com', record_number: String(n), event_data: { TargetUserName: 'x', TargetLogonId: '0x1', LogonType: '3' } });
@@ -59,40 +56,19 @@ before(() => {
 
 after(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
 
-interface Out { events: NormalizedEvent[]; lines: string[]; rejects: string[]; warnings: string[]; unreadable: string[] }
-
-async function sequential(files: string[]): Promise<Out> {
-  const o: Out = { events: [], lines: [], rejects: [], warnings: [], unreadable: [] };
-  for await (const it of normalizeFiles(files, { ingested: INGESTED })) {
-    if (it.kind === 'event') { o.events.push(it.event); o.lines.push(JSON.stringify(it.event)); }
-    else if (it.kind === 'reject') o.rejects.push(JSON.stringify(it.reject));
-    else if (it.kind === 'warning') o.warnings.push(JSON.stringify({ source: it.source, message: it.message }));
-    else o.unreadable.push(`${it.file}: ${it.error}`);
-  }
-  return o;
-}
-
-/** An event with where it came from taken out (the rest must not depend on it). */
-function content(e: NormalizedEvent): string {
-  const c = structuredClone(e);
-  delete (c.hoptrail as { provenance?: unknown }).provenance;
-  delete (c.log as { file?: unknown }).file;
-  return JSON.stringify(c);
-}
-
 test('an archive of EVTX (and JSON) normalizes to the events, rejects and warnings of the extracted files', { skip: SKIP_NO_SHARED, timeout: 240_000 }, async () => {
-  const want = await sequential(await expandPaths([extracted]));
+  const want = await normalizeAll(await expandPaths([extracted]));
   assert.ok(want.events.length > 8_900, `events: ${want.events.length}`);
   assert.ok(want.rejects.length > 0 && want.warnings.length > 0, 'the damaged log gives rejects and warnings');
   // Extracted path <-> archive!member, in rejects and warnings.
   const named = (archive: string, lines: string[]): string[] => lines.map((l) => l.replaceAll(`${archive}!`, `${extracted}/`));
   for (const [kind, archive] of Object.entries(archives)) {
-    const got = await sequential([archive]);
+    const got = await normalizeAll([archive]);
     assert.deepEqual(got.unreadable, [], kind);
     assert.equal(got.events.length, want.events.length, `${kind}: event count`);
     for (let i = 0; i < want.events.length; i++) {
       const g = got.events[i], w = want.events[i];
-      if (content(g) !== content(w)) assert.equal(content(g), content(w), `${kind}: event ${i + 1}`);
+      if (withoutProvenance(g) !== withoutProvenance(w)) assert.equal(withoutProvenance(g), withoutProvenance(w), `${kind}: event ${i + 1}`);
       const { file, entry, ...rest } = g.hoptrail.provenance;
       const { file: wfile, ...wrest } = w.hoptrail.provenance;
       assert.equal(file, archive);
@@ -106,19 +82,10 @@ test('an archive of EVTX (and JSON) normalizes to the events, rejects and warnin
 
 test('the worker pool gives one thread\'s output for archived EVTX, whatever the number of workers', { skip: SKIP_NO_SHARED, timeout: 240_000 }, async () => {
   const files = [archives.zip, archives['tar.gz']];
-  const want = await sequential(files);
+  const want = await normalizeAll(files);
   for (const threads of [1, 3]) {
-    const lines: string[] = [], rejects: string[] = [], warnings: string[] = [];
     const stats = { redone: 0, kept: 0, parts: 0 };
-    for await (const it of normalizeInParallel(files, { ingested: INGESTED, threads, stats })) {
-      if (it.kind === 'batch') {
-        const text = Buffer.from(it.batch.ndjson).toString('utf8');
-        if (text !== '') lines.push(...text.slice(0, -1).split('\n'));
-        if (it.batch.rejects !== '') rejects.push(...it.batch.rejects.slice(0, -1).split('\n'));
-        if (it.batch.warnings !== '') warnings.push(...it.batch.warnings.slice(0, -1).split('\n'));
-        it.release();
-      } else assert.notEqual(it.kind, 'unreadable', JSON.stringify(it));
-    }
+    const { lines, rejects, warnings } = await poolOutput(files, { threads, stats });
     // The DC's log (6 MB) is cut into chunks that other workers parse, in parts (none with one worker).
     assert.ok(threads === 1 ? stats.parts === 0 : stats.parts >= 10, `parts: ${stats.parts}`);
     assert.equal(lines.length, want.lines.length, `${threads} thread(s): event count`);
@@ -178,7 +145,7 @@ test('archived damage: a member that is not EVTX, a cut .tar.gz, a cut .zip and 
   // A member that is not EVTX is a reject naming it; the members after it are read.
   const mixed = join(ddir, 'mixed.zip');
   writeZip(mixed, [r1, notEvtx, member('d-R2.evtx', corpus(R[1]))]);
-  const m = await sequential([mixed]);
+  const m = await normalizeAll([mixed]);
   assert.deepEqual(m.unreadable, []);
   assert.ok(m.rejects.some((l) => { const r = JSON.parse(l) as { source: string; reason: string }; return r.source === `${mixed}!b-notes.evtx` && /not an EVTX file/.test(r.reason); }), m.rejects.join('\n'));
   const entries = new Set(m.events.map((e) => e.hoptrail.provenance.entry));
@@ -191,10 +158,10 @@ test('archived damage: a member that is not EVTX, a cut .tar.gz, a cut .zip and 
   const bytes = readFileSync(whole);
   const cut = join(ddir, 'cut.tar.gz');
   writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length / 2)));
-  const c = await sequential([cut]);
+  const c = await normalizeAll([cut]);
   assert.deepEqual(c.unreadable, []);
   const bigEvents = c.events.filter((e) => e.hoptrail.provenance.entry === big.name).length;
-  assert.equal(c.events.filter((e) => e.hoptrail.provenance.entry === r1.name).length, (await sequential([corpus(R[0])])).events.length);
+  assert.equal(c.events.filter((e) => e.hoptrail.provenance.entry === r1.name).length, (await normalizeAll([corpus(R[0])])).events.length);
   assert.ok(bigEvents > 1000 && bigEvents < 8000, `events before the cut: ${bigEvents}`);
   const last = JSON.parse(c.rejects.at(-1)!) as { source: string; position: string; reason: string };
   assert.equal(last.source, `${cut}!${big.name}`);
@@ -204,16 +171,13 @@ test('archived damage: a member that is not EVTX, a cut .tar.gz, a cut .zip and 
   const partial = join(ddir, 'partial.evtx');
   const at = Number(/past byte (\d+)/.exec(last.reason)![1]);
   writeFileSync(partial, big.data.subarray(0, at));
-  const p = await sequential([partial]);
-  assert.deepEqual(c.events.filter((e) => e.hoptrail.provenance.entry === big.name).map(content), p.events.map(content));
+  const p = await normalizeAll([partial]);
+  assert.deepEqual(c.events.filter((e) => e.hoptrail.provenance.entry === big.name).map(withoutProvenance), p.events.map(withoutProvenance));
   // On the worker pool too, and nothing hangs.
-  const onPool = async (file: string, want: Out): Promise<void> => {
-    let events = 0, rejects = '';
-    for await (const it of normalizeInParallel([file], { ingested: INGESTED, threads: 2 })) {
-      if (it.kind === 'batch') { events += it.batch.events; rejects += it.batch.rejects; it.release(); }
-    }
-    assert.equal(events, want.events.length);
-    assert.equal(rejects, want.rejects.map((l) => l + '\n').join(''));
+  const onPool = async (file: string, want: Normalized): Promise<void> => {
+    const got = await poolOutput([file], { threads: 2 });
+    assert.equal(got.lines.length, want.events.length);
+    assert.deepEqual(got.rejects, want.rejects);
   };
   await onPool(cut, c);
 
@@ -224,7 +188,7 @@ test('archived damage: a member that is not EVTX, a cut .tar.gz, a cut .zip and 
   const second = 512 + Math.ceil(r1.data.length / 512) * 512;
   t[second + 130] ^= 0x01; // a digit of its size
   writeFileSync(tar, t);
-  const d = await sequential([tar]);
+  const d = await normalizeAll([tar]);
   assert.deepEqual(d.unreadable, []);
   assert.equal(d.events.length, 10);
   assert.deepEqual(JSON.parse(d.rejects.at(-1)!), { source: tar, position: 'entry', reason: `archive cannot be read past offset ${second}: header checksum mismatch (damaged, or not a tar archive)`, original: '' });
@@ -234,7 +198,7 @@ test('archived damage: a member that is not EVTX, a cut .tar.gz, a cut .zip and 
   const zip = join(ddir, 'cut.zip');
   writeZip(zip, [r1, big]);
   writeFileSync(zip, readFileSync(zip).subarray(0, Math.floor(readFileSync(zip).length / 2)));
-  const z = await sequential([zip]);
+  const z = await normalizeAll([zip]);
   assert.deepEqual(z.unreadable, []);
   assert.equal(z.events.filter((e) => e.hoptrail.provenance.entry === r1.name).length, 10);
   const zipBig = z.events.filter((e) => e.hoptrail.provenance.entry === big.name).length;
@@ -247,7 +211,7 @@ test('archived damage: a member that is not EVTX, a cut .tar.gz, a cut .zip and 
   // Not a zip at all: unreadable, and said why; the other inputs are read.
   const bogus = join(ddir, 'bogus.zip');
   writeFileSync(bogus, 'not a zip');
-  const b = await sequential([bogus, corpus(R[0])]);
+  const b = await normalizeAll([bogus, corpus(R[0])]);
   assert.deepEqual(b.unreadable, [`${bogus}: not a zip file (no end of central directory)`]);
   assert.equal(b.events.length, 10, 'the other input is read');
 });
@@ -262,17 +226,17 @@ test('a gzipped log (x.evtx.gz), alone or as a member of a zip, is read as the l
   const gdir = join(dir, 'gzipped');
   mkdirSync(gdir);
   const log = corpus('X1_ID1149-RDP_success_logins_to_multiple_hosts.evtx');
-  const want = await sequential([log]);
+  const want = await normalizeAll([log]);
   assert.ok(want.events.length > 20);
   const gz = join(gdir, 'X1.evtx.gz');
   writeFileSync(gz, gzipSync(readFileSync(log)));
   const zip = join(gdir, 'logs.zip');
   writeZip(zip, [{ name: 'Logs/X1.EVTX.gz', data: gzipSync(readFileSync(log)) }]);
   for (const [file, entry] of [[gz, 'X1.evtx'], [zip, 'Logs/X1.EVTX.gz']]) {
-    const got = await sequential([file]);
+    const got = await normalizeAll([file]);
     assert.deepEqual(got.unreadable, [], file);
     assert.deepEqual(got.rejects, want.rejects, file);
-    assert.deepEqual(got.events.map(content), want.events.map(content), file);
+    assert.deepEqual(got.events.map(withoutProvenance), want.events.map(withoutProvenance), file);
     assert.ok(got.events.every((e) => e.hoptrail.provenance.file === file && e.hoptrail.provenance.entry === entry), file);
   }
   // dump reads a gzipped log named on its command line.

@@ -9,16 +9,13 @@ import { gzipSync } from 'node:zlib';
 import { after, before, test } from 'node:test';
 import { peek, textEncoding, utf16ToUtf8 } from '../../ingest/json/content.js';
 import { fileKind, signature } from '../../ingest/kind.js';
-import { normalizeInParallel } from '../../ingest/parallel/pool.js';
-import { normalizeFiles } from '../../ingest/pipeline.js';
 import { listInputs } from '../../ingest/sources.js';
-import type { NormalizedEvent } from '../../schemas/event.js';
 import { member, writeTar, writeZip } from '../support/archives.js';
 import { referenceRecords } from '../support/corpus.js';
+import { normalizeAll, poolOutput, withoutProvenance, type Normalized } from '../support/normalized.js';
 import { toWinlogbeat6 } from '../support/shapes.js';
 import { HAVE_SHARED, REPO_ROOT, sharedPath, SKIP_NO_SHARED } from '../support/shared.js';
 
-const INGESTED = '2026-01-01T00:00:00.000Z';
 const R1 = 'R1_RemotePowerShell_MS_Windows-Remote_Management_EventID_169.evtx';
 const L6 = 'L6_new-user-security.evtx';
 const corpus = (f: string): string => sharedPath('corpus', f);
@@ -97,28 +94,8 @@ let dir = '';
 before(() => { if (HAVE_SHARED) dir = mkdtempSync(join(tmpdir(), 'hoptrail-kind-')); });
 after(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
 
-interface Out { events: NormalizedEvent[]; rejects: { source: string; position: string; reason: string }[]; unreadable: string[] }
-
-async function normalized(files: string[]): Promise<Out> {
-  const o: Out = { events: [], rejects: [], unreadable: [] };
-  for await (const it of normalizeFiles(files, { ingested: INGESTED })) {
-    if (it.kind === 'event') o.events.push(it.event);
-    else if (it.kind === 'reject') o.rejects.push(it.reject);
-    else if (it.kind === 'unreadable') o.unreadable.push(`${it.file}: ${it.error}`);
-  }
-  return o;
-}
-
-/** An event without where it came from. */
-function content(e: NormalizedEvent): string {
-  const c = structuredClone(e);
-  delete (c.hoptrail as { provenance?: unknown }).provenance;
-  delete (c.log as { file?: unknown }).file;
-  return JSON.stringify(c);
-}
-
 test('a log renamed out of its extension is read as EVTX: named, found in a directory, archived, gzipped', { skip: SKIP_NO_SHARED, timeout: 120_000 }, async () => {
-  const want = (await normalized([corpus(R1), corpus(L6)])).events.map(content);
+  const want = (await normalizeAll([corpus(R1), corpus(L6)])).events.map(withoutProvenance);
   assert.ok(want.length >= 14, `events: ${want.length}`);
 
   const d = join(dir, 'renamed');
@@ -126,8 +103,8 @@ test('a log renamed out of its extension is read as EVTX: named, found in a dire
   copyFileSync(corpus(R1), join(d, 'a-WinRM'));
   copyFileSync(corpus(L6), join(d, 'b-Security.evtx.bak'));
   writeFileSync(join(d, 'c-notes.txt'), 'not evidence\n');
-  const named = await normalized([join(d, 'a-WinRM'), join(d, 'b-Security.evtx.bak')]);
-  assert.deepEqual(named.events.map(content), want);
+  const named = await normalizeAll([join(d, 'a-WinRM'), join(d, 'b-Security.evtx.bak')]);
+  assert.deepEqual(named.events.map(withoutProvenance), want);
   assert.deepEqual(named.rejects, []);
 
   // A directory walk takes the renamed logs by their signature, and still passes other files over.
@@ -143,8 +120,8 @@ test('a log renamed out of its extension is read as EVTX: named, found in a dire
   assert.equal(fileKind(join(dir, 'triage.json')), 'zip');
   assert.equal(fileKind(join(dir, 'triage.gz')), 'gz');
   for (const f of ['triage.json', 'triage.gz']) {
-    const got = await normalized([join(dir, f)]);
-    assert.deepEqual(got.events.map(content), want, f);
+    const got = await normalizeAll([join(dir, f)]);
+    assert.deepEqual(got.events.map(withoutProvenance), want, f);
     assert.deepEqual(got.events.map((e) => e.hoptrail.provenance.entry), [...Array(10).fill('logs/WinRM'), ...Array(4).fill('logs/Security')].slice(0, want.length), `${f}: members named`);
     assert.deepEqual(got.rejects, [], f);
   }
@@ -159,23 +136,14 @@ test('a log renamed out of its extension is read as EVTX: named, found in a dire
   assert.deepEqual(dumped(join(dir, 'WinRM.gz')), dumped(corpus(R1)), 'dump WinRM.gz');
   assert.deepEqual(dumped(join(d, 'a-WinRM')), dumped(corpus(R1)), 'dump a renamed log');
 
-  const gz = await normalized([join(dir, 'WinRM.gz')]);
-  assert.deepEqual(gz.events.map(content), want.slice(0, gz.events.length));
+  const gz = await normalizeAll([join(dir, 'WinRM.gz')]);
+  assert.deepEqual(gz.events.map(withoutProvenance), want.slice(0, gz.events.length));
   assert.equal(gz.events.length, 10);
   assert.equal(gz.events[0].hoptrail.provenance.entry, 'WinRM');
 
   // The worker pool plans them as one thread reads them.
   const files2 = [join(d, 'a-WinRM'), join(dir, 'triage.json')];
-  const lines: string[] = [];
-  for await (const it of normalizeInParallel(files2, { ingested: INGESTED, threads: 2 })) {
-    if (it.kind === 'batch') {
-      const text = Buffer.from(it.batch.ndjson).toString('utf8');
-      if (text !== '') lines.push(...text.slice(0, -1).split('\n'));
-      it.release();
-    } else assert.notEqual(it.kind, 'unreadable', JSON.stringify(it));
-  }
-  const seq = (await normalized(files2)).events.map((e) => JSON.stringify(e));
-  assert.deepEqual(lines, seq);
+  assert.deepEqual((await poolOutput(files2, { threads: 2 })).lines, (await normalizeAll(files2)).lines);
 });
 
 test('an archive inside an archive is one reject naming it, and the other members are read', { skip: SKIP_NO_SHARED, timeout: 60_000 }, async () => {
@@ -183,11 +151,12 @@ test('an archive inside an archive is one reject naming it, and the other member
   writeZip(inner, [member('L6.evtx', corpus(L6))]);
   const outer = join(dir, 'outer.zip');
   writeZip(outer, [member('host1/inner.zip', inner), member('host1/R1.evtx', corpus(R1))]);
-  const got = await normalized([outer]);
+  const got = await normalizeAll([outer]);
   assert.equal(got.events.length, 10, 'R1 is read');
-  assert.equal(got.rejects.length, 1, JSON.stringify(got.rejects));
-  assert.equal(got.rejects[0].source, `${outer}!host1/inner.zip`);
-  assert.match(got.rejects[0].reason, /zip archive inside the archive.*extract it/);
+  assert.equal(got.rejects.length, 1, got.rejects.join('\n'));
+  const r = JSON.parse(got.rejects[0]) as { source: string; reason: string };
+  assert.equal(r.source, `${outer}!host1/inner.zip`);
+  assert.match(r.reason, /zip archive inside the archive.*extract it/);
 });
 
 test('JSON written as UTF-16 (LE or BE, with or without a BOM) gives the events of its UTF-8 form; a bad line keeps its line number', { skip: SKIP_NO_SHARED, timeout: 60_000 }, async () => {
@@ -199,11 +168,12 @@ test('JSON written as UTF-16 (LE or BE, with or without a BOM) gives the events 
   const text = lines.join('\r\n') + '\r\n';
   const utf8 = join(dir, 'wlb.utf8.json');
   writeFileSync(utf8, text);
-  const want = await normalized([utf8]);
+  const want = await normalizeAll([utf8]);
   assert.equal(want.events.length, records.length);
   assert.match(want.events[3].message ?? '', /Ünïcødé 🦀 and 漢字/);
   assert.equal(want.rejects.length, 1);
-  assert.match(want.rejects[0].position, /^line 6, offset \d+$/);
+  const position = (o: Normalized): string => (JSON.parse(o.rejects[0]) as { position: string }).position;
+  assert.match(position(want), /^line 6, offset \d+$/);
 
   const le = Buffer.from(text, 'utf16le');
   const variants: Record<string, Buffer> = {
@@ -214,11 +184,11 @@ test('JSON written as UTF-16 (LE or BE, with or without a BOM) gives the events 
   for (const [name, bytes] of Object.entries(variants)) {
     const f = join(dir, `wlb.${name}.json`);
     writeFileSync(f, bytes);
-    const got = await normalized([f]);
+    const got = await normalizeAll([f]);
     assert.deepEqual(got.unreadable, [], name);
-    assert.deepEqual(got.events.map(content), want.events.map(content), name);
+    assert.deepEqual(got.events.map(withoutProvenance), want.events.map(withoutProvenance), name);
     assert.equal(got.rejects.length, 1, name);
-    assert.equal(got.rejects[0].position, want.rejects[0].position + ' of its UTF-8 form', name);
+    assert.equal(position(got), position(want) + ' of its UTF-8 form', name);
   }
 });
 
@@ -226,21 +196,10 @@ test('--input-format evtx on an archive: its logs are read as logs, its JSON mem
   const wlb = JSON.stringify({ '@timestamp': '2019-05-18T21:15:35.402Z', log_name: 'Security', source_name: 'Microsoft-Windows-Security-Auditing', event_id: 4634, computer_name: 'IT001.shire.com', record_number: '7', event_data: { TargetUserName: 'x', TargetLogonId: '0x1', LogonType: '3' } });
   const zip = join(dir, 'forced.zip');
   writeZip(zip, [{ name: 'wlb.json', data: Buffer.from(wlb + '\n') }, member('Security', corpus(L6))]);
-  const one: string[] = [], rejects: string[] = [];
-  for await (const it of normalizeFiles([zip], { ingested: INGESTED, format: 'evtx' })) {
-    if (it.kind === 'event') one.push(JSON.stringify(it.event));
-    else rejects.push(JSON.stringify(it));
-  }
-  assert.deepEqual(rejects, []);
-  assert.equal(one.length, 5, 'the JSON event and the 4 of the log');
-  const pool: string[] = [];
-  for await (const it of normalizeInParallel([zip], { ingested: INGESTED, threads: 2, format: 'evtx' })) {
-    if (it.kind === 'unreadable') assert.fail(JSON.stringify(it));
-    if (it.kind !== 'batch') continue;
-    assert.equal(it.batch.rejects, '', 'no reject on the pool either');
-    const text = Buffer.from(it.batch.ndjson).toString('utf8');
-    if (text !== '') pool.push(...text.slice(0, -1).split('\n'));
-    it.release();
-  }
-  assert.deepEqual(pool, one);
+  const one = await normalizeAll([zip], { format: 'evtx' });
+  assert.deepEqual([...one.rejects, ...one.warnings, ...one.unreadable], []);
+  assert.equal(one.lines.length, 5, 'the JSON event and the 4 of the log');
+  const pool = await poolOutput([zip], { threads: 2, format: 'evtx' });
+  assert.deepEqual(pool.rejects, [], 'no reject on the pool either');
+  assert.deepEqual(pool.lines, one.lines);
 });
