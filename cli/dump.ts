@@ -2,7 +2,6 @@
 // reference dumps' field names) or XML, on stdout; problems as one-line JSON on stderr.
 
 import { stat } from 'node:fs/promises';
-import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
 // The parser's modules one by one, not its index: the worker pool is loaded only when workers start.
 import { readEvtxChunks, type EvtxReadItem } from '../ingest/evtx/reader.js';
@@ -185,7 +184,7 @@ async function dumpArchive(path: string, o: DumpOptions, out: StdoutWriter, pool
     process.stderr.write(JSON.stringify({ level: 'fatal', file, message }) + '\n');
   };
   try {
-    const [{ openEntries }, { isEvtxMember, sourceName }, { peek }] = await Promise.all([import('../ingest/json/archive.js'), import('../ingest/json/read.js'), import('../ingest/json/content.js')]);
+    const [{ gunzippedName, openEntries }, { isEvtxMember, sourceName }, { peek }] = await Promise.all([import('../ingest/json/archive.js'), import('../ingest/json/read.js'), import('../ingest/json/content.js')]);
     for await (const e of openEntries(path)) {
       if ('error' in e) {
         // A member that cannot be read is reported if it is a log, or if it is the archive's own end.
@@ -196,9 +195,9 @@ async function dumpArchive(path: string, o: DumpOptions, out: StdoutWriter, pool
       if (!isEvtxMember(e.name)) {
         const peeked = await peek(e.chunks);
         if (signature(peeked.head) !== 'evtx') { await peeked.close(); continue; }
-        // A gzipped log's content has no name of its own: the file's, without `.gz`.
         chunks = peeked.chunks;
-        name = e.name ?? basename(path).replace(/\.gz$/i, '');
+        // A gzipped log's content has no name of its own.
+        name = e.name ?? gunzippedName(path);
       }
       const r = await dumpOne(chunks, o, out, pool, sourceName(path, name));
       if (r === 'closed') return r;

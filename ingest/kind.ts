@@ -45,7 +45,7 @@ export function kindByName(path: string): FileKind {
  * device, a file that cannot be opened) is not read here: reading would take bytes its reader needs, or
  * wait; its reader reports what is wrong.
  */
-export function sniffFile(path: string): Signature | undefined {
+function sniffFile(path: string): Signature | undefined {
   let fd: number;
   try {
     fd = openSync(path, 'r');

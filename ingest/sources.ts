@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { InputFormat } from '../schemas/event.js';
 import { parseChunk, readEvtx, readEvtxChunks, type EvtxReadItem } from './evtx/index.js';
 import { jsonFormat } from './json/detect.js';
-import { fileKind, sniffFile } from './kind.js';
+import { fileKind } from './kind.js';
 import { readJsonFile, reject, sourceName, type ChunkPiece, type EvtxMembers, type InputItem } from './json/read.js';
 
 export type { InputItem } from './json/read.js';
@@ -71,7 +71,7 @@ async function* walkDir(dir: string, wanted: (name: string) => boolean, seen: Se
     const p = join(dir, e.name);
     if (e.kind === 'dir') yield* walkDir(p, wanted, seen);
     // A log renamed out of its extension (`Security`, `x.evtx.bak`) is still a log: its signature says so.
-    else if (!wanted(e.name) && !(e.kind === 'file' && sniffFile(p) === 'evtx')) continue;
+    else if (!wanted(e.name) && !(e.kind === 'file' && fileKind(p) === 'evtx')) continue;
     else if (e.kind === 'file') yield { path: p };
     // Opening a FIFO with no writer would wait for ever; a device may never end. Named on the command
     // line they are read (a process substitution is a pipe); met in a walk they are reported, not read.

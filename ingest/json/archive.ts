@@ -23,6 +23,11 @@ export interface Entry {
 /** An entry that could not be read (encrypted, unsupported method): reported, the rest goes on. */
 export interface EntryError { name?: string; error: string }
 
+/** The name of what a gzipped file holds: its own without `.gz` (a log known by its signature is named so). */
+export function gunzippedName(path: string): string {
+  return basename(path).replace(/\.gz$/i, '');
+}
+
 /** Central-directory entries [from, to) of a zip: a share of one archive for one worker (ingest/parallel). */
 export interface EntryRange { from: number; to: number }
 
@@ -37,8 +42,7 @@ export async function* openEntries(path: string, range?: EntryRange): AsyncGener
   else if (kind === 'tar') yield* tarEntries(createReadStream(path));
   else if (kind === 'gz') {
     // A gzipped log (`Security.evtx.gz`) is a member named as the file it holds: it is read as EVTX.
-    const base = basename(path);
-    const inner = /\.gz$/i.test(base) ? base.slice(0, -3) : base;
+    const inner = gunzippedName(path);
     const content = await peek(inflated(createReadStream(path), createGunzip()));
     // A tar gzipped under another name than .tar.gz / .tgz.
     if (signature(content.head) === 'tar') yield* tarEntries(content.chunks);

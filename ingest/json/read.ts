@@ -1,11 +1,10 @@
 // One JSON input file (plain, .gz, .zip, .tar.gz) to adapted records or rejects, streaming. EVTX members
 // of an archive are handed to a reader the caller gives (EvtxMembers), in their place among the others.
 import { open } from 'node:fs/promises';
-import { basename } from 'node:path';
 import type { Provenance, Reject } from '../../schemas/event.js';
 import type { SourceRecord } from '../normalize/source.js';
 import { signature } from '../kind.js';
-import { openEntries, type EntryRange } from './archive.js';
+import { gunzippedName, openEntries, type EntryRange } from './archive.js';
 import { peek, textEncoding, utf16ToUtf8 } from './content.js';
 import { adapt, type JsonFormat } from './detect.js';
 import { splitJson, type Piece } from './split.js';
@@ -111,8 +110,8 @@ export async function* readJsonPieces<T extends InputItem | ChunkPiece = InputIt
     const peeked = await peek(e.chunks);
     const sig = signature(peeked.head);
     if (sig === 'evtx') {
-      // Unnamed: a gzipped file's content, named as the file without its `.gz`.
-      const name = e.name ?? basename(file).replace(/\.gz$/i, '');
+      // Unnamed: a gzipped file's content.
+      const name = e.name ?? gunzippedName(file);
       if (evtx.read) yield* evtx.read(file, name, peeked.chunks);
       else { evtx.skipped?.(name); await peeked.close(); }
       continue;
