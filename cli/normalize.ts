@@ -8,7 +8,8 @@ import { listInputs } from '../ingest/sources.js';
 import { normalizeFiles } from '../ingest/pipeline.js';
 import { normalizeInParallel, warmUp } from '../ingest/parallel/pool.js';
 import { optimizeLater } from './jit.js';
-import { OutputError, OutputFile, reasonOf } from './output-files.js';
+import { OutputFile } from './output-files.js';
+import { StdoutWriter } from './stdout.js';
 
 const USAGE = `usage: hoptrail normalize <paths...> [--rejects FILE] [--input-format F] [--tz Z] [--threads N]
   paths           EVTX files, JSON / JSON-lines files (UTF-8 or UTF-16), .zip/.tar/.tar.gz/.tgz/.gz
@@ -53,41 +54,6 @@ function parseArgs(argv: string[]): Args | string {
   return a;
 }
 
-/** Buffered line writer honouring back-pressure. */
-class Lines {
-  private buf = '';
-  /** Set when the reader went away (`| head`): stop writing and finish quietly. */
-  closed = false;
-  private failure: OutputError | undefined;
-  constructor(private readonly out: NodeJS.WritableStream) {
-    out.on('error', (e: NodeJS.ErrnoException) => {
-      // A reader gone (`| head`) ends the output quietly; any other failure is the next write's.
-      if (e.code !== 'EPIPE') this.failure ??= new OutputError('standard output', reasonOf(e));
-      this.closed = true;
-      this.out.emit('drain');
-    });
-  }
-  async write(line: string): Promise<void> {
-    this.buf += line + '\n';
-    if (this.buf.length >= 1 << 16) await this.flush();
-  }
-  async flush(): Promise<void> {
-    if (this.failure) throw this.failure;
-    if (this.closed) { this.buf = ''; return; }
-    if (this.buf.length === 0) return;
-    const ok = this.out.write(this.buf);
-    this.buf = '';
-    if (!ok) await new Promise<void>((r) => this.out.once('drain', () => r()));
-  }
-  /** Writes bytes as they are (after what is buffered); `written` once the stream is done with them. */
-  async writeBytes(b: Uint8Array, written: () => void): Promise<void> {
-    await this.flush();
-    if (this.closed) return written();
-    const ok = this.out.write(b, () => written());
-    if (!ok) await new Promise<void>((r) => this.out.once('drain', () => r()));
-  }
-}
-
 export async function run(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(USAGE + '\n');
@@ -106,7 +72,7 @@ export async function run(argv: string[]): Promise<number> {
   const { files, errors: unreadable } = await listInputs(args.paths);
   const started = Date.now();
   const rejects = args.rejects ? await OutputFile.open(args.rejects) : undefined;
-  const out = new Lines(process.stdout);
+  const out = new StdoutWriter(process.stdout);
   let nEvents = 0, nRejects = 0, nWarnings = 0;
   const reasons = new Map<string, number>();
   const writeReject = async (r: Reject, line: string): Promise<void> => {
@@ -124,7 +90,7 @@ export async function run(argv: string[]): Promise<number> {
   if (args.threads === undefined) {
     for await (const it of normalizeFiles(files, { format: args.format, tz: args.tz })) {
       if (out.closed) break;
-      if (it.kind === 'event') { nEvents++; await out.write(JSON.stringify(it.event)); }
+      if (it.kind === 'event') { nEvents++; await out.writeLine(JSON.stringify(it.event)); }
       else if (it.kind === 'reject') await writeReject(it.reject, JSON.stringify(it.reject));
       else if (it.kind === 'warning') writeWarning(it.source, it.message);
       else unreadable.push(`${it.file}: ${it.error}`);
