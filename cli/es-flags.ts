@@ -1,8 +1,13 @@
 // The `--es` flags and their usage text, apart from es-output.ts: a command parses its arguments before it
 // loads what indexing needs (zod, the client), and hunt starts its workers in between.
-import type { FlagKinds } from './args.js';
+import type { FlagKinds, ParsedArgs } from './args.js';
 
 export const ES_FLAGS: FlagKinds = { es: 'string', 'es-config': 'string', 'es-api-key-env': 'string', 'es-prefix': 'string', 'es-replicas': 'string' };
+
+/** Indexing is asked for (--es or --es-config): only then is es-output.ts loaded. */
+export function esRequested(flags: ParsedArgs['flags']): boolean {
+  return typeof flags.es === 'string' || typeof flags['es-config'] === 'string';
+}
 
 export const ES_USAGE = `  --es URL       also index events, sessions, hops and findings into Elasticsearch (idempotent: a re-run
                  adds no document); refused documents go to DIR/es-rejects.ndjson with the reason.

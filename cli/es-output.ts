@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { HoptrailEsSink, SinkStats } from '../sinks/elasticsearch/hoptrail.js';
 import type { EsConnectionOptions } from '../sinks/elasticsearch/connection.js';
 import type { ParsedArgs } from './args.js';
+import { esRequested } from './es-flags.js';
 
 export { ES_FLAGS, ES_USAGE } from './es-flags.js';
 
@@ -52,7 +53,7 @@ export async function openEsOutput(
   env: NodeJS.ProcessEnv = process.env,
   openTimeoutMs?: number,
 ): Promise<HoptrailEsSink | string | undefined> {
-  if (typeof flags.es !== 'string' && typeof flags['es-config'] !== 'string') return undefined;
+  if (!esRequested(flags)) return undefined;
   const connection = esConnectionFromFlags(flags, env);
   if (typeof connection === 'string') return connection;
   const url = connection.url ?? '';

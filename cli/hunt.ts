@@ -8,7 +8,7 @@ import { listInputs } from '../ingest/sources.js';
 import { defaultThreads, normalizeInParallel, shippedEvents, warmUp, type JobBatch } from '../ingest/parallel/pool.js';
 import type { Chain, FanOut, Hop, HuntOutput, Session } from '../detectors/session.js';
 import type { RulesConfig } from '../detectors/findings/index.js';
-import { ES_FLAGS, ES_USAGE } from './es-flags.js';
+import { ES_FLAGS, ES_USAGE, esRequested } from './es-flags.js';
 import { EventsFile } from './events-file.js';
 import { optimizeLater } from './jit.js';
 import { makeDir, OutputFile } from './output-files.js';
@@ -104,10 +104,10 @@ export async function run(argv: string[]): Promise<number> {
   // Before any worker exists: V8's flags are read by each new thread.
   optimizeLater();
   // The workers start now: their start-up overlaps this thread loading the rest of hunt (the detectors,
-  // findings, report and zod take a few hundred milliseconds) and listing the inputs.
+  // findings and report take about a hundred milliseconds) and listing the inputs.
   warmUp(threads);
-  const [{ HuntEngine }, { DEFAULT_CONFIG, exitCodeFor, FindingsCollector, parseRulesConfig, parseSeverity, RulesConfigError }, { renderReport }, { timelineHeader, timelineRows }, { esSummary, openEsOutput }] = await Promise.all([
-    import('../detectors/engine.js'), import('../detectors/findings/index.js'), import('../dashboards/report/index.js'), import('../detectors/timeline.js'), import('./es-output.js'),
+  const [{ HuntEngine }, { DEFAULT_CONFIG, exitCodeFor, FindingsCollector, parseSeverity }, { renderReport }, { timelineHeader, timelineRows }] = await Promise.all([
+    import('../detectors/engine.js'), import('../detectors/findings/index.js'), import('../dashboards/report/index.js'), import('../detectors/timeline.js'),
   ]);
   const outDir = typeof args.flags.out === 'string' ? args.flags.out : './hoptrail-out';
   const failOnFlag = args.flags['fail-on'];
@@ -115,6 +115,8 @@ export async function run(argv: string[]): Promise<number> {
   if (typeof failOnFlag === 'string' && !failOn) { process.stderr.write(`hoptrail hunt: --fail-on needs info, low, medium, high or critical\n${USAGE}\n`); return 2; }
   let rules: RulesConfig = DEFAULT_CONFIG;
   if (typeof args.flags.rules === 'string') {
+    // The rules file's parser loads zod (~50 ms): only for a hunt that has one.
+    const { parseRulesConfig, RulesConfigError } = await import('../detectors/findings/config.js');
     try {
       rules = parseRulesConfig(await readFile(args.flags.rules, 'utf8'));
     } catch (e) {
@@ -133,7 +135,8 @@ export async function run(argv: string[]): Promise<number> {
   for (const f of files) totalBytes += (await stat(f).catch(() => ({ size: 0 }))).size;
   await makeDir(outDir);
   // --es: the same records also go to Elasticsearch.
-  const es = await openEsOutput(args.flags, outDir);
+  const esOutput = esRequested(args.flags) ? await import('./es-output.js') : undefined;
+  const es = await esOutput?.openEsOutput(args.flags, outDir);
   if (typeof es === 'string') { process.stderr.write(`hoptrail hunt: ${es}\n`); return 1; }
   const events = new EventsFile(join(outDir, 'events.ndjson'));
   const sessionsOut = await OutputFile.open(join(outDir, 'sessions.ndjson'));
@@ -229,7 +232,7 @@ export async function run(argv: string[]): Promise<number> {
     ...(found.length > 20 ? [`  ... and ${found.length - 20} more in findings.ndjson`] : []),
     `written to ${outDir}/ (events.ndjson, sessions.ndjson, hops.ndjson, timeline.csv, findings.ndjson, report.html${nRejects > 0 ? ', rejects.ndjson' : ''}${nWarnings > 0 ? ', warnings.ndjson' : ''})`,
   ];
-  if (esStats) lines.push(esSummary(esStats, outDir));
+  if (esStats && esOutput) lines.push(esOutput.esSummary(esStats, outDir));
   if (findings.stats().sightings_overflow > 0) lines.push(`  note: ${findings.stats().sightings_overflow} command text(s) not examined (memory cap)`);
   for (const u of unreadable) lines.push(`  unreadable: ${u}`);
   // Host, user and finding titles are attacker-controlled: no control character reaches the terminal.

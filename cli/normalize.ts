@@ -2,7 +2,8 @@
 // Normalized events as JSON lines on stdout, rejects as JSON lines in FILE, a summary on stderr.
 // The work is ingest/pipeline.ts on this thread, or ingest/parallel (hunt's worker pool, same output in
 // the same order) with --threads; this module only parses arguments and writes.
-import { InputFormat, type Reject } from '../schemas/event.js';
+import type { InputFormat, Reject } from '../schemas/event.js';
+import { INPUT_FORMATS } from '../schemas/values.js';
 import { parseZone } from '../ingest/normalize/index.js';
 import { listInputs } from '../ingest/sources.js';
 import { normalizeFiles } from '../ingest/pipeline.js';
@@ -16,7 +17,7 @@ const USAGE = `usage: hoptrail normalize <paths...> [--rejects FILE] [--input-fo
                   archives of them, or directories; a log or an archive is known by its signature
                   whatever its name
   --rejects FILE  write rejected inputs (source, position, reason, original text) as JSON lines to FILE
-  --input-format  force the input shape: ${InputFormat.options.join(', ')} (default: detect per file and line)
+  --input-format  force the input shape: ${INPUT_FORMATS.join(', ')} (default: detect per file and line)
   --tz Z          zone of local-time sources (NXLog EventTime): Z, +02:00, -0400, America/New_York
   --threads N     read and normalize on N worker threads (default: this thread only); the output is
                   the same, in the same order, whatever N (more threads pay off on large inputs only)
@@ -37,9 +38,9 @@ function parseArgs(argv: string[]): Args | string {
     if (flag === '--rejects') { const v = val(); if (!v) return '--rejects needs a file'; a.rejects = v; }
     else if (flag === '--input-format') {
       const v = val();
-      const f = InputFormat.safeParse(v);
-      if (!f.success) return `--input-format must be one of ${InputFormat.options.join(', ')}`;
-      a.format = f.data;
+      const f = INPUT_FORMATS.find((x) => x === v);
+      if (f === undefined) return `--input-format must be one of ${INPUT_FORMATS.join(', ')}`;
+      a.format = f;
     } else if (flag === '--tz') { const v = val(); if (!v || !parseZone(v)) return `--tz: unknown zone '${v ?? ''}'`; a.tz = v; }
     else if (flag === '--threads') {
       const v = Number(val());

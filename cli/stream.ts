@@ -4,7 +4,8 @@
 import { createServer, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { parseArgs, UsageError } from './args.js';
-import { DEFAULT_CONFIG, parseRulesConfig, RulesConfigError, type RulesConfig } from '../detectors/findings/index.js';
+import { DEFAULT_CONFIG, type RulesConfig } from '../detectors/findings/index.js';
+import { parseRulesConfig, RulesConfigError } from '../detectors/findings/config.js';
 import { StreamRunner } from '../ingest/kafka/runner.js';
 import { jsonLogger, type Level } from '../ingest/kafka/log.js';
 import { EsStreamSink } from '../ingest/kafka/es.js';

@@ -3,7 +3,7 @@
 // second normalizes with what was learned. EVTX times are true UTC and need no first pass.
 // The pieces (learnFile, normalizeItem) also run on worker threads: ingest/parallel.
 import type { InputFormat, NormalizedEvent, Reject } from '../schemas/event.js';
-import { ClockKnowledge, Normalizer } from './normalize/index.js';
+import { ClockKnowledge, Normalizer, type Validation } from './normalize/index.js';
 import { jsonFormat } from './json/detect.js';
 import { position, readJsonFile, sourceName } from './json/read.js';
 import { isEvtxPath, readInput, type InputItem } from './sources.js';
@@ -20,7 +20,7 @@ const PROBE = 200;
 export interface PipelineOptions {
   format?: InputFormat;
   tz?: string;
-  validate?: 'fast' | 'zod' | 'none';
+  validate?: Validation;
   ingested?: string;
 }
 

@@ -3,16 +3,16 @@
 // follows the Elastic PowerShell integration; `winrm.*` and `hoptrail.*` are ours (see schemas/README.md).
 // The zod schemas are the single source of the TypeScript types.
 import { z } from 'zod';
+import { INPUT_FORMATS, SCHEMA_VERSION } from './values.js';
 
-/** Bump on any change a consumer could notice (field added, renamed, retyped). */
-export const SCHEMA_VERSION = '1.0.0';
+export { SCHEMA_VERSION };
 
 const str = z.string().min(1);
 const int = z.number().int();
 const port = z.number().int().min(0).max(65535);
 
 /** Every input shape hoptrail reads. */
-export const InputFormat = z.enum(['evtx', 'winlogbeat-ecs', 'winlogbeat6', 'nxlog', 'export-winevents', 'hoptrail-dump', 'event-xml-json']);
+export const InputFormat = z.enum(INPUT_FORMATS);
 export type InputFormat = z.infer<typeof InputFormat>;
 
 /** Where the event came from: enough to find the original bytes or message again. */

@@ -1,11 +1,14 @@
 // Public face of the findings rules: one call for a whole hunt, the streaming collector, `--fail-on`.
 import type { NormalizedEvent } from '../../schemas/event.js';
 import { FindingsCollector, type FindingsInput } from './collector.js';
-import { DEFAULT_CONFIG, type RulesConfig } from './config.js';
+import type { RulesConfig } from './config.js';
+import { DEFAULT_CONFIG } from './defaults.js';
 import { isSeverity, severityRank, type Finding, type Severity } from './types.js';
 
 export { FindingsCollector, sortFindings, type FindingsInput } from './collector.js';
-export { DEFAULT_CONFIG, parseRulesConfig, RulesConfigError, type RulesConfig } from './config.js';
+// The rules file's parser is config.js's own: it loads zod, which a hunt without --rules does not need.
+export { DEFAULT_CONFIG } from './defaults.js';
+export type { RulesConfig } from './config.js';
 export { maskSecrets, findSecrets, MASK } from './secrets.js';
 export { decodeLayers, decodeUtf16Base64 } from './decode.js';
 export { SEVERITIES, isSeverity, severityRank, type Finding, type Severity } from './types.js';

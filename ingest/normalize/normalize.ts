@@ -1,5 +1,6 @@
 // The pure core: one SourceRecord (any input shape, already adapted) to one NormalizedEvent, or a reason.
-import { NormalizedEvent, SCHEMA_VERSION, type Provenance } from '../../schemas/event.js';
+import type { NormalizedEvent, Provenance } from '../../schemas/event.js';
+import { SCHEMA_VERSION } from '../../schemas/values.js';
 import type { EvtxRecord } from '../evtx/record.js';
 import { ClockKnowledge, parseZone, repairTime, type Zone } from './clock.js';
 import { canonicalChannel, extractFields } from './extract.js';
@@ -8,13 +9,20 @@ import { LEVELS, cleanEventData, cleanTrim, isoUtcToMillisString, wallToMillis, 
 
 export type NormalizeResult = { ok: true; event: NormalizedEvent } | { ok: false; reason: string };
 
+/**
+ * How each event is checked before it is given out: `fast`, a hand check of the invariants zod would
+ * check; `none`; or the zod schema itself (schemas/event.ts's NormalizedEvent), a full parse of every
+ * event. The schema is the caller's to load: zod's start-up is not paid by every thread that normalizes.
+ */
+export type Validation = 'fast' | 'none' | typeof NormalizedEvent;
+
 export interface NormalizeOptions {
   /** `--tz`: the zone of local-time sources (wins over what Sysmon teaches). */
   tz?: string;
   /** What a first pass learned (zone offsets, AM/PM anchors, host FQDNs). */
   knowledge?: ClockKnowledge;
-  /** `fast` (default): a hand check of the invariants zod would check; `zod`: full schema parse; `none`. */
-  validate?: 'fast' | 'zod' | 'none';
+  /** Default `fast`. */
+  validate?: Validation;
   /** event.ingested; default: when the Normalizer was made. */
   ingested?: string;
 }
@@ -51,7 +59,7 @@ function auditOutcome(kw: string | string[] | undefined): 'success' | 'failure' 
 export class Normalizer {
   private readonly zone: Zone | undefined;
   private readonly ingested: string;
-  private readonly validate: 'fast' | 'zod' | 'none';
+  private readonly validate: Validation;
   private readonly know: ClockKnowledge | undefined;
 
   constructor(opts: NormalizeOptions = {}) {
@@ -190,8 +198,8 @@ export class Normalizer {
     if (this.validate === 'fast') {
       const bad = fastCheck(ev);
       if (bad !== undefined) return { ok: false, reason: `schema: ${bad}` };
-    } else if (this.validate === 'zod') {
-      const r = NormalizedEvent.safeParse(ev);
+    } else if (this.validate !== 'none') {
+      const r = this.validate.safeParse(ev);
       if (!r.success) return { ok: false, reason: `schema: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
     }
     return { ok: true, event: ev };

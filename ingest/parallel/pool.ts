@@ -52,7 +52,7 @@ const LIMITS: ResourceLimits = { maxOldGenerationSizeMb: 256, maxYoungGeneration
 export interface ParallelOptions {
   format?: InputFormat;
   tz?: string;
-  validate?: 'fast' | 'zod' | 'none';
+  validate?: 'fast' | 'none';
   ingested?: string;
   /** Worker threads (default: the cores available, at most 4). */
   threads?: number;

@@ -17,7 +17,8 @@ export type Job =
 export interface WorkerSetup {
   tz?: string;
   ingested: string;
-  validate: 'fast' | 'zod' | 'none';
+  /** The schema's full check cannot cross threads (schemas/event.ts's zod objects): the fast one or none. */
+  validate: 'fast' | 'none';
   /** Which events come back as objects besides their JSON line: all, or those detectors and findings use. */
   ship: 'all' | 'relevant';
   /** Large JSON inputs are handed out in parts (there are other workers to take them). */

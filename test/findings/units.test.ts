@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deflateRawSync } from 'node:zlib';
-import { decodeLayers, DEFAULT_CONFIG, exitCodeFor, findingsFor, findSecrets, maskSecrets, MASK, parseRulesConfig, parseSeverity, RulesConfigError } from '../../detectors/findings/index.js';
+import { decodeLayers, DEFAULT_CONFIG, exitCodeFor, findingsFor, findSecrets, maskSecrets, MASK, parseSeverity } from '../../detectors/findings/index.js';
+import { parseRulesConfig, RulesConfigError } from '../../detectors/findings/config.js';
 import type { SessionLike } from '../../detectors/findings/session-shape.js';
 import { processCreate, scriptBlock } from '../support/events.js';
 

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ClockKnowledge, Normalizer, parseZone, repairTime } from '../../ingest/normalize/index.js';
 import type { SourceRecord } from '../../ingest/normalize/index.js';
+import { NormalizedEvent } from '../../schemas/event.js';
 
 const base = (over: Partial<SourceRecord>): SourceRecord => ({
   timestamp: '2020-08-06 11:56:22', time_kind: 'local', channel: 'Security', provider: 'Microsoft-Windows-Security-Auditing',
@@ -49,7 +50,7 @@ test('12-hour bug: AM/PM settled by the nearest Sysmon UtcTime, including the 12
 });
 
 test('Normalizer records the repair on the event and rejects times that are not times', () => {
-  const n = new Normalizer({ tz: '-04:00', validate: 'zod' });
+  const n = new Normalizer({ tz: '-04:00', validate: NormalizedEvent });
   const ok = n.normalize(base({}), { format: 'nxlog', file: 'x.json', line: 1 });
   assert.ok(ok.ok);
   assert.equal(ok.event['@timestamp'], '2020-08-06T15:56:22.000Z');

@@ -4,11 +4,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Normalizer, normalizeEvtxRecord } from '../../ingest/normalize/index.js';
 import type { EvtxRecord } from '../../ingest/evtx/record.js';
-import type { NormalizedEvent } from '../../schemas/event.js';
+import { NormalizedEvent } from '../../schemas/event.js';
 import { corpusFiles, referenceRecords } from '../support/corpus.js';
 import { SKIP_NO_SHARED } from '../support/shared.js';
 
-const norm = new Normalizer({ validate: 'zod', ingested: '2026-01-01T00:00:00.000Z' });
+const norm = new Normalizer({ validate: NormalizedEvent, ingested: '2026-01-01T00:00:00.000Z' });
 
 function one(file: string, pred: (r: EvtxRecord) => boolean): NormalizedEvent {
   const r = referenceRecords(file).find(pred);

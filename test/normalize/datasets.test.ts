@@ -2,7 +2,7 @@
 // each set come out right, with times in true UTC (NXLog local time and the 12-hour export bug repaired).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NormalizedEvent } from '../../schemas/event.js';
+import { NormalizedEvent } from '../../schemas/event.js';
 import { normalizeFiles, type PipelineItem } from '../../ingest/pipeline.js';
 import { expandPaths } from '../../ingest/sources.js';
 import { SKIP_NO_SHARED, HAVE_SHARED, sharedPath } from '../support/shared.js';
@@ -14,7 +14,7 @@ function run(): Promise<Run> {
     const files = await expandPaths([sharedPath('datasets')]);
     const events: NormalizedEvent[] = [];
     const others: PipelineItem[] = [];
-    for await (const it of normalizeFiles(files, { validate: 'zod' })) {
+    for await (const it of normalizeFiles(files, { validate: NormalizedEvent })) {
       if (it.kind === 'event') events.push(it.event);
       else others.push(it);
     }

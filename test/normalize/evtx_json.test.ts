@@ -15,7 +15,7 @@ import { readJsonFile } from '../../ingest/json/read.js';
 import { adapt } from '../../ingest/json/detect.js';
 import { parseMessage } from '../../ingest/kafka/decode.js';
 import { Normalizer } from '../../ingest/normalize/index.js';
-import type { NormalizedEvent } from '../../schemas/event.js';
+import { NormalizedEvent } from '../../schemas/event.js';
 import { corpusFiles } from '../support/corpus.js';
 import { REPO_ROOT, SKIP_NO_SHARED, sharedPath } from '../support/shared.js';
 
@@ -31,7 +31,7 @@ function content(e: NormalizedEvent): Record<string, unknown> {
 }
 
 async function evtxEvents(file: string, keepRecovered: boolean): Promise<Record<string, unknown>[]> {
-  const n = new Normalizer({ validate: 'zod', ingested: INGESTED });
+  const n = new Normalizer({ validate: NormalizedEvent, ingested: INGESTED });
   const out: Record<string, unknown>[] = [];
   for await (const it of readEvtx(file)) {
     if (it.kind !== 'record' || (it.recovered && !keepRecovered)) continue;
@@ -43,7 +43,7 @@ async function evtxEvents(file: string, keepRecovered: boolean): Promise<Record<
 }
 
 async function jsonEvents(file: string, format: string): Promise<Record<string, unknown>[]> {
-  const n = new Normalizer({ validate: 'zod', ingested: INGESTED });
+  const n = new Normalizer({ validate: NormalizedEvent, ingested: INGESTED });
   const out: Record<string, unknown>[] = [];
   for await (const it of readJsonFile(file)) {
     assert.equal(it.kind, 'record', it.kind === 'reject' ? `${it.reject.position}: ${it.reject.reason}` : '');
@@ -121,7 +121,7 @@ test('evtx_dump JSON: EventID qualifiers, unnamed Data as #text, an empty Binary
     event_data: { param1: '10.00.', param2: '15063', param3: '', param4: 'Multiprocessor Free', param5: '0', Binary: '' }, event_data_kind: 'EventData',
     record_id: 1, provider_guid: '{FC65DDD8-D6EF-4962-83D5-6E5CFE9CE148}', level: 4, task: 0, keywords: '0x80000000000000', process_id: 4, thread_id: 96,
   });
-  const n = new Normalizer({ validate: 'zod', ingested: INGESTED }).normalize(a.record, { format: a.format, file: 'System.jsonl', line: 1 });
+  const n = new Normalizer({ validate: NormalizedEvent, ingested: INGESTED }).normalize(a.record, { format: a.format, file: 'System.jsonl', line: 1 });
   assert.ok(n.ok, n.ok ? '' : n.reason);
   assert.equal(n.event['@timestamp'], '2017-07-12T17:16:28.214Z');
   assert.equal(n.event.host.name, 'win-p4siaa0sqco');

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { adapt, type JsonFormat } from '../../ingest/json/detect.js';
 import { ClockKnowledge, Normalizer } from '../../ingest/normalize/index.js';
 import type { EvtxRecord } from '../../ingest/evtx/record.js';
-import type { NormalizedEvent } from '../../schemas/event.js';
+import { NormalizedEvent } from '../../schemas/event.js';
 import { corpusFiles, referenceRecords } from '../support/corpus.js';
 import { SKIP_NO_SHARED } from '../support/shared.js';
 import { toEventXmlJson, toExportWinEvents, toNxlog, toWinlogbeat6, toWinlogbeatEcs, twelveHour } from '../support/shapes.js';
@@ -36,7 +36,7 @@ function project(e: NormalizedEvent, format: JsonFormat | 'evtx'): Record<string
 }
 
 function evtxProjection(r: EvtxRecord, format: JsonFormat): Record<string, unknown> {
-  const n = new Normalizer({ validate: 'zod', ingested: INGESTED });
+  const n = new Normalizer({ validate: NormalizedEvent, ingested: INGESTED });
   const res = n.normalize(r, { format: 'evtx', file: 'x.evtx' });
   assert.ok(res.ok);
   return project(res.event, format);
@@ -57,7 +57,7 @@ function check(format: JsonFormat, render: (r: EvtxRecord) => Record<string, unk
         knowledge = new ClockKnowledge();
         knowledge.observe({ ...a.record, provider: 'Microsoft-Windows-Sysmon', event_id: 1, event_data: { UtcTime: r.timestamp.replace('T', ' ').slice(0, 23) }, timestamp: twelveHour(r.timestamp.slice(0, 23) + 'Z') }, f);
       }
-      const n = new Normalizer({ validate: 'zod', ingested: INGESTED, tz: opts.tz, knowledge });
+      const n = new Normalizer({ validate: NormalizedEvent, ingested: INGESTED, tz: opts.tz, knowledge });
       const res = n.normalize(a.record, { format, file: f });
       assert.ok(res.ok, `${f} ${r.record_id}: ${res.ok ? '' : res.reason}`);
       const got = project(res.event, format);
