@@ -88,8 +88,15 @@ export function warmUp(threads: number): void {
   }
 }
 
-export function defaultThreads(): number {
-  return Math.max(1, Math.min(4, availableParallelism()));
+/**
+ * Input (bytes on disk) under which one worker is the default: every further worker is a thread to start
+ * and a JIT to warm again, about 0.2 s of CPU each, which small inputs do not pay back.
+ */
+export const ONE_WORKER_BELOW = 16 << 20;
+
+/** Workers for `inputBytes` of input: one for a small input, else the cores available, at most 4. */
+export function defaultThreads(inputBytes = Infinity): number {
+  return inputBytes < ONE_WORKER_BELOW ? 1 : Math.max(1, Math.min(4, availableParallelism()));
 }
 
 type Task = { kind: 'learn'; index: number } | { kind: 'job'; index: number };
