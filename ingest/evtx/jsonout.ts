@@ -6,7 +6,8 @@
 
 import { conventionalText, filetime, need, scalar, secondsIso, sidLength, u32, utf16, ValueError, VT_ANSI, VT_BINARY, VT_FILETIME, VT_GUID, VT_INT16, VT_INT32, VT_INT8, VT_SID, VT_STRING, VT_UINT16, VT_UINT32, VT_UINT8 } from './values.js';
 
-let ob = Buffer.allocUnsafeSlow(1 << 18);
+/** Where lines are written; handed over whole by jsonTake (see newOutput for its memory). */
+let ob: Buffer = Buffer.allocUnsafeSlow(1 << 18);
 let pos = 0;
 
 // Typed array methods called directly: `ob.set` looks through Buffer.prototype, and optimized code did
@@ -52,31 +53,37 @@ let shared = false;
 
 export function shareOutput(): void {
   shared = true;
+  ob = newOutput(ob.length);
 }
 /** Output buffers are at least this large (so that one given back fits most chunks), and kept up to 1 MiB. */
 const OUT_MIN = 256 << 10;
 const OUT_KEEP_MAX = 1 << 20;
 const SPARE_MAX = 16;
 
-/** A Buffer of `n` bytes over memory given back (releaseBytes), if some is large enough; taken from the list. */
-function fromSpare(n: number): Buffer | undefined {
-  for (let i = spare.length - 1; i >= 0; i--) {
-    if (spare[i].byteLength >= n) return Buffer.from(spare.splice(i, 1)[0], 0, n);
-  }
+/** Memory for lines: this thread's own, or shared with the others (see `shared`). */
+function newOutput(n: number): Buffer {
+  return shared ? Buffer.from(new SharedArrayBuffer(n)) : Buffer.allocUnsafeSlow(n);
+}
+
+/** Memory given back (releaseBytes) of at least `n` bytes, if some is large enough; taken from the list. */
+function spareMemory(n: number): ArrayBuffer | SharedArrayBuffer | undefined {
+  for (let i = spare.length - 1; i >= 0; i--) if (spare[i].byteLength >= n) return spare.splice(i, 1)[0];
   return undefined;
 }
 
 /**
  * The bytes written since the last take, in a Buffer whose memory is its own (so that it can be handed
- * to another thread; it may be larger than the bytes), and resets.
+ * to another thread; it may be larger than the bytes), and resets. The lines are not copied: the memory
+ * they were written in is handed over, and writing goes on in memory given back (or new).
  */
 export function jsonTake(): Buffer {
-  const out = fromSpare(pos) ?? (shared ? Buffer.from(new SharedArrayBuffer(Math.max(pos, OUT_MIN)), 0, pos) : Buffer.allocUnsafeSlow(Math.max(pos, OUT_MIN)).subarray(0, pos));
-  ob.copy(out, 0, 0, pos);
+  const out = ob.subarray(0, pos);
+  // After a huge chunk of output, writing goes back to a standard size: the memory is not kept pinned.
+  const size = ob.length > OUT_KEEP_MAX ? OUT_MIN : ob.length;
+  const m = spareMemory(size);
+  ob = m !== undefined ? Buffer.from(m) : newOutput(size);
   pos = 0;
   gen++;
-  // A huge chunk of output should not stay pinned for the rest of the run.
-  if (ob.length > 1 << 22) ob = Buffer.allocUnsafeSlow(1 << 18);
   return out;
 }
 
@@ -87,7 +94,8 @@ export function jsonTake(): Buffer {
  */
 export function ownCopy(src: Uint8Array): Buffer {
   const n = src.length;
-  const out = fromSpare(n) ?? Buffer.allocUnsafeSlow(Math.max(n, OUT_MIN)).subarray(0, n);
+  const m = spareMemory(n);
+  const out = m !== undefined ? Buffer.from(m, 0, n) : Buffer.allocUnsafeSlow(Math.max(n, OUT_MIN)).subarray(0, n);
   out.set(src);
   return out;
 }
@@ -109,7 +117,7 @@ function room(n: number): void {
   if (pos + n > ob.length) {
     let cap = ob.length * 2;
     while (cap < pos + n) cap *= 2;
-    const g = Buffer.allocUnsafeSlow(cap);
+    const g = newOutput(cap);
     ob.copy(g, 0, 0, pos);
     ob = g;
   }
