@@ -37,23 +37,39 @@ function pieceOf(buf: Buffer, base: number, s: number, e: number, ln: number, ex
   return { text: buf.toString('utf8', a, b), offset: base + a, line: ln, ...extra };
 }
 
-export async function* splitJson(chunks: AsyncIterable<Buffer | string>): AsyncGenerator<Piece> {
-  let buf: Buffer = Buffer.alloc(0);
-  let base = 0; // stream offset of buf[0]
-  let i = 0; // scan position in buf
-  let line = 1; // line at buf[i]
-  let mode: 'start' | 'lines' | 'array' | 'value' = 'start';
-  // scanner state for array/value modes
-  let start = -1, startLine = 0, depth = 0, inStr = false, esc = false, sawNl = false, index = 0;
-  let first = true;
-  // An oversized record was reported: its bytes are dropped as they come, until it ends.
-  let skipping = false;
+type Mode = 'start' | 'lines' | 'array' | 'value';
 
-  for await (const c of chunks) {
-    const chunk = typeof c === 'string' ? Buffer.from(c) : c;
-    buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-    if (first && buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) { i = 3; }
-    first = false;
+/**
+ * The splitter's scan, synchronous: chunks in, the pieces they complete out. Kept apart from the async
+ * generator: TurboFan compiled the scan inside the generator's state machine (and again on stack for its
+ * loop) at ~110 ms a time, 8 times per hunt of ../shared, 38% of all its compile time.
+ */
+export class JsonSplitter {
+  private buf: Buffer = Buffer.alloc(0);
+  private base = 0; // stream offset of buf[0]
+  private i = 0; // scan position in buf
+  private line = 1; // line at buf[i]
+  private mode: Mode = 'start';
+  // scanner state for array/value modes
+  private start = -1;
+  private startLine = 0;
+  private depth = 0;
+  private inStr = false;
+  private esc = false;
+  private sawNl = false;
+  private index = 0;
+  private first = true;
+  // An oversized record was reported: its bytes are dropped as they come, until it ends.
+  private skipping = false;
+
+  /** Takes the next bytes; the pieces they complete, in order. */
+  scan(chunk: Buffer): Piece[] {
+    // The state in locals for the scan (the loop reads and writes them per byte), stored back at the end.
+    let buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    let base = this.base, i = this.i, line = this.line, mode = this.mode, start = this.start, startLine = this.startLine;
+    let depth = this.depth, inStr = this.inStr, esc = this.esc, sawNl = this.sawNl, index = this.index, skipping = this.skipping;
+    if (this.first && buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) { i = 3; }
+    this.first = false;
     const out: Piece[] = [];
     let consumed = 0;
     for (;;) {
@@ -141,7 +157,6 @@ export async function* splitJson(chunks: AsyncIterable<Buffer | string>): AsyncG
       }
       if (!done) { consumed = start >= 0 && !skipping ? start : i; break; }
     }
-    for (const p of out) yield p;
     if (consumed > 0) {
       buf = buf.subarray(consumed);
       base += consumed;
@@ -152,19 +167,33 @@ export async function* splitJson(chunks: AsyncIterable<Buffer | string>): AsyncG
     if (buf.length > MAX_PIECE && !skipping) {
       // Reported with its first KiB; the rest of it is dropped, and reading resumes after it.
       const at = mode === 'lines' ? i : Math.max(start, 0);
-      yield { text: buf.toString('utf8', at, Math.min(buf.length, at + 1024)), offset: base + at, line: mode === 'lines' ? line : startLine, bad: `record larger than ${MAX_PIECE} bytes` };
+      out.push({ text: buf.toString('utf8', at, Math.min(buf.length, at + 1024)), offset: base + at, line: mode === 'lines' ? line : startLine, bad: `record larger than ${MAX_PIECE} bytes` });
       skipping = true;
       if (mode === 'lines') { base += buf.length; buf = Buffer.alloc(0); i = 0; }
       else { base += i; buf = buf.subarray(i); i = 0; if (start >= 0) start = 0; }
     }
+    this.buf = buf; this.base = base; this.i = i; this.line = line; this.mode = mode; this.start = start; this.startLine = startLine;
+    this.depth = depth; this.inStr = inStr; this.esc = esc; this.sawNl = sawNl; this.index = index; this.skipping = skipping;
+    return out;
   }
-  // End of input: what is left is the last line, or a truncated value.
-  const endMode = mode as string;
-  if (endMode === 'lines') {
-    const p = pieceOf(buf, base, i, buf.length, line);
-    if (p.text.length > 0) yield p;
-  } else if (endMode === 'array' || endMode === 'value') {
-    if (start >= 0 && !skipping) yield { ...pieceOf(buf, base, start, buf.length, startLine, endMode === 'array' ? { index } : {}), bad: 'truncated: input ended inside a JSON value' };
-    else if (endMode === 'array') yield { text: '', offset: base + i, line, bad: 'truncated: JSON array not closed' };
+
+  /** End of input: what is left is the last line, or a truncated value. */
+  end(): Piece[] {
+    const { buf, base, i, line, mode, start, startLine, index, skipping } = this;
+    if (mode === 'lines') {
+      const p = pieceOf(buf, base, i, buf.length, line);
+      return p.text.length > 0 ? [p] : [];
+    }
+    if (mode === 'array' || mode === 'value') {
+      if (start >= 0 && !skipping) return [{ ...pieceOf(buf, base, start, buf.length, startLine, mode === 'array' ? { index } : {}), bad: 'truncated: input ended inside a JSON value' }];
+      if (mode === 'array') return [{ text: '', offset: base + i, line, bad: 'truncated: JSON array not closed' }];
+    }
+    return [];
   }
+}
+
+export async function* splitJson(chunks: AsyncIterable<Buffer | string>): AsyncGenerator<Piece> {
+  const splitter = new JsonSplitter();
+  for await (const c of chunks) yield* splitter.scan(typeof c === 'string' ? Buffer.from(c) : c);
+  yield* splitter.end();
 }
