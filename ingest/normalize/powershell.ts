@@ -12,11 +12,13 @@ export function lf(s: string): string {
 
 /** What `/^\s*([A-Za-z]+)=(.*)$/` (no flags) gives for one line: [key, value], or undefined. */
 export function classicLine(line: string): [string, string] | undefined {
+  // Bounded by the length: charCodeAt past the end (NaN) made optimized code deoptimize ("out of bounds").
+  const n = line.length;
   let i = 0;
-  while (isWs(line.charCodeAt(i))) i++;
+  while (i < n && isWs(line.charCodeAt(i))) i++;
   const from = i;
-  for (let c = line.charCodeAt(i) | 32; c >= 97 && c <= 122; c = line.charCodeAt(++i) | 32);
-  if (i === from || line.charCodeAt(i) !== 61 /* = */) return undefined;
+  while (i < n && ((line.charCodeAt(i) | 32) >= 97 && (line.charCodeAt(i) | 32) <= 122)) i++;
+  if (i === from || i >= n || line.charCodeAt(i) !== 61 /* = */) return undefined;
   // `.` stops at line terminators, and `$` is the end of the string.
   for (let j = i + 1; j < line.length; j++) {
     const c = line.charCodeAt(j);
