@@ -194,6 +194,7 @@ export class JsonSplitter {
 
 export async function* splitJson(chunks: AsyncIterable<Buffer | string>): AsyncGenerator<Piece> {
   const splitter = new JsonSplitter();
-  for await (const c of chunks) yield* splitter.scan(typeof c === 'string' ? Buffer.from(c) : c);
-  yield* splitter.end();
+  // Plain loops, not yield*: an async generator's yield* over an array awaits each item once more.
+  for await (const c of chunks) for (const p of splitter.scan(typeof c === 'string' ? Buffer.from(c) : c)) yield p;
+  for (const p of splitter.end()) yield p;
 }
