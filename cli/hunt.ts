@@ -25,8 +25,8 @@ const USAGE = `usage: hoptrail hunt <paths...> [--out DIR] [--lateness SEC] [--s
   --skew SEC     clock skew tolerated between hosts (default 120)
   --rules FILE   JSON rules file: per-rule severity/enabled, allow-lists (detectors/findings/README.md)
   --fail-on SEV  exit 3 when a finding is at or above SEV (info, low, medium, high, critical)
-  --threads N    worker threads that read and normalize (default: one for inputs under 16 MB, else the
-                 cores available, at most 4)
+  --threads N    worker threads that read and normalize (default: the cores available, at most 4; never
+                 more than the inputs have jobs for: one for a log under 2 MiB)
 ${ES_USAGE}
 exit: 0 ok, 1 an input could not be read, 2 usage, 3 a finding at or above --fail-on`;
 
@@ -104,10 +104,10 @@ export async function run(argv: string[]): Promise<number> {
   if (askedThreads !== undefined && !(Number.isInteger(askedThreads) && askedThreads >= 1 && askedThreads <= 64)) { process.stderr.write(`hoptrail hunt: --threads needs a whole number from 1 to 64\n${USAGE}\n`); return 2; }
   // Before any worker exists: V8's flags are read by each new thread.
   optimizeLater();
-  // The workers start now: their start-up overlaps this thread loading the rest of hunt (the detectors,
-  // findings and report take about a hundred milliseconds) and listing the inputs. Without --threads,
-  // one starts now, and more once the inputs are known to be large enough to pay for them.
-  warmUp(askedThreads ?? 1);
+  // A worker starts now: its start-up overlaps this thread loading the rest of hunt (the detectors, findings
+  // and report take about a hundred milliseconds) and listing the inputs. The others start once the inputs
+  // are planned, if they hold work for them (normalizeInParallel).
+  warmUp(1);
   const [{ HuntEngine }, { DEFAULT_CONFIG, exitCodeFor, FindingsCollector, parseSeverity }, { renderReport }, { timelineHeader, timelineRows }] = await Promise.all([
     import('../detectors/engine.js'), import('../detectors/findings/index.js'), import('../dashboards/report/index.js'), import('../detectors/timeline.js'),
   ]);
@@ -135,7 +135,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   let totalBytes = 0;
   for (const f of files) totalBytes += (await stat(f).catch(() => ({ size: 0 }))).size;
-  const threads = askedThreads ?? defaultThreads(totalBytes);
+  const threads = askedThreads ?? defaultThreads();
   await makeDir(outDir);
   // --es: the same records also go to Elasticsearch.
   const esOutput = esRequested(args.flags) ? await import('./es-output.js') : undefined;

@@ -68,7 +68,8 @@ export async function run(argv: string[]): Promise<number> {
   // Workers start loading now, while the inputs are listed.
   // Before any worker exists (V8's flags are read by each new thread): as hunt, many input shapes.
   optimizeLater();
-  if (args.threads !== undefined) warmUp(args.threads);
+  // One worker starts at once; the pool starts the others once the inputs are planned, if they hold work for them.
+  if (args.threads !== undefined) warmUp(1);
   // A path that cannot be read is reported (exit 1); the others are normalized all the same.
   const { files, errors: unreadable } = await listInputs(args.paths);
   const started = Date.now();
