@@ -21,8 +21,8 @@ export interface Input {
 
 /**
  * The command line's paths: files as given (whatever their extension), directories searched recursively,
- * in name order so that runs repeat, for names `wanted` accepts. A path that cannot be opened or listed is
- * an item with its error, and the walk goes on.
+ * in name order so that runs repeat, for names `wanted` accepts. A path that cannot be opened or listed,
+ * or that is not a regular file (a FIFO, a device, a socket), is an item with its error, and the walk goes on.
  */
 export async function* walkInputs(paths: string[], wanted: (name: string) => boolean = (n) => INPUT_EXT.test(n)): AsyncGenerator<Input> {
   for (const p of paths) {
@@ -34,7 +34,11 @@ export async function* walkInputs(paths: string[], wanted: (name: string) => boo
       continue;
     }
     if (st.isDirectory()) yield* walkDir(p, wanted, new Set());
-    else yield { path: p };
+    else if (st.isFile()) yield { path: p };
+    // Not opened: every input is read more than once (the learning pass, a file's ranges on workers), so
+    // a pipe would give nothing the second time (a process substitution: no event and no word), wait for
+    // a writer for ever, or, as a device (/dev/zero), never end. `dump` reads them itself (cli/dump.ts).
+    else yield { path: p, error: `${kindOf(st)}, not a regular file: not read (inputs are read more than once); save it to a file first` };
   }
 }
 
@@ -73,8 +77,7 @@ async function* walkDir(dir: string, wanted: (name: string) => boolean, seen: Se
     // A log renamed out of its extension (`Security`, `x.evtx.bak`) is still a log: its signature says so.
     else if (!wanted(e.name) && !(e.kind === 'file' && fileKind(p) === 'evtx')) continue;
     else if (e.kind === 'file') yield { path: p };
-    // Opening a FIFO with no writer would wait for ever; a device may never end. Named on the command
-    // line they are read (a process substitution is a pipe); met in a walk they are reported, not read.
+    // Opening a FIFO with no writer would wait for ever; a device may never end: reported, not read.
     else yield { path: p, error: `skipped: ${e.kind}, not a regular file` };
   }
 }

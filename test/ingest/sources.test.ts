@@ -1,5 +1,5 @@
 // The directory walk every command uses: name order, links followed, a link loop walked once, and
-// what is not a regular file (a FIFO would block the reader for ever) reported instead of opened.
+// what is not a regular file (a FIFO would block the reader for ever), met there or named, reported instead of opened.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
@@ -31,10 +31,15 @@ test('walkInputs: files in name order, links followed, a loop walked once, a FIF
   ]);
 });
 
-test('walkInputs: a path named on the command line is given as is, whatever it is; a missing one is an error', async () => {
+test('walkInputs: a file named on the command line is given as is, whatever its name; a FIFO named there is an error, not opened; a missing one is an error', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'hoptrail-walk-'));
   execFileSync('mkfifo', [join(dir, 'pipe')]);
+  await writeFile(join(dir, 'notes.txt'), '{}\n');
   const got = [];
-  for await (const i of walkInputs([join(dir, 'pipe'), join(dir, 'missing.json')])) got.push(i);
-  assert.deepEqual(got, [{ path: join(dir, 'pipe') }, { path: join(dir, 'missing.json'), error: 'cannot open: ENOENT' }]);
+  for await (const i of walkInputs([join(dir, 'notes.txt'), join(dir, 'pipe'), join(dir, 'missing.json')])) got.push(i);
+  assert.deepEqual(got, [
+    { path: join(dir, 'notes.txt') },
+    { path: join(dir, 'pipe'), error: 'a FIFO, not a regular file: not read (inputs are read more than once); save it to a file first' },
+    { path: join(dir, 'missing.json'), error: 'cannot open: ENOENT' },
+  ]);
 });

@@ -1,0 +1,44 @@
+// Inputs a careless or hostile command line gives: pipes, devices, odd names, the same file twice. Each
+// gets a clear word naming it, nothing hangs or reads for ever, and the other inputs are read all the same.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT, SKIP_NO_SHARED, sharedPath } from '../support/shared.js';
+
+const BIN = join(REPO_ROOT, 'bin', 'hoptrail.js');
+const LOG = 'R1_RemotePowerShell_MS_Windows-Remote_Management_EventID_169.evtx';
+
+/** Runs the CLI; status null means it was killed after `timeout` ms (a hang, or an endless read). */
+function hoptrail(args: string[], timeout = 30_000): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout, maxBuffer: 1 << 26 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function tmp(): string {
+  return mkdtempSync(join(tmpdir(), 'hoptrail-hostile-'));
+}
+
+test('hunt and normalize: a FIFO or a device named on the command line is refused, named, not opened; the other inputs are read', { skip: SKIP_NO_SHARED, timeout: 120_000 }, () => {
+  const dir = tmp();
+  try {
+    // No writer: opening it would wait for ever. /dev/zero never ends.
+    const fifo = join(dir, 'pipe.evtx');
+    execFileSync('mkfifo', [fifo]);
+    const log = sharedPath('corpus', LOG);
+    const n = hoptrail(['normalize', fifo, '/dev/zero', log]);
+    assert.equal(n.status, 1, n.stderr);
+    assert.equal(n.stdout.trim().split('\n').length, 10);
+    assert.match(n.stderr, new RegExp(`^  unreadable: ${fifo}: a FIFO, not a regular file: not read`, 'm'));
+    assert.match(n.stderr, /^ {2}unreadable: \/dev\/zero: a character device, not a regular file: not read/m);
+    const h = hoptrail(['hunt', fifo, '/dev/zero', log, '--out', join(dir, 'out')]);
+    assert.equal(h.status, 1, h.stderr);
+    assert.match(h.stdout, /^hoptrail hunt: 1 input\(s\), 10 event\(s\)/);
+    assert.match(h.stdout, new RegExp(`^  unreadable: ${fifo}: a FIFO, not a regular file: not read`, 'm'));
+    assert.match(h.stdout, /^ {2}unreadable: \/dev\/zero: a character device, not a regular file/m);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
