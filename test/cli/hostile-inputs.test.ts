@@ -42,3 +42,21 @@ test('hunt and normalize: a FIFO or a device named on the command line is refuse
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('dump reads a FIFO named on the command line once, in order, as the file it carries', { skip: SKIP_NO_SHARED, timeout: 60_000 }, () => {
+  const dir = tmp();
+  try {
+    const log = sharedPath('corpus', LOG);
+    const want = hoptrail(['dump', log]);
+    assert.equal(want.status, 0);
+    // Named .json: neither the name nor a look at the first bytes (which would take them from the pipe) decides.
+    const fifo = join(dir, 'pipe.json');
+    execFileSync('mkfifo', [fifo]);
+    const r = spawnSync('bash', ['-c', 'cat "$1" > "$2" & exec "$3" "$4" dump "$2"', 'sh', log, fifo, process.execPath, BIN], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, want.stdout);
+    assert.equal(r.stderr, want.stderr.replaceAll(log, fifo));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
