@@ -12,6 +12,7 @@ import { ES_FLAGS, ES_USAGE } from './es-flags.js';
 import { EventsFile } from './events-file.js';
 import { optimizeLater } from './jit.js';
 import { makeDir, OutputFile } from './output-files.js';
+import { terminalSafe } from './terminal.js';
 
 const USAGE = `usage: hoptrail hunt <paths...> [--out DIR] [--lateness SEC] [--skew SEC] [--rules FILE] [--fail-on SEVERITY] [--es URL]
   paths          EVTX files, JSON / JSON-lines files (UTF-8 or UTF-16), .zip/.tar/.tar.gz/.tgz/.gz
@@ -55,14 +56,6 @@ class Progress {
   done(): void {
     if (this.on) process.stderr.write('\n');
   }
-}
-
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
-
-/** Control characters (terminal escape sequences among them) shown as \xNN. */
-export function terminalSafe(s: string): string {
-  return s.replace(CONTROL, (c) => '\\x' + c.charCodeAt(0).toString(16).padStart(2, '0'));
 }
 
 function sessionLine(s: Session): string {

@@ -9,6 +9,7 @@ import { normalizeFiles } from '../ingest/pipeline.js';
 import { normalizeInParallel, warmUp } from '../ingest/parallel/pool.js';
 import { optimizeLater } from './jit.js';
 import { OutputError, OutputFile, reasonOf } from './output-files.js';
+import { terminalSafe } from './terminal.js';
 
 const USAGE = `usage: hoptrail normalize <paths...> [--rejects FILE] [--input-format F] [--tz Z] [--threads N]
   paths           EVTX files, JSON / JSON-lines files (UTF-8 or UTF-16), .zip/.tar/.tar.gz/.tgz/.gz
@@ -150,7 +151,8 @@ export async function run(argv: string[]): Promise<number> {
   const lines = [`hoptrail normalize: ${files.length} input(s), ${nEvents} event(s), ${nRejects} reject(s), ${nWarnings} warning(s) in ${secs.toFixed(2)} s${out.closed ? ' (stdout closed early: stopped)' : ''}`];
   for (const [k, n] of [...reasons].sort((a, b) => b[1] - a[1])) lines.push(`  reject: ${n} x ${k}`);
   for (const u of unreadable) lines.push(`  unreadable: ${u}`);
-  process.stderr.write(lines.join('\n') + '\n');
+  // File names and reasons quote the evidence: no control character reaches the terminal (as hunt).
+  process.stderr.write(lines.map(terminalSafe).join('\n') + '\n');
   return unreadable.length > 0 ? 1 : 0;
 }
 

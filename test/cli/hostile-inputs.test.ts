@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT, SKIP_NO_SHARED, sharedPath } from '../support/shared.js';
@@ -56,6 +56,23 @@ test('dump reads a FIFO named on the command line once, in order, as the file it
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, want.stdout);
     assert.equal(r.stderr, want.stderr.replaceAll(log, fifo));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('hunt and normalize summaries: a file name with a line break or an escape sequence is one line, its control characters shown as \\xNN', { timeout: 60_000 }, () => {
+  const dir = tmp();
+  try {
+    // Empty: unreadable as EVTX, so the summary names it.
+    writeFileSync(join(dir, 'evil\n  unreadable: forged.evtx: \x1b[2Jnothing.evtx'), '');
+    const want = `  unreadable: ${dir}/evil\\x0a  unreadable: forged.evtx: \\x1b[2Jnothing.evtx: not an EVTX file (too short)`;
+    const n = hoptrail(['normalize', dir]);
+    assert.equal(n.status, 1, n.stderr);
+    assert.deepEqual(n.stderr.split('\n').filter((l) => l.startsWith('  unreadable:')), [want]);
+    const h = hoptrail(['hunt', dir, '--out', join(dir, 'out')]);
+    assert.equal(h.status, 1, h.stderr);
+    assert.deepEqual(h.stdout.split('\n').filter((l) => l.startsWith('  unreadable:')), [want]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
