@@ -117,7 +117,7 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   // A path that cannot be read is reported (and the exit code says so); the others are hunted all the same.
-  const { files, errors: unreadable } = await listInputs(args.positional);
+  const { files, errors: unreadable, repeated } = await listInputs(args.positional);
   if (files.length === 0) {
     process.stderr.write(`hoptrail hunt: no readable input${unreadable.length > 0 ? `: ${unreadable.join('; ')}` : ''}\n`);
     return 1;
@@ -224,6 +224,7 @@ export async function run(argv: string[]): Promise<number> {
   ];
   if (esStats) lines.push(esSummary(esStats, outDir));
   if (findings.stats().sightings_overflow > 0) lines.push(`  note: ${findings.stats().sightings_overflow} command text(s) not examined (memory cap)`);
+  for (const r of repeated) lines.push(`  note: ${r}`);
   for (const u of unreadable) lines.push(`  unreadable: ${u}`);
   // Host, user and finding titles are attacker-controlled: no control character reaches the terminal.
   process.stdout.write(lines.map(terminalSafe).join('\n') + '\n');

@@ -82,14 +82,25 @@ async function* walkDir(dir: string, wanted: (name: string) => boolean, seen: Se
   }
 }
 
-/** The input files under `paths`, and the paths that could not be read (with why). */
-export async function listInputs(paths: string[]): Promise<{ files: string[]; errors: string[] }> {
-  const files: string[] = [], errors: string[] = [];
+/**
+ * The input files under `paths`, each file once, the paths that could not be read (with why), and the
+ * paths passed over as a file already listed (`repeated`, with the path it was listed as).
+ */
+export async function listInputs(paths: string[]): Promise<{ files: string[]; errors: string[]; repeated: string[] }> {
+  const files: string[] = [], errors: string[] = [], repeated: string[] = [];
+  // A file named and also in a directory named, or named twice, or linked to: read twice, its events
+  // would be counted twice and written twice to events.ndjson. Known by device and inode, not by name.
+  const seen = new Map<string, string>();
   for await (const i of walkInputs(paths)) {
-    if (i.error !== undefined) errors.push(`${i.path}: ${i.error}`);
-    else files.push(i.path);
+    if (i.error !== undefined) { errors.push(`${i.path}: ${i.error}`); continue; }
+    const st = await stat(i.path).catch(() => undefined);
+    const id = st ? `${st.dev}:${st.ino}` : undefined;
+    const first = id === undefined ? undefined : seen.get(id);
+    if (first !== undefined) { repeated.push(`${i.path}: ${first === i.path ? 'named more than once' : `the same file as ${first}`}, read once`); continue; }
+    if (id !== undefined) seen.set(id, i.path);
+    files.push(i.path);
   }
-  return { files, errors };
+  return { files, errors, repeated };
 }
 
 /** As listInputs, for callers that must have every path: throws at the first that cannot be read. */

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT, SKIP_NO_SHARED, sharedPath } from '../support/shared.js';
@@ -73,6 +73,33 @@ test('hunt and normalize summaries: a file name with a line break or an escape s
     const h = hoptrail(['hunt', dir, '--out', join(dir, 'out')]);
     assert.equal(h.status, 1, h.stderr);
     assert.deepEqual(h.stdout.split('\n').filter((l) => l.startsWith('  unreadable:')), [want]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('hunt and normalize read a file once when it is named twice, named and in a directory named, or linked to; a note says so', { skip: SKIP_NO_SHARED, timeout: 60_000 }, () => {
+  const dir = tmp();
+  try {
+    const log = join(dir, 'a.evtx');
+    copyFileSync(sharedPath('corpus', LOG), log);
+    symlinkSync(log, join(dir, 'b.evtx'));
+    const once = hoptrail(['normalize', log]);
+    assert.equal(once.status, 0, once.stderr);
+    const n = hoptrail(['normalize', log, dir, log]);
+    assert.equal(n.status, 0, n.stderr);
+    const lines = (out: string): string[] => out.split('\n').filter((l) => l !== '').map((l) => l.replace(/"ingested":"[^"]*"/, ''));
+    assert.equal(lines(n.stdout).length, 10);
+    assert.deepEqual(lines(n.stdout), lines(once.stdout));
+    assert.deepEqual(n.stderr.split('\n').filter((l) => l.startsWith('  note:')), [
+      `  note: ${dir}/a.evtx: named more than once, read once`,
+      `  note: ${dir}/b.evtx: the same file as ${log}, read once`,
+      `  note: ${log}: named more than once, read once`,
+    ]);
+    const h = hoptrail(['hunt', log, dir, '--out', join(dir, 'out')]);
+    assert.equal(h.status, 0, h.stdout);
+    assert.match(h.stdout, /^hoptrail hunt: 1 input\(s\), 10 event\(s\)/);
+    assert.equal(readFileSync(join(dir, 'out', 'events.ndjson'), 'utf8').split('\n').length - 1, 10);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
