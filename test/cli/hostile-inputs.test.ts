@@ -104,3 +104,22 @@ test('hunt and normalize read a file once when it is named twice, named and in a
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a log header followed by blocks none of which is a chunk: hunt warns \'file holds no valid chunk\', as normalize on one thread does', { skip: SKIP_NO_SHARED, timeout: 60_000 }, () => {
+  const dir = tmp();
+  try {
+    // Header, then 3 blocks of zeros (space never used) and one of garbage: the pool reads it as ranges.
+    const log = join(dir, 'header-only.evtx');
+    const garbage = Buffer.alloc(65536, 0x41);
+    writeFileSync(log, Buffer.concat([readFileSync(sharedPath('corpus', LOG)).subarray(0, 4096), Buffer.alloc(3 * 65536), garbage]));
+    const n = hoptrail(['normalize', log]);
+    assert.equal(n.status, 0, n.stderr);
+    const want = n.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => { const w = JSON.parse(l) as { source: string; message: string }; return { source: w.source, message: w.message }; });
+    assert.ok(want.some((w) => w.message === 'file header, offset 0: file holds no valid chunk'), n.stderr);
+    const h = hoptrail(['hunt', log, '--out', join(dir, 'out')]);
+    assert.equal(h.status, 0, h.stdout);
+    assert.deepEqual(readFileSync(join(dir, 'out', 'warnings.ndjson'), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l)), want);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
