@@ -1,7 +1,7 @@
 // Every input the CLI accepts, as one stream of adapted records and rejects: EVTX files through
 // ingest/evtx, JSON (plain or archived) through ingest/json, EVTX members of archives streamed from the
 // archive into ingest/evtx. Directories are walked in name order.
-import { opendir, realpath, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InputFormat } from '../schemas/event.js';
 import { parseChunk, readEvtx, readEvtxChunks, type EvtxReadItem } from './evtx/index.js';
@@ -51,6 +51,20 @@ function kindOf(e: { isFile(): boolean; isDirectory(): boolean; isFIFO(): boolea
   return e.isFIFO() ? 'a FIFO' : e.isSocket() ? 'a socket' : e.isCharacterDevice() ? 'a character device' : e.isBlockDevice() ? 'a block device' : 'not a file';
 }
 
+const NOT_UTF8 = 'a name that is not UTF-8';
+
+/** A file name's bytes as text: UTF-8 where they are, each other byte as \xNN. */
+function shownBytes(b: Buffer): string {
+  let out = '';
+  for (let i = 0; i < b.length;) {
+    const n = b[i] < 0x80 ? 1 : b[i] >= 0xc2 && b[i] < 0xe0 ? 2 : b[i] >= 0xe0 && b[i] < 0xf0 ? 3 : b[i] >= 0xf0 && b[i] < 0xf5 ? 4 : 0;
+    const seq = b.subarray(i, i + n);
+    if (n > 0 && seq.length === n && Buffer.from(seq.toString('utf8'), 'utf8').equals(seq)) { out += seq.toString('utf8'); i += n; }
+    else out += '\\x' + b[i++].toString(16).padStart(2, '0');
+  }
+  return out;
+}
+
 async function* walkDir(dir: string, wanted: (name: string) => boolean, seen: Set<string>): AsyncGenerator<Input> {
   const entries: { name: string; kind: EntryKind }[] = [];
   try {
@@ -58,12 +72,14 @@ async function* walkDir(dir: string, wanted: (name: string) => boolean, seen: Se
     const real = await realpath(dir);
     if (seen.has(real)) return;
     seen.add(real);
-    const d = await opendir(dir);
-    for await (const e of d) {
-      if (!e.isSymbolicLink()) entries.push({ name: e.name, kind: kindOf(e) });
+    // Names as bytes: a Linux file name need not be UTF-8, and node's string paths are UTF-8 only.
+    for (const e of await readdir(dir, { withFileTypes: true, encoding: 'buffer' })) {
+      const name = e.name.toString('utf8');
+      if (!Buffer.from(name, 'utf8').equals(e.name)) entries.push({ name: shownBytes(e.name), kind: NOT_UTF8 });
+      else if (!e.isSymbolicLink()) entries.push({ name, kind: kindOf(e) });
       else {
-        const st = await stat(join(dir, e.name)).catch(() => undefined);
-        entries.push({ name: e.name, kind: st ? kindOf(st) : 'a broken link' });
+        const st = await stat(join(dir, name)).catch(() => undefined);
+        entries.push({ name, kind: st ? kindOf(st) : 'a broken link' });
       }
     }
   } catch (e) {
@@ -74,6 +90,9 @@ async function* walkDir(dir: string, wanted: (name: string) => boolean, seen: Se
   for (const e of entries) {
     const p = join(dir, e.name);
     if (e.kind === 'dir') yield* walkDir(p, wanted, seen);
+    // No string opens it (its U+FFFD-decoded form names no file): said so whatever the name, as it may be
+    // a log renamed, rather than 'ENOENT' for a file that is there.
+    else if (e.kind === NOT_UTF8) yield { path: p, error: 'skipped: its name is not UTF-8 (each stray byte shown here as \\xNN), which hoptrail cannot open; rename it' };
     // A log renamed out of its extension (`Security`, `x.evtx.bak`) is still a log: its signature says so.
     else if (!wanted(e.name) && !(e.kind === 'file' && fileKind(p) === 'evtx')) continue;
     else if (e.kind === 'file') yield { path: p };

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT, SKIP_NO_SHARED, sharedPath } from '../support/shared.js';
@@ -119,6 +119,26 @@ test('a log header followed by blocks none of which is a chunk: hunt warns \'fil
     const h = hoptrail(['hunt', log, '--out', join(dir, 'out')]);
     assert.equal(h.status, 0, h.stdout);
     assert.deepEqual(readFileSync(join(dir, 'out', 'warnings.ndjson'), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l)), want);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a directory walk names a file or directory whose name is not UTF-8, byte for byte, and says why it is not read', { timeout: 60_000 }, () => {
+  const dir = tmp();
+  try {
+    // Names are bytes: made through Buffer paths, which node passes as they are.
+    const bytes = (s: string, ...b: number[]): Buffer => Buffer.concat([Buffer.from(`${dir}/${s}`), Buffer.from(b)]);
+    writeFileSync(bytes('bad', 0xff, 0xfe, 0x2e, 0x65, 0x76, 0x74, 0x78), '');
+    mkdirSync(bytes('caf', 0xe9));
+    writeFileSync(join(dir, 'ok.json'), '');
+    const why = 'skipped: its name is not UTF-8 (each stray byte shown here as \\xNN), which hoptrail cannot open; rename it';
+    const n = hoptrail(['normalize', dir]);
+    assert.equal(n.status, 1, n.stderr);
+    assert.deepEqual(n.stderr.split('\n').filter((l) => l.startsWith('  unreadable:')), [
+      `  unreadable: ${dir}/bad\\xff\\xfe.evtx: ${why}`,
+      `  unreadable: ${dir}/caf\\xe9: ${why}`,
+    ]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
