@@ -30,6 +30,9 @@ const USAGE = `usage: hoptrail hunt <paths...> [--out DIR] [--lateness SEC] [--s
 ${ES_USAGE}
 exit: 0 ok, 1 an input could not be read, 2 usage, 3 a finding at or above --fail-on`;
 
+/** What hunt writes in --out (es-rejects.ndjson: cli/es-output.ts). */
+const OUTPUTS = ['events.ndjson', 'sessions.ndjson', 'hops.ndjson', 'timeline.csv', 'findings.ndjson', 'report.html', 'rejects.ndjson', 'warnings.ndjson', 'es-rejects.ndjson'];
+
 /**
  * Lines at least this long are held by the batch engine as a place in events.ndjson, shorter ones as
  * objects: the long few (PowerShell 800/4103/4104) are three quarters of the text, while reading back and
@@ -117,7 +120,8 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   // A path that cannot be read is reported (and the exit code says so); the others are hunted all the same.
-  const { files, errors: unreadable, repeated } = await listInputs(args.positional);
+  // This run's outputs are not read, if the output directory is among the inputs (a run before left them).
+  const { files, errors: unreadable, notes } = await listInputs(args.positional, OUTPUTS.map((f) => join(outDir, f)));
   if (files.length === 0) {
     process.stderr.write(`hoptrail hunt: no readable input${unreadable.length > 0 ? `: ${unreadable.join('; ')}` : ''}\n`);
     return 1;
@@ -224,7 +228,7 @@ export async function run(argv: string[]): Promise<number> {
   ];
   if (esStats) lines.push(esSummary(esStats, outDir));
   if (findings.stats().sightings_overflow > 0) lines.push(`  note: ${findings.stats().sightings_overflow} command text(s) not examined (memory cap)`);
-  for (const r of repeated) lines.push(`  note: ${r}`);
+  for (const r of notes) lines.push(`  note: ${r}`);
   for (const u of unreadable) lines.push(`  unreadable: ${u}`);
   // Host, user and finding titles are attacker-controlled: no control character reaches the terminal.
   process.stdout.write(lines.map(terminalSafe).join('\n') + '\n');

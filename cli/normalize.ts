@@ -104,7 +104,8 @@ export async function run(argv: string[]): Promise<number> {
   optimizeLater();
   if (args.threads !== undefined) warmUp(args.threads);
   // A path that cannot be read is reported (exit 1); the others are normalized all the same.
-  const { files, errors: unreadable, repeated } = await listInputs(args.paths);
+  // The rejects file and standard output (redirected to a file) are not read, if they lie among the inputs.
+  const { files, errors: unreadable, notes } = await listInputs(args.paths, [...(args.rejects ? [args.rejects] : []), '/dev/stdout']);
   const started = Date.now();
   const rejects = args.rejects ? await OutputFile.open(args.rejects) : undefined;
   const out = new Lines(process.stdout);
@@ -150,7 +151,7 @@ export async function run(argv: string[]): Promise<number> {
   const secs = (Date.now() - started) / 1000;
   const lines = [`hoptrail normalize: ${files.length} input(s), ${nEvents} event(s), ${nRejects} reject(s), ${nWarnings} warning(s) in ${secs.toFixed(2)} s${out.closed ? ' (stdout closed early: stopped)' : ''}`];
   for (const [k, n] of [...reasons].sort((a, b) => b[1] - a[1])) lines.push(`  reject: ${n} x ${k}`);
-  for (const r of repeated) lines.push(`  note: ${r}`);
+  for (const r of notes) lines.push(`  note: ${r}`);
   for (const u of unreadable) lines.push(`  unreadable: ${u}`);
   // File names and reasons quote the evidence: no control character reaches the terminal (as hunt).
   process.stderr.write(lines.map(terminalSafe).join('\n') + '\n');

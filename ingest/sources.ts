@@ -102,24 +102,36 @@ async function* walkDir(dir: string, wanted: (name: string) => boolean, seen: Se
 }
 
 /**
- * The input files under `paths`, each file once, the paths that could not be read (with why), and the
- * paths passed over as a file already listed (`repeated`, with the path it was listed as).
+ * The input files under `paths`, each file once, the paths that could not be read (with why), and notes
+ * on the paths passed over: a file already listed (with the path it was listed as), or one of `own`, the
+ * files the command writes.
  */
-export async function listInputs(paths: string[]): Promise<{ files: string[]; errors: string[]; repeated: string[] }> {
-  const files: string[] = [], errors: string[] = [], repeated: string[] = [];
+export async function listInputs(paths: string[], own: string[] = []): Promise<{ files: string[]; errors: string[]; notes: string[] }> {
+  const files: string[] = [], errors: string[] = [], notes: string[] = [];
   // A file named and also in a directory named, or named twice, or linked to: read twice, its events
   // would be counted twice and written twice to events.ndjson. Known by device and inode, not by name.
   const seen = new Map<string, string>();
+  const identity = async (p: string): Promise<string | undefined> => {
+    const st = await stat(p).catch(() => undefined);
+    return st ? `${st.dev}:${st.ino}` : undefined;
+  };
+  // An output inside an input directory (--out under it, a rejects file or stdout redirected into it) would
+  // be read while it is written: each reject of it written again and read again, until the disk is full.
+  const outputs = new Set<string>();
+  for (const p of own) {
+    const id = await identity(p);
+    if (id !== undefined) outputs.add(id);
+  }
   for await (const i of walkInputs(paths)) {
     if (i.error !== undefined) { errors.push(`${i.path}: ${i.error}`); continue; }
-    const st = await stat(i.path).catch(() => undefined);
-    const id = st ? `${st.dev}:${st.ino}` : undefined;
+    const id = await identity(i.path);
+    if (id !== undefined && outputs.has(id)) { notes.push(`${i.path}: an output of this run, not read`); continue; }
     const first = id === undefined ? undefined : seen.get(id);
-    if (first !== undefined) { repeated.push(`${i.path}: ${first === i.path ? 'named more than once' : `the same file as ${first}`}, read once`); continue; }
+    if (first !== undefined) { notes.push(`${i.path}: ${first === i.path ? 'named more than once' : `the same file as ${first}`}, read once`); continue; }
     if (id !== undefined) seen.set(id, i.path);
     files.push(i.path);
   }
-  return { files, errors, repeated };
+  return { files, errors, notes };
 }
 
 /** As listInputs, for callers that must have every path: throws at the first that cannot be read. */

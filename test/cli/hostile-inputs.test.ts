@@ -17,6 +17,12 @@ function hoptrail(args: string[], timeout = 30_000): { status: number | null; st
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** As hoptrail(), its files held under 20 MB (ulimit -f): a run that feeds on its own output is killed, not left to fill the disk. */
+function bounded(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync('bash', ['-c', 'ulimit -f 20480; exec "$@"', 'sh', process.execPath, BIN, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000, maxBuffer: 1 << 26 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'hoptrail-hostile-'));
 }
@@ -139,6 +145,34 @@ test('a directory walk names a file or directory whose name is not UTF-8, byte f
       `  unreadable: ${dir}/bad\\xff\\xfe.evtx: ${why}`,
       `  unreadable: ${dir}/caf\\xe9: ${why}`,
     ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('outputs inside an input directory are not read: normalize\'s rejects file, hunt\'s --out files of a run before', { skip: SKIP_NO_SHARED, timeout: 120_000 }, () => {
+  const dir = tmp();
+  try {
+    copyFileSync(sharedPath('corpus', LOG), join(dir, 'a.evtx'));
+    writeFileSync(join(dir, 'b.json'), 'not json\n');
+    // The second run finds the first run's rejects file among its inputs: it used to read it while
+    // writing it, each reject rejected again, until the disk was full.
+    const rejects = join(dir, 'rejects.ndjson');
+    for (const run of [1, 2]) {
+      const n = bounded(['normalize', dir, '--rejects', rejects]);
+      assert.equal(n.status, 0, `run ${run} (null: killed, its file past 20 MB or after 30 s): ${n.stderr.slice(-500)}`);
+      assert.match(n.stderr, /^hoptrail normalize: 2 input\(s\), 10 event\(s\), 1 reject\(s\)/m);
+      assert.equal(readFileSync(rejects, 'utf8').split('\n').length - 1, 1);
+    }
+    assert.match(bounded(['normalize', dir, '--rejects', rejects]).stderr, new RegExp(`^  note: ${rejects}: an output of this run, not read$`, 'm'));
+    rmSync(rejects);
+    const out = join(dir, 'out');
+    for (const run of [1, 2]) {
+      const h = bounded(['hunt', dir, '--out', out, '--threads', '1']);
+      assert.equal(h.status, 0, `run ${run}: ${h.stdout.slice(-500)}${h.stderr.slice(-500)}`);
+      assert.match(h.stdout, /^hoptrail hunt: 2 input\(s\), 10 event\(s\), 1 reject\(s\)/);
+      if (run === 2) assert.match(h.stdout, new RegExp(`^  note: ${out}/rejects.ndjson: an output of this run, not read$`, 'm'));
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
