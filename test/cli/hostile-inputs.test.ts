@@ -177,3 +177,23 @@ test('outputs inside an input directory are not read: normalize\'s rejects file,
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('hunt: a 15 MB JSON record of five million empty objects is one reject, not the end of hunt (a worker out of memory)', { skip: SKIP_NO_SHARED, timeout: 120_000 }, () => {
+  const dir = tmp();
+  try {
+    // hoptrail dump's lines are an input hunt reads; one of them padded with `"x":[{},{},...]`.
+    const lines = hoptrail(['dump', sharedPath('corpus', LOG)]).stdout.trim().split('\n');
+    const bloated = `${lines[0].slice(0, -1)},"x":[${'{},'.repeat(5_000_000)}{}]}`;
+    const file = join(dir, 'bloated.json');
+    writeFileSync(file, [lines[0], bloated, ...lines.slice(1)].join('\n') + '\n');
+    const h = hoptrail(['hunt', file, '--out', join(dir, 'out'), '--threads', '2'], 60_000);
+    assert.equal(h.status, 0, `${h.stdout.slice(-300)}${h.stderr.slice(-1500)}`);
+    assert.match(h.stdout, new RegExp(`^hoptrail hunt: 1 input\\(s\\), ${lines.length} event\\(s\\), 1 reject\\(s\\)`));
+    const r = JSON.parse(readFileSync(join(dir, 'out', 'rejects.ndjson'), 'utf8')) as { source: string; position: string; reason: string };
+    assert.equal(r.source, file);
+    assert.match(r.position, /^line 2, offset \d+$/);
+    assert.match(r.reason, /^record larger than \d+ bytes$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
