@@ -197,3 +197,21 @@ test('hunt: a 15 MB JSON record of five million empty objects is one reject, not
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('dump of a FIFO with no writer yet says that it waits, then reads the writer that comes', { skip: SKIP_NO_SHARED, timeout: 60_000 }, () => {
+  const dir = tmp();
+  try {
+    const log = sharedPath('corpus', LOG);
+    const want = hoptrail(['dump', log]);
+    const fifo = join(dir, 'later.evtx');
+    execFileSync('mkfifo', [fifo]);
+    const r = spawnSync('bash', ['-c', '(sleep 3; cat "$1" > "$2") & exec "$3" "$4" dump "$2"', 'sh', log, fifo, process.execPath, BIN], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, want.stdout);
+    const [first, ...rest] = r.stderr.split('\n');
+    assert.deepEqual(JSON.parse(first), { level: 'warning', file: fifo, message: 'a FIFO with no writer yet: waiting for one (Ctrl-C to stop)' });
+    assert.equal(rest.join('\n'), want.stderr.replaceAll(log, fifo));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
