@@ -78,8 +78,9 @@ async function* walkDir(dir: string, wanted: (name: string) => boolean, seen: Se
       if (!Buffer.from(name, 'utf8').equals(e.name)) entries.push({ name: shownBytes(e.name), kind: NOT_UTF8 });
       else if (!e.isSymbolicLink()) entries.push({ name, kind: kindOf(e) });
       else {
-        const st = await stat(join(dir, name)).catch(() => undefined);
-        entries.push({ name, kind: st ? kindOf(st) : 'a broken link' });
+        // A link to itself, or a ring of links, is no broken link: ELOOP says which.
+        const st = await stat(join(dir, name)).catch((err: NodeJS.ErrnoException) => err.code);
+        entries.push({ name, kind: typeof st === 'object' ? kindOf(st) : st === 'ELOOP' ? 'a link loop (ELOOP)' : 'a broken link' });
       }
     }
   } catch (e) {

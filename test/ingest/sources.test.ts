@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { walkInputs } from '../../ingest/sources.js';
 
-test('walkInputs: files in name order, links followed, a loop walked once, a FIFO and a broken link reported, not opened', async () => {
+test('walkInputs: files in name order, links followed, a loop walked once, a FIFO, a broken link and a ring of links reported, not opened', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'hoptrail-walk-'));
   await mkdir(join(dir, 'sub'));
   await writeFile(join(dir, 'b.json'), '{}\n');
@@ -19,6 +19,8 @@ test('walkInputs: files in name order, links followed, a loop walked once, a FIF
   await symlink(join(dir, 'b.json'), join(dir, 'sub', 'link.json'));
   await symlink(join(dir, 'gone.json'), join(dir, 'broken.json'));
   execFileSync('mkfifo', [join(dir, 'pipe.json')]);
+  await symlink(join(dir, 'ring2.json'), join(dir, 'ring1.json'));
+  await symlink(join(dir, 'ring1.json'), join(dir, 'ring2.json'));
   const got = [];
   for await (const i of walkInputs([dir])) got.push(i.error === undefined ? i.path.slice(dir.length + 1) : `${i.path.slice(dir.length + 1)}: ${i.error}`);
   assert.deepEqual(got, [
@@ -26,6 +28,8 @@ test('walkInputs: files in name order, links followed, a loop walked once, a FIF
     'b.json',
     'broken.json: skipped: a broken link, not a regular file',
     'pipe.json: skipped: a FIFO, not a regular file',
+    'ring1.json: skipped: a link loop (ELOOP), not a regular file',
+    'ring2.json: skipped: a link loop (ELOOP), not a regular file',
     'sub/c.jsonl',
     'sub/link.json',
   ]);
