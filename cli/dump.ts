@@ -1,7 +1,7 @@
 // `hoptrail dump`: EVTX records (of files, or of the members of archives named) as JSON lines (the
 // reference dumps' field names) or XML, on stdout; problems as one-line JSON on stderr.
 
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 // The parser's modules one by one, not its index: the worker pool is loaded only when workers start.
 import { readEvtxChunks, type EvtxReadItem } from '../ingest/evtx/reader.js';
@@ -125,7 +125,7 @@ async function dumpAll(inputs: string[], o: DumpOptions, out: StdoutWriter, pool
       continue;
     }
     const workers = o.threads > 1 && !named.has(input.path) ? await pool.take(await fileSize(input.path)) : pool.pool;
-    const r = named.has(input.path) && isArchive(input.path) ? await dumpArchive(input.path, o, out, workers) : await dumpOne(input.path, o, out, workers);
+    const r = named.has(input.path) && isArchive(input.path) ? await dumpArchive(input.path, o, out, workers) : await dumpOne(await openFifo(input.path) ?? input.path, o, out, workers, input.path);
     if (r === 'closed') return status;
     status = Math.max(status, r);
   }
@@ -160,6 +160,23 @@ async function* namedInputs(paths: string[]): AsyncGenerator<Input> {
     }
     const { expandInputs } = await import('./inputs.js');
     yield* expandInputs([p], ['.evtx']);
+  }
+}
+
+/** How long a FIFO may wait for its writer before dump says that it waits (it waits on, as cat does). */
+const FIFO_NOTICE_MS = 2000;
+
+/**
+ * A FIFO named on the command line, opened here: opening one waits for a writer, and a wait without a
+ * word looks like a hang. Undefined for anything else (the reader opens it).
+ */
+async function openFifo(path: string): Promise<Readable | undefined> {
+  if (!(await stat(path).catch(() => undefined))?.isFIFO()) return undefined;
+  const notice = setTimeout(() => process.stderr.write(JSON.stringify({ level: 'warning', file: path, message: 'a FIFO with no writer yet: waiting for one (Ctrl-C to stop)' }) + '\n'), FIFO_NOTICE_MS);
+  try {
+    return (await open(path, 'r')).createReadStream();
+  } finally {
+    clearTimeout(notice);
   }
 }
 

@@ -12,6 +12,7 @@ import { ES_FLAGS, ES_USAGE, esRequested } from './es-flags.js';
 import { EventsFile } from './events-file.js';
 import { optimizeLater } from './jit.js';
 import { makeDir, OutputFile } from './output-files.js';
+import { terminalSafe } from './terminal.js';
 
 const USAGE = `usage: hoptrail hunt <paths...> [--out DIR] [--lateness SEC] [--skew SEC] [--rules FILE] [--fail-on SEVERITY] [--es URL]
   paths          EVTX files, JSON / JSON-lines files (UTF-8 or UTF-16), .zip/.tar/.tar.gz/.tgz/.gz
@@ -29,6 +30,9 @@ const USAGE = `usage: hoptrail hunt <paths...> [--out DIR] [--lateness SEC] [--s
                  more than the inputs have jobs for: one for a log under 2 MiB)
 ${ES_USAGE}
 exit: 0 ok, 1 an input could not be read, 2 usage, 3 a finding at or above --fail-on`;
+
+/** What hunt writes in --out (es-rejects.ndjson: cli/es-output.ts). */
+const OUTPUTS = ['events.ndjson', 'sessions.ndjson', 'hops.ndjson', 'timeline.csv', 'findings.ndjson', 'report.html', 'rejects.ndjson', 'warnings.ndjson', 'es-rejects.ndjson'];
 
 /**
  * Lines at least this long are held by the batch engine as a place in events.ndjson, shorter ones as
@@ -56,14 +60,6 @@ class Progress {
   done(): void {
     if (this.on) process.stderr.write('\n');
   }
-}
-
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
-
-/** Control characters (terminal escape sequences among them) shown as \xNN. */
-export function terminalSafe(s: string): string {
-  return s.replace(CONTROL, (c) => '\\x' + c.charCodeAt(0).toString(16).padStart(2, '0'));
 }
 
 function sessionLine(s: Session): string {
@@ -128,7 +124,8 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   // A path that cannot be read is reported (and the exit code says so); the others are hunted all the same.
-  const { files, errors: unreadable } = await listInputs(args.positional);
+  // This run's outputs are not read, if the output directory is among the inputs (a run before left them).
+  const { files, errors: unreadable, notes } = await listInputs(args.positional, OUTPUTS.map((f) => join(outDir, f)));
   if (files.length === 0) {
     process.stderr.write(`hoptrail hunt: no readable input${unreadable.length > 0 ? `: ${unreadable.join('; ')}` : ''}\n`);
     return 1;
@@ -237,6 +234,7 @@ export async function run(argv: string[]): Promise<number> {
   ];
   if (esStats && esOutput) lines.push(esOutput.esSummary(esStats, outDir));
   if (findings.stats().sightings_overflow > 0) lines.push(`  note: ${findings.stats().sightings_overflow} command text(s) not examined (memory cap)`);
+  for (const r of notes) lines.push(`  note: ${r}`);
   for (const u of unreadable) lines.push(`  unreadable: ${u}`);
   // Host, user and finding titles are attacker-controlled: no control character reaches the terminal.
   process.stdout.write(lines.map(terminalSafe).join('\n') + '\n');

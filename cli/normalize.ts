@@ -11,6 +11,7 @@ import { normalizeInParallel, warmUp } from '../ingest/parallel/pool.js';
 import { optimizeLater } from './jit.js';
 import { OutputFile } from './output-files.js';
 import { StdoutWriter } from './stdout.js';
+import { terminalSafe } from './terminal.js';
 
 const USAGE = `usage: hoptrail normalize <paths...> [--rejects FILE] [--input-format F] [--tz Z] [--threads N]
   paths           EVTX files, JSON / JSON-lines files (UTF-8 or UTF-16), .zip/.tar/.tar.gz/.tgz/.gz
@@ -71,7 +72,8 @@ export async function run(argv: string[]): Promise<number> {
   // One worker starts at once; the pool starts the others once the inputs are planned, if they hold work for them.
   if (args.threads !== undefined) warmUp(1);
   // A path that cannot be read is reported (exit 1); the others are normalized all the same.
-  const { files, errors: unreadable } = await listInputs(args.paths);
+  // The rejects file and standard output (redirected to a file) are not read, if they lie among the inputs.
+  const { files, errors: unreadable, notes } = await listInputs(args.paths, [...(args.rejects ? [args.rejects] : []), '/dev/stdout']);
   const started = Date.now();
   const rejects = args.rejects ? await OutputFile.open(args.rejects) : undefined;
   const out = new StdoutWriter(process.stdout);
@@ -117,8 +119,10 @@ export async function run(argv: string[]): Promise<number> {
   const secs = (Date.now() - started) / 1000;
   const lines = [`hoptrail normalize: ${files.length} input(s), ${nEvents} event(s), ${nRejects} reject(s), ${nWarnings} warning(s) in ${secs.toFixed(2)} s${out.closed ? ' (stdout closed early: stopped)' : ''}`];
   for (const [k, n] of [...reasons].sort((a, b) => b[1] - a[1])) lines.push(`  reject: ${n} x ${k}`);
+  for (const r of notes) lines.push(`  note: ${r}`);
   for (const u of unreadable) lines.push(`  unreadable: ${u}`);
-  process.stderr.write(lines.join('\n') + '\n');
+  // File names and reasons quote the evidence: no control character reaches the terminal (as hunt).
+  process.stderr.write(lines.map(terminalSafe).join('\n') + '\n');
   return unreadable.length > 0 ? 1 : 0;
 }
 

@@ -1,7 +1,7 @@
 // What an input is. Evidence arrives renamed (`Security`, `DC01_Security.evtx.bak`, a zip saved as
 // `logs.json`): a signature in the first bytes (EVTX, zip, gzip, tar) decides before the name does, and the
 // name decides only when the bytes carry none (a damaged EVTX header, a cut archive, JSON text).
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 
 export type FileKind = 'evtx' | 'zip' | 'tar' | 'tgz' | 'gz' | 'json';
 export type Signature = 'evtx' | 'zip' | 'gzip' | 'tar';
@@ -48,6 +48,9 @@ export function kindByName(path: string): FileKind {
 function sniffFile(path: string): Signature | undefined {
   let fd: number;
   try {
+    // Not even opened: opening a FIFO waits for a writer (this thread blocked), and closing it again
+    // would leave its writer without a reader (SIGPIPE) before the real reader came.
+    if (!statSync(path).isFile()) return undefined;
     fd = openSync(path, 'r');
   } catch {
     return undefined;

@@ -1,7 +1,7 @@
 // Every input the CLI accepts, as one stream of adapted records and rejects: EVTX files through
 // ingest/evtx, JSON (plain or archived) through ingest/json, EVTX members of archives streamed from the
 // archive into ingest/evtx. Directories are walked in name order.
-import { opendir, realpath, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InputFormat } from '../schemas/event.js';
 import { parseChunk, readEvtx, readEvtxChunks, type EvtxReadItem } from './evtx/index.js';
@@ -21,8 +21,8 @@ export interface Input {
 
 /**
  * The command line's paths: files as given (whatever their extension), directories searched recursively,
- * in name order so that runs repeat, for names `wanted` accepts. A path that cannot be opened or listed is
- * an item with its error, and the walk goes on.
+ * in name order so that runs repeat, for names `wanted` accepts. A path that cannot be opened or listed,
+ * or that is not a regular file (a FIFO, a device, a socket), is an item with its error, and the walk goes on.
  */
 export async function* walkInputs(paths: string[], wanted: (name: string) => boolean = (n) => INPUT_EXT.test(n)): AsyncGenerator<Input> {
   for (const p of paths) {
@@ -34,7 +34,11 @@ export async function* walkInputs(paths: string[], wanted: (name: string) => boo
       continue;
     }
     if (st.isDirectory()) yield* walkDir(p, wanted, new Set());
-    else yield { path: p };
+    else if (st.isFile()) yield { path: p };
+    // Not opened: every input is read more than once (the learning pass, a file's ranges on workers), so
+    // a pipe would give nothing the second time (a process substitution: no event and no word), wait for
+    // a writer for ever, or, as a device (/dev/zero), never end. `dump` reads them itself (cli/dump.ts).
+    else yield { path: p, error: `${kindOf(st)}, not a regular file: not read (inputs are read more than once); save it to a file first` };
   }
 }
 
@@ -47,6 +51,20 @@ function kindOf(e: { isFile(): boolean; isDirectory(): boolean; isFIFO(): boolea
   return e.isFIFO() ? 'a FIFO' : e.isSocket() ? 'a socket' : e.isCharacterDevice() ? 'a character device' : e.isBlockDevice() ? 'a block device' : 'not a file';
 }
 
+const NOT_UTF8 = 'a name that is not UTF-8';
+
+/** A file name's bytes as text: UTF-8 where they are, each other byte as \xNN. */
+function shownBytes(b: Buffer): string {
+  let out = '';
+  for (let i = 0; i < b.length;) {
+    const n = b[i] < 0x80 ? 1 : b[i] >= 0xc2 && b[i] < 0xe0 ? 2 : b[i] >= 0xe0 && b[i] < 0xf0 ? 3 : b[i] >= 0xf0 && b[i] < 0xf5 ? 4 : 0;
+    const seq = b.subarray(i, i + n);
+    if (n > 0 && seq.length === n && Buffer.from(seq.toString('utf8'), 'utf8').equals(seq)) { out += seq.toString('utf8'); i += n; }
+    else out += '\\x' + b[i++].toString(16).padStart(2, '0');
+  }
+  return out;
+}
+
 async function* walkDir(dir: string, wanted: (name: string) => boolean, seen: Set<string>): AsyncGenerator<Input> {
   const entries: { name: string; kind: EntryKind }[] = [];
   try {
@@ -54,12 +72,15 @@ async function* walkDir(dir: string, wanted: (name: string) => boolean, seen: Se
     const real = await realpath(dir);
     if (seen.has(real)) return;
     seen.add(real);
-    const d = await opendir(dir);
-    for await (const e of d) {
-      if (!e.isSymbolicLink()) entries.push({ name: e.name, kind: kindOf(e) });
+    // Names as bytes: a Linux file name need not be UTF-8, and node's string paths are UTF-8 only.
+    for (const e of await readdir(dir, { withFileTypes: true, encoding: 'buffer' })) {
+      const name = e.name.toString('utf8');
+      if (!Buffer.from(name, 'utf8').equals(e.name)) entries.push({ name: shownBytes(e.name), kind: NOT_UTF8 });
+      else if (!e.isSymbolicLink()) entries.push({ name, kind: kindOf(e) });
       else {
-        const st = await stat(join(dir, e.name)).catch(() => undefined);
-        entries.push({ name: e.name, kind: st ? kindOf(st) : 'a broken link' });
+        // A link to itself, or a ring of links, is no broken link: ELOOP says which.
+        const st = await stat(join(dir, name)).catch((err: NodeJS.ErrnoException) => err.code);
+        entries.push({ name, kind: typeof st === 'object' ? kindOf(st) : st === 'ELOOP' ? 'a link loop (ELOOP)' : 'a broken link' });
       }
     }
   } catch (e) {
@@ -70,23 +91,48 @@ async function* walkDir(dir: string, wanted: (name: string) => boolean, seen: Se
   for (const e of entries) {
     const p = join(dir, e.name);
     if (e.kind === 'dir') yield* walkDir(p, wanted, seen);
+    // No string opens it (its U+FFFD-decoded form names no file): said so whatever the name, as it may be
+    // a log renamed, rather than 'ENOENT' for a file that is there.
+    else if (e.kind === NOT_UTF8) yield { path: p, error: 'skipped: its name is not UTF-8 (each stray byte shown here as \\xNN), which hoptrail cannot open; rename it' };
     // A log renamed out of its extension (`Security`, `x.evtx.bak`) is still a log: its signature says so.
     else if (!wanted(e.name) && !(e.kind === 'file' && fileKind(p) === 'evtx')) continue;
     else if (e.kind === 'file') yield { path: p };
-    // Opening a FIFO with no writer would wait for ever; a device may never end. Named on the command
-    // line they are read (a process substitution is a pipe); met in a walk they are reported, not read.
+    // Opening a FIFO with no writer would wait for ever; a device may never end: reported, not read.
     else yield { path: p, error: `skipped: ${e.kind}, not a regular file` };
   }
 }
 
-/** The input files under `paths`, and the paths that could not be read (with why). */
-export async function listInputs(paths: string[]): Promise<{ files: string[]; errors: string[] }> {
-  const files: string[] = [], errors: string[] = [];
-  for await (const i of walkInputs(paths)) {
-    if (i.error !== undefined) errors.push(`${i.path}: ${i.error}`);
-    else files.push(i.path);
+/**
+ * The input files under `paths`, each file once, the paths that could not be read (with why), and notes
+ * on the paths passed over: a file already listed (with the path it was listed as), or one of `own`, the
+ * files the command writes.
+ */
+export async function listInputs(paths: string[], own: string[] = []): Promise<{ files: string[]; errors: string[]; notes: string[] }> {
+  const files: string[] = [], errors: string[] = [], notes: string[] = [];
+  // A file named and also in a directory named, or named twice, or linked to: read twice, its events
+  // would be counted twice and written twice to events.ndjson. Known by device and inode, not by name.
+  const seen = new Map<string, string>();
+  const identity = async (p: string): Promise<string | undefined> => {
+    const st = await stat(p).catch(() => undefined);
+    return st ? `${st.dev}:${st.ino}` : undefined;
+  };
+  // An output inside an input directory (--out under it, a rejects file or stdout redirected into it) would
+  // be read while it is written: each reject of it written again and read again, until the disk is full.
+  const outputs = new Set<string>();
+  for (const p of own) {
+    const id = await identity(p);
+    if (id !== undefined) outputs.add(id);
   }
-  return { files, errors };
+  for await (const i of walkInputs(paths)) {
+    if (i.error !== undefined) { errors.push(`${i.path}: ${i.error}`); continue; }
+    const id = await identity(i.path);
+    if (id !== undefined && outputs.has(id)) { notes.push(`${i.path}: an output of this run, not read`); continue; }
+    const first = id === undefined ? undefined : seen.get(id);
+    if (first !== undefined) { notes.push(`${i.path}: ${first === i.path ? 'named more than once' : `the same file as ${first}`}, read once`); continue; }
+    if (id !== undefined) seen.set(id, i.path);
+    files.push(i.path);
+  }
+  return { files, errors, notes };
 }
 
 /** As listInputs, for callers that must have every path: throws at the first that cannot be read. */

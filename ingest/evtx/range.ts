@@ -1,7 +1,7 @@
 // An EVTX file cut into ranges of 64 KiB blocks, so that several threads share one large file. Chunks
 // parse independently (each carries its own string and template tables), so a range gives exactly the
 // items a whole-file read (reader.ts) gives for those blocks, in the same order.
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { CHUNK_SIZE, isChunk, parseChunk, type ChunkItem, type ChunkOptions } from './chunk.js';
 import { checkFileHeader, FILE_HEADER_SIZE, notEvtx, strayBlock } from './reader.js';
@@ -43,6 +43,7 @@ export function* readEvtxRange(file: string, from: number, to: number, opts: Chu
   const start = FILE_HEADER_SIZE + from * CHUNK_SIZE;
   const buf = Buffer.allocUnsafe((to - from) * CHUNK_SIZE);
   let got = 0;
+  let noChunk = false;
   const fd = openSync(file, 'r');
   try {
     if (from === 0) {
@@ -57,6 +58,10 @@ export function* readEvtxRange(file: string, from: number, to: number, opts: Chu
       got += n;
       if (got === buf.length) break;
     }
+    // The whole-file read ends a log with blocks but not one chunk (a header then zeros or garbage) with
+    // 'file holds no valid chunk': the range that ends the file says it, when neither it nor a block
+    // before it (8 bytes read from each) is a chunk.
+    if (to > 0 && start + got >= fstatSync(fd).size && !hasChunk(buf.subarray(0, got), 0, got)) noChunk = !chunkBefore(fd, from);
   } finally {
     closeSync(fd);
   }
@@ -75,4 +80,18 @@ export function* readEvtxRange(file: string, from: number, to: number, opts: Chu
     const missing = from + Math.ceil(got / CHUNK_SIZE);
     yield [{ kind: 'error', severity: 'warning', loc: { file, chunk: missing, offset: FILE_HEADER_SIZE + missing * CHUNK_SIZE }, message: `file ends at offset ${start + got}, before blocks ${missing} to ${to - 1} it had when it was listed: it changed while it was read` }];
   }
+  if (noChunk) yield [{ kind: 'error', severity: 'warning', loc: { file, chunk: -1, offset: 0 }, message: 'file holds no valid chunk' }];
+}
+
+/** Whether a block starting in buf[0, len) at a multiple of the chunk size is a chunk. */
+function hasChunk(buf: Buffer, from: number, len: number): boolean {
+  for (let at = from; at < len; at += CHUNK_SIZE) if (isChunk(buf, at)) return true;
+  return false;
+}
+
+/** Whether one of the first `blocks` blocks of the file is a chunk, by its signature. */
+function chunkBefore(fd: number, blocks: number): boolean {
+  const sig = Buffer.alloc(8);
+  for (let i = 0; i < blocks; i++) if (readSync(fd, sig, 0, 8, FILE_HEADER_SIZE + i * CHUNK_SIZE) === 8 && isChunk(sig)) return true;
+  return false;
 }

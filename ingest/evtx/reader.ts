@@ -100,6 +100,9 @@ const READ_AHEAD = 16 * CHUNK_SIZE;
  */
 async function fileSource(path: string, keepBlocks: number): Promise<BlockSource> {
   const fh = await open(path, 'r');
+  // A pipe (a FIFO, a process substitution) cannot be read at an offset (ESPIPE) nor opened again: it is
+  // read once, in order, from this very descriptor.
+  if (!(await fh.stat().catch(() => undefined))?.isFile()) return streamSource(fh.createReadStream({ highWaterMark: READ_AHEAD }));
   // The piece in use, the one being read, and enough earlier ones to cover what the consumer keeps.
   const ring: Buffer[] = [];
   const ringSize = Math.ceil((keepBlocks * CHUNK_SIZE) / READ_AHEAD) + 2;

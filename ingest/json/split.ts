@@ -17,8 +17,12 @@ export interface Piece {
   utf16?: true;
 }
 
-/** No Windows event comes near this (an EVTX record lives in a 64 KiB chunk): larger is rejected unparsed. */
-const MAX_PIECE = 16 * 1024 * 1024;
+/**
+ * No Windows event comes near this (an EVTX record lives in a 64 KiB chunk): larger is rejected unparsed.
+ * Not more: what a record parses to must fit a pool worker's heap (256 MB) with room to spare, and 16 MiB
+ * of `[{},{},...]` parsed to more than that (a fatal out-of-memory that ended hunt); 8 MiB still fits.
+ */
+const MAX_PIECE = 4 * 1024 * 1024;
 
 const enum C { NL = 10, CR = 13, SP = 32, TAB = 9, QUOTE = 34, BSL = 92, COMMA = 44, LBRACE = 123, RBRACE = 125, LBRACK = 91, RBRACK = 93 }
 

@@ -102,7 +102,7 @@ test('an outsized JSON record is rejected with its reason; the records around it
   assert.equal(got.rejects.length, 1);
   assert.deepEqual(got.rejects, want.rejects);
   const r = JSON.parse(got.rejects[0]) as { reason: string; position: string; original: string };
-  assert.match(r.reason, /^record larger than 16777216 bytes/);
+  assert.match(r.reason, /^record larger than 4194304 bytes/);
   assert.match(r.position, /line 2501/);
   assert.ok(r.original.length <= 1024);
   assert.deepEqual(got.unreadable, []);

@@ -87,7 +87,7 @@ test('splitter: a cut first record does not swallow the records after it (JSON l
   }
 });
 
-test('splitter: a record over 16 MiB is reported and skipped; reading resumes after it (lines, objects, arrays)', async () => {
+test('splitter: a record over 4 MiB is reported and skipped; reading resumes after it (lines, objects, arrays)', async () => {
   const big = `{"a":"${'x'.repeat(17 << 20)}"}`;
   // Fed in 1 MiB chunks, as a file stream would be: the record never sits whole in the buffer.
   const feed = (text: string): string[] => { const c: string[] = []; for (let i = 0; i < text.length; i += 1 << 20) c.push(text.slice(i, i + (1 << 20))); return c; };
@@ -99,7 +99,7 @@ test('splitter: a record over 16 MiB is reported and skipped; reading resumes af
     const ps = await pieces(feed(text));
     const bad = ps.filter((p) => p.bad !== undefined);
     assert.equal(bad.length, 1, `${name}: one oversized record`);
-    assert.match(bad[0].bad ?? '', /^record larger than 16777216 bytes/);
+    assert.match(bad[0].bad ?? '', /^record larger than 4194304 bytes/);
     assert.ok(bad[0].text.length <= 1024 && bad[0].text.startsWith('{'), `${name}: the record's first KiB`);
     assert.equal(bad[0].offset, text.search(/\{\n?"a"/), `${name}: offset`);
     assert.deepEqual(ps.filter((p) => p.bad === undefined).map((p) => p.text), good, `${name}: the records around it`);
