@@ -203,3 +203,28 @@ test('--input-format evtx on an archive: its logs are read as logs, its JSON mem
   assert.deepEqual(pool.rejects, [], 'no reject on the pool either');
   assert.deepEqual(pool.lines, one.lines);
 });
+
+test('JSON whose bytes are not UTF-8 (Windows-1252 text) keeps every record and says so once, with where, on one thread as on the pool', { skip: SKIP_NO_SHARED, timeout: 60_000 }, async () => {
+  const records = referenceRecords(R1);
+  const lines = records.map((r) => JSON.stringify(toWinlogbeat6(r)));
+  const bytes = lines.map((l) => Buffer.from(l + '\n', 'utf8'));
+  // "Café" as Windows-1252 writes it (0xE9), in the third and fifth records.
+  for (const k of [2, 4]) {
+    const [head, tail] = lines[k].split('"log_name"');
+    bytes[k] = Buffer.concat([Buffer.from(head + '"message":"Caf', 'utf8'), Buffer.from([0xe9]), Buffer.from('","log_name"' + tail + '\n', 'utf8')]);
+  }
+  const f = join(dir, 'wlb.cp1252.json');
+  writeFileSync(f, Buffer.concat(bytes));
+  const offset = bytes.slice(0, 2).reduce((n, b) => n + b.length, 0);
+  const want = `{"source":${JSON.stringify(f)},"message":"2 record(s) hold bytes that are not UTF-8, the first at line 3, offset ${offset}: read with U+FFFD in place of each bad sequence (is the file in another encoding, such as Windows-1252?)"}`;
+  const one = await normalizeAll([f]);
+  assert.equal(one.events.length, records.length, 'no record lost');
+  assert.equal(one.events[2].message, 'Caf\ufffd');
+  assert.deepEqual(one.warnings, [want]);
+  const pool = await poolOutput([f], { threads: 2 });
+  assert.equal(pool.lines.length, records.length);
+  assert.deepEqual(pool.warnings, [want]);
+  // Valid UTF-8 (U+FFFD itself among it) says nothing.
+  writeFileSync(f, lines.map((l) => l.replace('"log_name"', '"message":"Caf\u00e9 \ufffd","log_name"')).join('\n') + '\n');
+  assert.deepEqual((await normalizeAll([f])).warnings, []);
+});
