@@ -124,15 +124,18 @@ export async function* readJsonPieces<T extends InputItem | ChunkPiece = InputIt
     }
     const encoding = textEncoding(peeked.head);
     const text = encoding === 'utf8' ? peeked.chunks : utf16ToUtf8(peeked.chunks, encoding);
-    let notUtf8 = 0, first: Piece | undefined;
+    let pieces = 0, notUtf8 = 0, first: Piece | undefined;
     try {
       for await (const p of splitJson(text)) {
+        pieces++;
         if (encoding !== 'utf8') p.utf16 = true;
         else if (p.notUtf8) { notUtf8++; first ??= p; }
         yield e.name === undefined ? { kind: 'piece', piece: p } : { kind: 'piece', piece: p, entry: e.name };
       }
       // The records are kept, but their text is not what the file holds: said once per file, with where.
       if (first !== undefined) yield { kind: 'warning', source: sourceName(file, e.name), message: `${notUtf8} record(s) hold bytes that are not UTF-8, the first at ${position(first)}: read with U+FFFD in place of each bad sequence (is the file in another encoding, such as Windows-1252?)` };
+      // An export that came out empty is worth a word: its host's events may be missing from the evidence.
+      if (pieces === 0) yield { kind: 'warning', source: sourceName(file, e.name), message: 'holds no record (empty, whitespace only, or an empty array)' };
     } catch (err) {
       yield { kind: 'reject', reject: reject(sourceName(file, e.name), 'stream', `cannot read: ${(err as Error).message}`, '') };
     }

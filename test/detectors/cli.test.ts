@@ -85,6 +85,8 @@ test('hunt: a path that cannot be read is reported and exits 1; the other inputs
 
 test('hunt: damage read past is a warning in the summary and in warnings.ndjson, on one thread and on several', { skip: SKIP_NO_SHARED }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hoptrail-hunt-warn-'));
+  // Outputs outside the input directory: a run's outputs would be the next run's inputs.
+  const outs = mkdtempSync(join(tmpdir(), 'hoptrail-hunt-warn-out-'));
   try {
     // A header cut after its signature (no chunk at all), and a real log cut inside its second chunk
     // (its header is marked dirty: the log was copied while open).
@@ -94,9 +96,9 @@ test('hunt: damage read past is a warning in the summary and in warnings.ndjson,
       const write = process.stdout.write.bind(process.stdout);
       let said = '';
       process.stdout.write = ((s: string) => { said += s; return true; }) as typeof process.stdout.write;
-      try { await run([dir, '--out', join(dir, `out${threads}`), '--threads', threads]); } finally { process.stdout.write = write; }
+      try { await run([dir, '--out', join(outs, `out${threads}`), '--threads', threads]); } finally { process.stdout.write = write; }
       assert.match(said, /3 warning\(s\)/, said);
-      const warnings = readFileSync(join(dir, `out${threads}`, 'warnings.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { source: string; message: string });
+      const warnings = readFileSync(join(outs, `out${threads}`, 'warnings.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { source: string; message: string });
       assert.deepEqual(warnings.map((w) => `${w.source.slice(dir.length + 1)}: ${w.message.replace(/;.*/, '')}`), [
         'cut-header.evtx: file header, offset 0: file header is truncated (8 bytes)',
         'cut-header.evtx: file header, offset 0: file holds no chunks',
@@ -105,5 +107,6 @@ test('hunt: damage read past is a warning in the summary and in warnings.ndjson,
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    rmSync(outs, { recursive: true, force: true });
   }
 });

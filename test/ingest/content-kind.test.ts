@@ -228,3 +228,15 @@ test('JSON whose bytes are not UTF-8 (Windows-1252 text) keeps every record and 
   writeFileSync(f, lines.map((l) => l.replace('"log_name"', '"message":"Caf\u00e9 \ufffd","log_name"')).join('\n') + '\n');
   assert.deepEqual((await normalizeAll([f])).warnings, []);
 });
+
+test('a JSON input with no record in it (empty, whitespace, an empty array, an empty archive member) says so, on one thread as on the pool', { skip: SKIP_NO_SHARED }, async () => {
+  const files: Record<string, string | Buffer> = { 'empty.json': '', 'blank.json': '\r\n  \n', 'none.json': '[ ]\n' };
+  for (const [name, body] of Object.entries(files)) writeFileSync(join(dir, name), body);
+  writeZip(join(dir, 'export.zip'), [{ name: 'Security.json', data: Buffer.alloc(0) }, { name: 'System.json', data: Buffer.from(JSON.stringify(toWinlogbeat6(referenceRecords(R1)[0])) + '\n') }]);
+  const paths = [...Object.keys(files), 'export.zip'].map((n) => join(dir, n));
+  const want = [...Object.keys(files).map((n) => join(dir, n)), `${join(dir, 'export.zip')}!Security.json`].map((source) => JSON.stringify({ source, message: 'holds no record (empty, whitespace only, or an empty array)' }));
+  const one = await normalizeAll(paths);
+  assert.deepEqual(one.warnings, want);
+  assert.equal(one.events.length, 1, 'the other member is read');
+  assert.deepEqual((await poolOutput(paths, { threads: 2 })).warnings, want);
+});
