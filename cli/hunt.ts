@@ -4,7 +4,7 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs, UsageError } from './args.js';
-import { listInputs } from '../ingest/sources.js';
+import { HUNT_OUTPUTS, listInputs } from '../ingest/sources.js';
 import { defaultThreads, normalizeInParallel, shippedEvents, warmUp, type JobBatch } from '../ingest/parallel/pool.js';
 import type { Chain, FanOut, Hop, HuntOutput, Session } from '../detectors/session.js';
 import type { RulesConfig } from '../detectors/findings/index.js';
@@ -31,8 +31,6 @@ const USAGE = `usage: hoptrail hunt <paths...> [--out DIR] [--lateness SEC] [--s
 ${ES_USAGE}
 exit: 0 ok, 1 an input could not be read, 2 usage, 3 a finding at or above --fail-on`;
 
-/** What hunt writes in --out (es-rejects.ndjson: cli/es-output.ts). */
-const OUTPUTS = ['events.ndjson', 'sessions.ndjson', 'hops.ndjson', 'timeline.csv', 'findings.ndjson', 'report.html', 'rejects.ndjson', 'warnings.ndjson', 'es-rejects.ndjson'];
 
 /**
  * Lines at least this long are held by the batch engine as a place in events.ndjson, shorter ones as
@@ -125,7 +123,7 @@ export async function run(argv: string[]): Promise<number> {
 
   // A path that cannot be read is reported (and the exit code says so); the others are hunted all the same.
   // This run's outputs are not read, if the output directory is among the inputs (a run before left them).
-  const { files, errors: unreadable, notes } = await listInputs(args.positional, OUTPUTS.map((f) => join(outDir, f)));
+  const { files, errors: unreadable, notes } = await listInputs(args.positional, HUNT_OUTPUTS.map((f) => join(outDir, f)));
   if (files.length === 0) {
     process.stderr.write(`hoptrail hunt: no readable input${unreadable.length > 0 ? `: ${unreadable.join('; ')}` : ''}\n`);
     return 1;

@@ -17,7 +17,14 @@ export interface Input {
   path: string;
   /** Why the path cannot be read, when it cannot. */
   error?: string;
+  /** Why the path is passed over on purpose (not an error). */
+  skipped?: string;
 }
+
+/** What `hoptrail hunt` writes in its output directory (cli/hunt.ts). */
+export const HUNT_OUTPUTS = ['events.ndjson', 'sessions.ndjson', 'hops.ndjson', 'timeline.csv', 'findings.ndjson', 'report.html', 'rejects.ndjson', 'warnings.ndjson', 'es-rejects.ndjson'];
+/** The outputs every hunt writes: a directory met in a walk that holds them all is an earlier hunt's. */
+const HUNT_ALWAYS = HUNT_OUTPUTS.slice(0, 6);
 
 /**
  * The command line's paths: files as given (whatever their extension), directories searched recursively,
@@ -33,7 +40,7 @@ export async function* walkInputs(paths: string[], wanted: (name: string) => boo
       yield { path: p, error: `cannot open: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
       continue;
     }
-    if (st.isDirectory()) yield* walkDir(p, wanted, new Set());
+    if (st.isDirectory()) yield* walkDir(p, wanted, new Set(), true);
     else if (st.isFile()) yield { path: p };
     // Not opened: every input is read more than once (the learning pass, a file's ranges on workers), so
     // a pipe would give nothing the second time (a process substitution: no event and no word), wait for
@@ -65,7 +72,7 @@ function shownBytes(b: Buffer): string {
   return out;
 }
 
-async function* walkDir(dir: string, wanted: (name: string) => boolean, seen: Set<string>): AsyncGenerator<Input> {
+async function* walkDir(dir: string, wanted: (name: string) => boolean, seen: Set<string>, named = false): AsyncGenerator<Input> {
   const entries: { name: string; kind: EntryKind }[] = [];
   try {
     // Symbolic links are followed; a directory reached twice (a link loop) is walked once.
@@ -88,6 +95,13 @@ async function* walkDir(dir: string, wanted: (name: string) => boolean, seen: Se
     return;
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // An earlier hunt's output under the evidence (`case/ --out case/run1`, then again): read, its events
+  // would be counted twice and its sessions and findings would be rejects. Named on the command line, it is
+  // read as asked.
+  if (!named && wanted(HUNT_ALWAYS[0]) && HUNT_ALWAYS.every((n) => entries.some((e) => e.name === n && e.kind === 'file'))) {
+    yield { path: dir, skipped: `an earlier hunt's output directory (${HUNT_ALWAYS.join(', ')}): not read; name its events.ndjson to read its events` };
+    return;
+  }
   for (const e of entries) {
     const p = join(dir, e.name);
     if (e.kind === 'dir') yield* walkDir(p, wanted, seen);
@@ -125,6 +139,7 @@ export async function listInputs(paths: string[], own: string[] = []): Promise<{
   }
   for await (const i of walkInputs(paths)) {
     if (i.error !== undefined) { errors.push(`${i.path}: ${i.error}`); continue; }
+    if (i.skipped !== undefined) { notes.push(`${i.path}: ${i.skipped}`); continue; }
     const id = await identity(i.path);
     if (id !== undefined && outputs.has(id)) { notes.push(`${i.path}: an output of this run, not read`); continue; }
     const first = id === undefined ? undefined : seen.get(id);

@@ -150,7 +150,7 @@ test('a directory walk names a file or directory whose name is not UTF-8, byte f
   }
 });
 
-test('outputs inside an input directory are not read: normalize\'s rejects file, hunt\'s --out files of a run before', { skip: SKIP_NO_SHARED, timeout: 120_000 }, () => {
+test('outputs inside an input directory are not read: normalize\'s rejects file, hunt\'s --out files of a run before, an earlier hunt\'s output directory', { skip: SKIP_NO_SHARED, timeout: 120_000 }, () => {
   const dir = tmp();
   try {
     copyFileSync(sharedPath('corpus', LOG), join(dir, 'a.evtx'));
@@ -167,12 +167,22 @@ test('outputs inside an input directory are not read: normalize\'s rejects file,
     assert.match(bounded(['normalize', dir, '--rejects', rejects]).stderr, new RegExp(`^  note: ${rejects}: an output of this run, not read$`, 'm'));
     rmSync(rejects);
     const out = join(dir, 'out');
-    for (const run of [1, 2]) {
-      const h = bounded(['hunt', dir, '--out', out, '--threads', '1']);
+    // The second run writes to the same directory, the third to another: an earlier hunt's output
+    // directory, met in the walk, is passed over whole (its events.ndjson read would count every event
+    // twice), with a note.
+    for (const [run, to] of [[1, out], [2, out], [3, join(dir, 'out2')]] as const) {
+      const h = bounded(['hunt', dir, '--out', to, '--threads', '1']);
       assert.equal(h.status, 0, `run ${run}: ${h.stdout.slice(-500)}${h.stderr.slice(-500)}`);
       assert.match(h.stdout, /^hoptrail hunt: 2 input\(s\), 10 event\(s\), 1 reject\(s\)/);
-      if (run === 2) assert.match(h.stdout, new RegExp(`^  note: ${out}/rejects.ndjson: an output of this run, not read$`, 'm'));
+      if (run > 1) assert.match(h.stdout, new RegExp(`^  note: ${out}: an earlier hunt's output directory \\(events.ndjson, .*\\): not read; name its events.ndjson to read its events$`, 'm'));
     }
+    // Named on the command line, it is read as asked.
+    assert.match(bounded(['hunt', out, '--out', join(dir, 'out3'), '--threads', '1']).stdout, /^hoptrail hunt: \d+ input\(s\), 10 event\(s\)/);
+    // Outputs written beside the logs, in the directory named: each output file is passed over by itself.
+    bounded(['hunt', dir, '--out', dir, '--threads', '1']);
+    const again = bounded(['hunt', dir, '--out', dir, '--threads', '1']).stdout;
+    assert.match(again, /^hoptrail hunt: 2 input\(s\), 10 event\(s\), 1 reject\(s\)/);
+    assert.match(again, new RegExp(`^  note: ${dir}/events.ndjson: an output of this run, not read$`, 'm'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
