@@ -45,17 +45,62 @@ export interface ChunkPiece { kind: 'chunk'; entry: string; bytes: Uint8Array; i
 
 export type RawItem = PieceItem | ChunkPiece | InputItem;
 
-/** Parses and adapts one piece: a record, or a reject with its position and reason. */
-export function pieceItem(p: Piece, file: string, entry: string | undefined, format: JsonFormat | undefined): InputItem {
+/** V8's words for a JSON value followed by more text, and where (in UTF-16 units) the value ends. */
+const MORE_AFTER = /^Unexpected non-whitespace character after JSON at position (\d+)/;
+/** Values taken from one line written without newlines between them; past this, the rest is one reject. */
+const MAX_VALUES_PER_PIECE = 100_000;
+
+/**
+ * A piece holding several JSON values one after the other (`{...}{...}`, `{...} {...}`, `{...},{...}`: a
+ * writer that left out the newlines), cut where JSON.parse says the first one ends: the first value and
+ * the rest. Undefined when what follows is not another object or array (garbage after a value).
+ */
+function cutAfter(p: Piece, at: number): [Piece, Piece] | undefined {
+  const t = p.text;
+  const blank = (k: number): boolean => { const c = t.charCodeAt(k); return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d; };
+  let j = at;
+  while (j < t.length && blank(j)) j++;
+  if (t.charCodeAt(j) === 0x2c) for (j++; j < t.length && blank(j);) j++;
+  const c = t.charCodeAt(j);
+  if (c !== 0x7b && c !== 0x5b) return undefined;
+  return [{ ...p, text: t.slice(0, at) }, { ...p, text: t.slice(j), offset: p.offset + Buffer.byteLength(t.slice(0, j)) }];
+}
+
+/**
+ * Parses and adapts one piece: a record, or a reject with its position and reason; several, when the piece
+ * holds several JSON values written without newlines between them (each with its own offset).
+ */
+export function pieceItem(p: Piece, file: string, entry: string | undefined, format: JsonFormat | undefined): InputItem | InputItem[] {
+  let out: InputItem[] | undefined;
+  for (let n = 1; ; n++) {
+    let v: unknown;
+    let cut: [Piece, Piece] | undefined;
+    if (p.bad === undefined) {
+      try {
+        v = JSON.parse(p.text);
+      } catch (e) {
+        const m = n < MAX_VALUES_PER_PIECE ? MORE_AFTER.exec((e as Error).message) : null;
+        cut = m ? cutAfter(p, Number(m[1])) : undefined;
+        if (cut === undefined) return last(out, { kind: 'reject', reject: reject(sourceName(file, entry), position(p), `not JSON: ${(e as Error).message}`, p.text) });
+      }
+    }
+    if (cut === undefined) return last(out, valueItem(p, v, file, entry, format));
+    (out ??= []).push(valueItem(cut[0], JSON.parse(cut[0].text), file, entry, format));
+    p = cut[1];
+  }
+}
+
+function last(out: InputItem[] | undefined, it: InputItem): InputItem | InputItem[] {
+  if (out === undefined) return it;
+  out.push(it);
+  return out;
+}
+
+/** The record a parsed value adapts to, or the reject saying why it does not (a splitter's bad piece too). */
+function valueItem(p: Piece, v: unknown, file: string, entry: string | undefined, format: JsonFormat | undefined): InputItem {
   const src = sourceName(file, entry);
   const pos = position(p);
   if (p.bad !== undefined) return { kind: 'reject', reject: reject(src, pos, p.bad, p.text) };
-  let v: unknown;
-  try {
-    v = JSON.parse(p.text);
-  } catch (e) {
-    return { kind: 'reject', reject: reject(src, pos, `not JSON: ${(e as Error).message}`, p.text) };
-  }
   const a = adapt(v, format, entry ?? file);
   if ('reason' in a) return { kind: 'reject', reject: reject(src, pos, a.reason, p.text, a.format) };
   const prov: Provenance = { format: a.format, file, offset: p.offset };
@@ -86,7 +131,11 @@ export function isEvtxMember(name: string | undefined): name is string {
  * Entry-level failures (encrypted zip member, bad gzip) become rejects; only an unopenable file throws.
  */
 export async function* readJsonFile(file: string, format?: JsonFormat, evtx: EvtxMembers = {}): AsyncGenerator<InputItem> {
-  for await (const r of readJsonPieces(file, evtx)) yield r.kind === 'piece' ? pieceItem(r.piece, file, r.entry, format) : r;
+  for await (const r of readJsonPieces(file, evtx)) {
+    const it = r.kind === 'piece' ? pieceItem(r.piece, file, r.entry, format) : r;
+    if (Array.isArray(it)) for (const x of it) yield x;
+    else yield it;
+  }
 }
 
 /**

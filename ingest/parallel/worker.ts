@@ -178,7 +178,7 @@ async function runJob(id: number, job: Job): Promise<void> {
   }
 }
 
-function raw(file: string, format: InputFormat | undefined, r: PieceItem | InputItem): InputItem {
+function raw(file: string, format: InputFormat | undefined, r: PieceItem | InputItem): InputItem | InputItem[] {
   return r.kind === 'piece' ? pieceItem(r.piece, file, r.entry, jsonFormat(format)) : r;
 }
 
@@ -189,7 +189,9 @@ function raw(file: string, format: InputFormat | undefined, r: PieceItem | Input
 async function takeRaws(b: Batcher, file: string, format: InputFormat | undefined, rs: RawItem[]): Promise<void> {
   for (const r of rs) {
     if (r.kind !== 'chunk') {
-      take(b, file, raw(file, format, r));
+      const it = raw(file, format, r);
+      if (Array.isArray(it)) for (const x of it) take(b, file, x);
+      else take(b, file, it);
       if (b.full) await b.send();
       continue;
     }
@@ -264,14 +266,20 @@ async function learn(id: number, file: string, format: InputFormat | undefined):
     let items: InputItem[] | undefined = [];
     let chars = 0, complete = true;
     // EVTX members are not learned from (nor kept): the normalizing job reads the archive again.
+    let more = true;
+    const learnFrom = (it: InputItem): void => {
+      if (items) items.push(it);
+      if (!learner.observe(it)) more = false;
+    };
     for await (const r of readJsonPieces(file, { skipped: () => { complete = false; } })) {
       const it = raw(file, format, r);
+      if (Array.isArray(it)) for (const x of it) { if (more) learnFrom(x); }
+      else learnFrom(it);
       if (items) {
-        items.push(it);
         if (r.kind === 'piece') chars += r.piece.text.length;
         if (keptChars + chars > MAX_KEPT_CHARS) items = undefined;
       }
-      if (!learner.observe(it)) { complete = false; break; }
+      if (!more) { complete = false; break; }
     }
     const cached = complete && items !== undefined;
     if (cached) { kept.set(file, { items: items!, chars }); keptChars += chars; }

@@ -14,6 +14,7 @@ import { member, writeTar, writeZip } from '../support/archives.js';
 import { referenceRecords } from '../support/corpus.js';
 import { normalizeAll, poolOutput, withoutProvenance, type Normalized } from '../support/normalized.js';
 import { toWinlogbeat6 } from '../support/shapes.js';
+import type { NormalizedEvent } from '../../schemas/event.js';
 import { HAVE_SHARED, REPO_ROOT, sharedPath, SKIP_NO_SHARED } from '../support/shared.js';
 
 const R1 = 'R1_RemotePowerShell_MS_Windows-Remote_Management_EventID_169.evtx';
@@ -239,4 +240,22 @@ test('a JSON input with no record in it (empty, whitespace, an empty array, an e
   assert.deepEqual(one.warnings, want);
   assert.equal(one.events.length, 1, 'the other member is read');
   assert.deepEqual((await poolOutput(paths, { threads: 2 })).warnings, want);
+});
+
+test('JSON values written one after another without newlines ({..}{..}, {..} {..}, {..},{..}) are each a record with its own offset; a cut one is one reject', { skip: SKIP_NO_SHARED, timeout: 60_000 }, async () => {
+  const lines = referenceRecords(R1).slice(0, 6).map((r) => JSON.stringify(toWinlogbeat6(r)));
+  const text = lines[0] + lines[1] + '\n' + lines[2] + ' ' + lines[3] + ',' + lines[4] + '\n' + lines[5] + '{"cut":\n';
+  const f = join(dir, 'glued.json');
+  writeFileSync(f, text);
+  const one = await normalizeAll([f]);
+  const apart = join(dir, 'apart.json');
+  writeFileSync(apart, lines.join('\n') + '\n');
+  // The same events as the records one per line, but where they are (the text is ASCII: offsets are indexes).
+  const content = (e: NormalizedEvent): string => { const c = JSON.parse(withoutProvenance(e)) as { log: { offset?: number } }; delete c.log.offset; return JSON.stringify(c); };
+  assert.deepEqual(one.events.map(content), (await normalizeAll([apart])).events.map(content));
+  assert.deepEqual(one.events.map((e) => e.hoptrail.provenance.offset), lines.map((l) => text.indexOf(l)));
+  assert.deepEqual(one.rejects.map((r) => (JSON.parse(r) as { position: string; original: string })).map((r) => `${r.position} ${r.original}`), [`line 3, offset ${text.indexOf('{"cut":')} {"cut":`]);
+  const pool = await poolOutput([f], { threads: 2 });
+  assert.deepEqual(pool.lines, one.lines);
+  assert.deepEqual(pool.rejects, one.rejects);
 });
