@@ -1,7 +1,7 @@
 // `hoptrail hunt <paths...> [--out DIR]`: normalize every input, rebuild and pair remoting sessions, and
 // write DIR/events.ndjson, DIR/sessions.ndjson, DIR/hops.ndjson and DIR/timeline.csv, with a short summary
 // on stdout. The work is detectors/engine.ts; this module only reads, writes and reports progress.
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs, UsageError } from './args.js';
 import { HUNT_OUTPUTS, listInputs } from '../ingest/sources.js';
@@ -123,13 +123,11 @@ export async function run(argv: string[]): Promise<number> {
 
   // A path that cannot be read is reported (and the exit code says so); the others are hunted all the same.
   // This run's outputs are not read, if the output directory is among the inputs (a run before left them).
-  const { files, errors: unreadable, notes } = await listInputs(args.positional, HUNT_OUTPUTS.map((f) => join(outDir, f)));
+  const { files, bytes: totalBytes, errors: unreadable, notes } = await listInputs(args.positional, HUNT_OUTPUTS.map((f) => join(outDir, f)));
   if (files.length === 0) {
     process.stderr.write(`hoptrail hunt: no readable input${unreadable.length > 0 ? `: ${unreadable.join('; ')}` : ''}\n`);
     return 1;
   }
-  let totalBytes = 0;
-  for (const f of files) totalBytes += (await stat(f).catch(() => ({ size: 0 }))).size;
   const threads = askedThreads ?? defaultThreads();
   await makeDir(outDir);
   // --es: the same records also go to Elasticsearch.

@@ -117,37 +117,38 @@ async function* walkDir(dir: string, wanted: (name: string) => boolean, seen: Se
 }
 
 /**
- * The input files under `paths`, each file once, the paths that could not be read (with why), and notes
- * on the paths passed over: a file already listed (with the path it was listed as), or one of `own`, the
- * files the command writes.
+ * The input files under `paths`, each file once, with their size in all; the paths that could not be read
+ * (with why); and notes on the paths passed over: a file already listed (with the path it was listed as),
+ * or one of `own`, the files the command writes.
  */
-export async function listInputs(paths: string[], own: string[] = []): Promise<{ files: string[]; errors: string[]; notes: string[] }> {
+export async function listInputs(paths: string[], own: string[] = []): Promise<{ files: string[]; bytes: number; errors: string[]; notes: string[] }> {
   const files: string[] = [], errors: string[] = [], notes: string[] = [];
+  let bytes = 0;
   // A file named and also in a directory named, or named twice, or linked to: read twice, its events
   // would be counted twice and written twice to events.ndjson. Known by device and inode, not by name.
   const seen = new Map<string, string>();
-  const identity = async (p: string): Promise<string | undefined> => {
-    const st = await stat(p).catch(() => undefined);
-    return st ? `${st.dev}:${st.ino}` : undefined;
-  };
+  const statOf = (p: string) => stat(p).catch(() => undefined);
+  const idOf = (st: { dev: number; ino: number } | undefined): string | undefined => (st ? `${st.dev}:${st.ino}` : undefined);
   // An output inside an input directory (--out under it, a rejects file or stdout redirected into it) would
   // be read while it is written: each reject of it written again and read again, until the disk is full.
   const outputs = new Set<string>();
   for (const p of own) {
-    const id = await identity(p);
+    const id = idOf(await statOf(p));
     if (id !== undefined) outputs.add(id);
   }
   for await (const i of walkInputs(paths)) {
     if (i.error !== undefined) { errors.push(`${i.path}: ${i.error}`); continue; }
     if (i.skipped !== undefined) { notes.push(`${i.path}: ${i.skipped}`); continue; }
-    const id = await identity(i.path);
+    const st = await statOf(i.path);
+    const id = idOf(st);
     if (id !== undefined && outputs.has(id)) { notes.push(`${i.path}: an output of this run, not read`); continue; }
     const first = id === undefined ? undefined : seen.get(id);
     if (first !== undefined) { notes.push(`${i.path}: ${first === i.path ? 'named more than once' : `the same file as ${first}`}, read once`); continue; }
     if (id !== undefined) seen.set(id, i.path);
     files.push(i.path);
+    bytes += st?.size ?? 0;
   }
-  return { files, errors, notes };
+  return { files, bytes, errors, notes };
 }
 
 /** As listInputs, for callers that must have every path: throws at the first that cannot be read. */
