@@ -7,7 +7,7 @@ import { signature } from '../kind.js';
 import { gunzippedName, openEntries, type EntryRange } from './archive.js';
 import { peek, textEncoding, utf16ToUtf8 } from './content.js';
 import { adapt, type JsonFormat } from './detect.js';
-import { splitJson, type Piece } from './split.js';
+import { splitJson, ws, type Piece } from './split.js';
 
 export type InputItem =
   | { kind: 'record'; record: SourceRecord; prov: Provenance }
@@ -57,10 +57,9 @@ const MAX_VALUES_PER_PIECE = 100_000;
  */
 function cutAfter(p: Piece, at: number): [Piece, Piece] | undefined {
   const t = p.text;
-  const blank = (k: number): boolean => { const c = t.charCodeAt(k); return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d; };
   let j = at;
-  while (j < t.length && blank(j)) j++;
-  if (t.charCodeAt(j) === 0x2c) for (j++; j < t.length && blank(j);) j++;
+  while (j < t.length && ws(t.charCodeAt(j))) j++;
+  if (t.charCodeAt(j) === 0x2c) for (j++; j < t.length && ws(t.charCodeAt(j));) j++;
   const c = t.charCodeAt(j);
   if (c !== 0x7b && c !== 0x5b) return undefined;
   return [{ ...p, text: t.slice(0, at) }, { ...p, text: t.slice(j), offset: p.offset + Buffer.byteLength(t.slice(0, j)) }];

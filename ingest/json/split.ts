@@ -30,7 +30,8 @@ const MAX_PIECE = 4 * 1024 * 1024;
 
 const enum C { NL = 10, CR = 13, SP = 32, TAB = 9, QUOTE = 34, BSL = 92, COMMA = 44, LBRACE = 123, RBRACE = 125, LBRACK = 91, RBRACK = 93 }
 
-function ws(c: number): boolean {
+/** JSON's whitespace (space, tab, line feed, carriage return), as a byte or a character code. */
+export function ws(c: number): boolean {
   return c === C.SP || c === C.NL || c === C.CR || c === C.TAB;
 }
 
