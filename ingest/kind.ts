@@ -1,7 +1,7 @@
 // What an input is. Evidence arrives renamed (`Security`, `DC01_Security.evtx.bak`, a zip saved as
 // `logs.json`): a signature in the first bytes (EVTX, zip, gzip, tar) decides before the name does, and the
 // name decides only when the bytes carry none (a damaged EVTX header, a cut archive, JSON text).
-import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 
 export type FileKind = 'evtx' | 'zip' | 'tar' | 'tgz' | 'gz' | 'json';
 export type Signature = 'evtx' | 'zip' | 'gzip' | 'tar';
@@ -56,7 +56,6 @@ function sniffFile(path: string): Signature | undefined {
     return undefined;
   }
   try {
-    if (!fstatSync(fd).isFile()) return undefined;
     const head = Buffer.alloc(SNIFF_BYTES);
     const n = readSync(fd, head, 0, SNIFF_BYTES, 0);
     return signature(head.subarray(0, n));
