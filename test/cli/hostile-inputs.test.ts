@@ -23,6 +23,12 @@ function bounded(args: string[]): { status: number | null; stdout: string; stder
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** `dump FIFO` while a writer copies `log` into the FIFO, starting after `delay` seconds. */
+function dumpThroughFifo(log: string, fifo: string, delay = 0): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync('bash', ['-c', '(sleep "$5"; cat "$1" > "$2") & exec "$3" "$4" dump "$2"', 'sh', log, fifo, process.execPath, BIN, String(delay)], { encoding: 'utf8', timeout: 30_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'hoptrail-hostile-'));
 }
@@ -58,7 +64,7 @@ test('dump reads a FIFO named on the command line once, in order, as the file it
     // Named .json: neither the name nor a look at the first bytes (which would take them from the pipe) decides.
     const fifo = join(dir, 'pipe.json');
     execFileSync('mkfifo', [fifo]);
-    const r = spawnSync('bash', ['-c', 'cat "$1" > "$2" & exec "$3" "$4" dump "$2"', 'sh', log, fifo, process.execPath, BIN], { encoding: 'utf8', timeout: 30_000 });
+    const r = dumpThroughFifo(log, fifo);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, want.stdout);
     assert.equal(r.stderr, want.stderr.replaceAll(log, fifo));
@@ -215,7 +221,7 @@ test('dump of a FIFO with no writer yet says that it waits, then reads the write
     const want = hoptrail(['dump', log]);
     const fifo = join(dir, 'later.evtx');
     execFileSync('mkfifo', [fifo]);
-    const r = spawnSync('bash', ['-c', '(sleep 3; cat "$1" > "$2") & exec "$3" "$4" dump "$2"', 'sh', log, fifo, process.execPath, BIN], { encoding: 'utf8', timeout: 30_000 });
+    const r = dumpThroughFifo(log, fifo, 3);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, want.stdout);
     const [first, ...rest] = r.stderr.split('\n');
