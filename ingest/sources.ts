@@ -21,10 +21,10 @@ export interface Input {
   skipped?: string;
 }
 
-/** What `hoptrail hunt` writes in its output directory (cli/hunt.ts). */
-export const HUNT_OUTPUTS = ['events.ndjson', 'sessions.ndjson', 'hops.ndjson', 'timeline.csv', 'findings.ndjson', 'report.html', 'rejects.ndjson', 'warnings.ndjson', 'es-rejects.ndjson'];
 /** The outputs every hunt writes: a directory met in a walk that holds them all is an earlier hunt's. */
-const HUNT_ALWAYS = HUNT_OUTPUTS.slice(0, 6);
+const HUNT_ALWAYS = ['events.ndjson', 'sessions.ndjson', 'hops.ndjson', 'timeline.csv', 'findings.ndjson', 'report.html'];
+/** What `hoptrail hunt` writes in its output directory (cli/hunt.ts). */
+export const HUNT_OUTPUTS = [...HUNT_ALWAYS, 'rejects.ndjson', 'warnings.ndjson', 'es-rejects.ndjson'];
 
 /**
  * The command line's paths: files as given (whatever their extension), directories searched recursively,
