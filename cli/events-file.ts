@@ -54,10 +54,11 @@ export class EventsFile {
 
   /** The line at [start, end), read back when the engine processes its event. */
   line(start: number, end: number): StoredLine {
-    return { text: () => this.read(start, end) };
+    return new LineAt(this, start, end);
   }
 
-  private read(start: number, end: number): string {
+  /** The text of the line at [start, end) (from its batch while that is still being written). */
+  read(start: number, end: number): string {
     for (const [at, b] of this.pending) {
       if (start >= at && end <= at + b.byteLength) return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8', start - at, end - at);
     }
@@ -75,5 +76,16 @@ export class EventsFile {
     while (this.pending.size > 0 && !this.failed) await new Promise<void>((r) => { this.waiter = r; });
     closeSync(this.fd);
     if (this.failed) throw this.failed;
+  }
+}
+
+/**
+ * A place in events.ndjson, as the batch engine holds it to the end: one small object, not a closure and
+ * its context (a batch holds one per relevant event past its budget of objects; see cli/hunt.ts).
+ */
+class LineAt implements StoredLine {
+  constructor(private readonly file: EventsFile, private readonly start: number, private readonly end: number) {}
+  text(): string {
+    return this.file.read(this.start, this.end);
   }
 }
