@@ -14,6 +14,7 @@ import { HuntEngine } from '../detectors/engine.js';
 import { normalizeFiles } from '../ingest/pipeline.js';
 import { expandPaths, isEvtxPath } from '../ingest/sources.js';
 import type { NormalizedEvent } from '../schemas/event.js';
+import { NO_CA, startLine } from './start-env.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SHARED = process.env.HOPTRAIL_SHARED ?? join(ROOT, '..', 'shared');
@@ -26,16 +27,18 @@ const COPIES = copiesArg > 0 ? Number(process.argv[copiesArg + 1]) : 0;
 /** cpu: user + system seconds of the whole process (all threads): on a shared machine, steadier than wall. */
 interface Timing { seconds: number; cpu: number; rssMB: number; stdout: string }
 
-/** Wall time and peak RSS of a command (GNU time): the median of RUNS runs. */
+/** Wall time (by the clock around the run), CPU and peak RSS (GNU time) of a command: the median of RUNS runs. */
 function timeCommand(cmd: string[], setup?: () => void): Timing {
   const samples: Timing[] = [];
   for (let i = 0; i < RUNS; i++) {
     setup?.();
-    const r = spawnSync('/usr/bin/time', ['-f', '%e %M %U %S', ...cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
+    const t0 = performance.now();
+    const r = spawnSync('/usr/bin/time', ['-f', '%e %M %U %S', ...cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26, env: NO_CA });
+    const seconds = (performance.now() - t0) / 1000;
     const last = r.stderr.trim().split('\n').pop() ?? '';
     const [sec, kb, user, sys] = last.split(' ').map(Number);
     if (r.status !== 0 || !Number.isFinite(sec)) throw new Error(`${cmd.join(' ')} failed (${r.status}): ${r.stderr.slice(-500)}`);
-    samples.push({ seconds: sec, cpu: user + sys, rssMB: kb / 1024, stdout: r.stdout });
+    samples.push({ seconds, cpu: user + sys, rssMB: kb / 1024, stdout: r.stdout });
   }
   samples.sort((a, b) => a.seconds - b.seconds);
   return samples[Math.floor(samples.length / 2)];
@@ -55,6 +58,7 @@ async function main(): Promise<void> {
     const sessions = Number(/(\d+) session\(s\)/.exec(def.stdout)?.[1] ?? 0);
     const one = hunt(['--threads', '1']);
     console.log(`bench/hunt over ${SHARED}: ${events} events, ${sessions} sessions; median of ${RUNS} runs, whole processes`);
+    console.log(`  ${startLine(RUNS)}`);
     const row = (label: string, t: Timing, n = events, what = 'events'): void =>
       console.log(`  ${label.padEnd(44)} ${t.seconds.toFixed(2).padStart(6)} s ${(n / t.seconds).toFixed(0).padStart(8)} ${what}/s  peak RSS ${t.rssMB.toFixed(0)} MB  CPU ${t.cpu.toFixed(2)} s`);
     row('hoptrail hunt (default threads)', def);

@@ -9,6 +9,7 @@ import { readdirSync, statSync, existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CA_SET, CA_VAR, NO_CA, startLine } from './start-env.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '..', '..', '..');
 const SHARED = process.env.HOPTRAIL_SHARED ?? join(ROOT, '..', 'shared');
@@ -17,17 +18,6 @@ const runsArg = process.argv.indexOf('--runs');
 const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 3;
 
 interface Timing { seconds: number; cpu: number; rssMB: number }
-
-/**
- * Node 20 with OpenSSL 3 parses the bundle NODE_EXTRA_CA_CERTS names at every process start, before any
- * script runs (nodejs/node#40524, openssl/openssl#16871): ~45 ms on this machine, where it is set for the
- * machine's proxies. `dump` opens no TLS connection, so hoptrail's runs are timed without it; the System
- * log's single-thread run is also timed with the environment as it is, and node's own start-up both ways.
- */
-const CA_VAR = 'NODE_EXTRA_CA_CERTS';
-const CA_SET = process.env[CA_VAR] !== undefined;
-const NO_CA: NodeJS.ProcessEnv = { ...process.env };
-delete NO_CA[CA_VAR];
 
 /**
  * Wall time (the clock around the run: GNU time's is in hundredths), CPU time (user + system, all threads)
@@ -70,13 +60,7 @@ function main(): void {
     { name: 'corpus/*.evtx (24 files)', files: readdirSync(join(SHARED, 'corpus')).filter((f) => f.endsWith('.evtx')).sort().map((f) => join(SHARED, 'corpus', f)) },
   ];
   console.log(`bench/parse: median of ${RUNS} runs each; whole processes (start-up included), output to /dev/null; load average ${load()}`);
-  const bare = timeCommand([process.execPath, '-e', '0']);
-  if (CA_SET) {
-    const withCa = timeCommand([process.execPath, '-e', '0'], process.env);
-    console.log(`node's own start-up (node -e 0): ${bare.seconds.toFixed(3)} s; ${withCa.seconds.toFixed(3)} s with ${CA_VAR} (set here): hoptrail's runs are timed without it, as dump opens no TLS connection`);
-  } else {
-    console.log(`node's own start-up (node -e 0): ${bare.seconds.toFixed(3)} s`);
-  }
+  console.log(startLine(RUNS));
   for (const [k, set] of sets.entries()) {
     const bytes = set.files.reduce((n, f) => n + statSync(f).size, 0);
     const records = countRecords(set.files);
