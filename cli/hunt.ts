@@ -110,7 +110,7 @@ export async function run(argv: string[]): Promise<number> {
   // and report take about a hundred milliseconds) and listing the inputs. The others start once the inputs
   // are planned, if they hold work for them (normalizeInParallel).
   warmUp(1);
-  const [{ HuntEngine, isRelevant }, { DEFAULT_CONFIG, exitCodeFor, FindingsCollector, parseSeverity }, { renderReport }, { timelineHeader, timelineRows }] = await Promise.all([
+  const [{ HuntEngine, isRelevant, heldNote }, { DEFAULT_CONFIG, exitCodeFor, FindingsCollector, parseSeverity }, { renderReport }, { timelineHeader, timelineRows }] = await Promise.all([
     import('../detectors/engine.js'), import('../detectors/findings/index.js'), import('../dashboards/report/index.js'), import('../detectors/timeline.js'),
   ]);
   const outDir = typeof args.flags.out === 'string' ? args.flags.out : './hoptrail-out';
@@ -242,6 +242,8 @@ export async function run(argv: string[]): Promise<number> {
   ];
   if (esStats && esOutput) lines.push(esOutput.esSummary(esStats, outDir));
   if (findings.stats().sightings_overflow > 0) lines.push(`  note: ${findings.stats().sightings_overflow} command text(s) not examined (memory cap)`);
+  const held = heldNote(engine.stats());
+  if (held !== undefined) lines.push(`  note: ${held}`);
   for (const r of notes) lines.push(`  note: ${r}`);
   for (const u of unreadable) lines.push(`  unreadable: ${u}`);
   // Host, user and finding titles are attacker-controlled: no control character reaches the terminal.

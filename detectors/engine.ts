@@ -22,6 +22,19 @@ export interface EngineOptions extends StreamOptions, HopOptions {
   batch?: boolean;
 }
 
+/** Relevant events a batch holds at most; past it, the oldest are processed before the input ends. */
+export const BATCH_HELD_MAX = 250_000;
+
+/**
+ * What a batch hunt must tell its user when it could not hold everything to the end (stats of an engine
+ * with the default cap), or undefined when it held everything.
+ */
+export function heldNote(s: EngineStats): string | undefined {
+  if (s.forced === 0) return undefined;
+  const late = s.late > 0 ? `; ${s.late} event(s) then came older than events already processed` : '';
+  return `more than ${BATCH_HELD_MAX} relevant events to hold: the oldest were processed before the input ended${late}; a session whose events are in files read out of time order may be split or left unpaired (hunt such evidence in parts, by host or by time)`;
+}
+
 export interface EngineStats {
   events: number;
   relevant: number;
@@ -115,7 +128,7 @@ export class HuntEngine {
 
   constructor(private readonly opts: EngineOptions = {}) {
     // Batch holds the relevant events to the end: a smaller cap keeps that within memory.
-    this.buffer = new EventTimeBuffer({ maxBuffered: opts.batch ? 250_000 : undefined, ...opts });
+    this.buffer = new EventTimeBuffer({ maxBuffered: opts.batch ? BATCH_HELD_MAX : undefined, ...opts });
     this.skewMs = this.buffer.skewMs;
     this.idleMs = opts.idleMs ?? 10 * 60_000;
     this.halves = new HalfSessions(this.hosts, { idleMs: this.idleMs });

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SKIP_NO_SHARED, sharedPath } from '../support/shared.js';
 import { hunt, loadEvents } from './support.js';
-import { HuntEngine, isRelevant, type StoredLine } from '../../detectors/engine.js';
+import { heldNote, HuntEngine, isRelevant, type StoredLine } from '../../detectors/engine.js';
 import type { HuntOutput } from '../../detectors/session.js';
 import type { NormalizedEvent } from '../../schemas/event.js';
 
@@ -32,4 +32,20 @@ test('batch engine: stored lines give the output of event objects, each read bac
   const twice = { n: 0 };
   assert.equal(JSON.stringify(huntStored([...events, ...events], twice)), want);
   assert.equal(twice.n, reads.n);
+});
+
+test('batch engine: past its cap it says so (hunt prints the note), and holding everything it says nothing', { skip: SKIP_NO_SHARED }, async () => {
+  const events = await loadEvents(sharedPath('datasets'));
+  const capped = new HuntEngine({ batch: true, maxBuffered: 100 });
+  for (const e of events) capped.push(e);
+  capped.flush();
+  const s = capped.stats();
+  assert.ok(s.relevant > 1000 && s.forced > 0, JSON.stringify(s));
+  const note = heldNote(s);
+  assert.match(note ?? '', /processed before the input ended/);
+  if (s.late > 0) assert.match(note ?? '', new RegExp(`${s.late} event\\(s\\) then came older`));
+  const whole = new HuntEngine({ batch: true });
+  for (const e of events) whole.push(e);
+  whole.flush();
+  assert.equal(heldNote(whole.stats()), undefined);
 });
