@@ -2,7 +2,6 @@
 // parse independently (each carries its own string and template tables), so a range gives exactly the
 // items a whole-file read (reader.ts) gives for those blocks, in the same order.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { CHUNK_SIZE, isChunk, parseChunk, type ChunkItem, type ChunkOptions } from './chunk.js';
 import { checkFileHeader, FILE_HEADER_SIZE, notEvtx, strayBlock } from './reader.js';
 
@@ -13,25 +12,34 @@ export interface EvtxPlan {
   fatal?: string;
 }
 
-/** Size, header and first block of an EVTX file: how many blocks to read, or why it is not EVTX. */
-export async function planEvtx(file: string): Promise<EvtxPlan> {
-  let fh;
+/**
+ * Size, header and first block of an EVTX file: how many blocks to read, or why it is not EVTX.
+ * Synchronous: a hunt plans every input before its workers get a job, and one promise per open, stat,
+ * read and close (each a trip through the thread pool) made that 80-100 ms for the 79 files of ../shared.
+ */
+export function planEvtx(file: string): EvtxPlan {
+  let fd: number;
   try {
-    fh = await open(file, 'r');
+    fd = openSync(file, 'r');
   } catch (e) {
     return { blocks: 0, fatal: `cannot open: ${(e as Error).message}` };
   }
   try {
-    const size = (await fh.stat()).size;
+    const size = fstatSync(fd).size;
     const head = Buffer.alloc(Math.min(size, FILE_HEADER_SIZE + CHUNK_SIZE));
-    const { bytesRead } = await fh.read(head, 0, head.length, 0);
+    let bytesRead = 0;
+    while (bytesRead < head.length) {
+      const n = readSync(fd, head, bytesRead, head.length - bytesRead, bytesRead);
+      if (n === 0) break;
+      bytesRead += n;
+    }
     const blocks = size > FILE_HEADER_SIZE ? Math.ceil((size - FILE_HEADER_SIZE) / CHUNK_SIZE) : 0;
     const fatal = notEvtx(head.subarray(0, Math.min(bytesRead, FILE_HEADER_SIZE)), blocks === 0 ? null : head.subarray(FILE_HEADER_SIZE, bytesRead));
     return fatal === undefined ? { blocks } : { blocks: 0, fatal };
   } catch (e) {
     return { blocks: 0, fatal: `cannot read: ${(e as Error).message}` };
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 

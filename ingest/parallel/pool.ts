@@ -8,7 +8,7 @@
 // - Memory is bounded: workers have modest heaps, and a batch ahead of its turn is acknowledged only
 //   while the batches held stay under a cap.
 import { availableParallelism } from 'node:os';
-import { stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { InputFormat, NormalizedEvent } from '../../schemas/event.js';
 import { ClockKnowledge, type KnowledgeSnapshot } from '../normalize/clock.js';
@@ -34,6 +34,15 @@ export function* shippedEvents(b: JobBatch, messages = false): Generator<Shipped
     const event = JSON.parse(text.toString('utf8', r[i], r[i + 1])) as NormalizedEvent;
     if (!messages && event.message !== undefined) event.message = undefined;
     yield { event, start: r[i], end: r[i + 1] };
+  }
+}
+
+/** A file's size for progress (0 when it cannot be read: its job says why). */
+function fileSize(f: string): number {
+  try {
+    return statSync(f).size;
+  } catch {
+    return 0;
   }
 }
 
@@ -142,7 +151,7 @@ export async function* normalizeInParallel(files: string[], opts: ParallelOption
     return st;
   };
   for (const f of files) {
-    sizes.set(f, (await stat(f).catch(() => ({ size: 0 }))).size);
+    sizes.set(f, fileSize(f));
     if (!isEvtxPath(f, opts.format)) {
       // A zip holding EVTX: a job per EVTX member, and per run of other members between them.
       const shares = await zipShares(f);
@@ -150,7 +159,7 @@ export async function* normalizeInParallel(files: string[], opts: ParallelOption
       shares.forEach((members, i) => jobs.push(state({ kind: 'json', file: f, format: opts.format, members }, i === shares.length - 1)));
       continue;
     }
-    const plan = await planEvtx(f);
+    const plan = planEvtx(f);
     if (plan.fatal !== undefined) { jobs.push(state({ kind: 'unreadable', file: f, error: plan.fatal }, true, true)); continue; }
     // No block: still a job, for the file header's warnings (and 'file holds no chunks').
     if (plan.blocks === 0) { jobs.push(state({ kind: 'evtx', file: f, from: 0, to: 0 }, true)); continue; }
