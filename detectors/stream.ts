@@ -154,9 +154,21 @@ export class EventTimeBuffer<T> {
   }
 }
 
-/** Keyed state whose entries expire a fixed time (event time) after they were last touched. */
+/**
+ * Keyed state whose entries expire a fixed time (event time) after they were last touched.
+ *
+ * Entries are kept in the order of their last touch, which is the order of their times while times only
+ * grow (events are processed in event-time order): evict() then stops at the first live entry, instead of
+ * walking every entry each time it is called (every 5 s of event time: over a month of a busy domain
+ * controller's logons, billions of steps). A time that goes backwards (a late event) marks the order
+ * unsure; the next evict() walks everything and sorts what is left.
+ */
 export class TtlMap<V> {
   private readonly m = new Map<string, { v: V; last: number }>();
+  /** The latest time an entry was set or touched at. */
+  private latest = -Infinity;
+  /** Whether the entries are in the order of their `last`. */
+  private sorted = true;
   constructor(readonly ttlMs: number, private readonly maxEntries = 200_000) {}
 
   get(key: string): V | undefined {
@@ -165,18 +177,33 @@ export class TtlMap<V> {
 
   set(key: string, v: V, now: number): void {
     const e = this.m.get(key);
-    if (e) { e.v = v; e.last = Math.max(e.last, now); return; }
+    if (e) { e.v = v; this.bump(key, e, now); return; }
     if (this.m.size >= this.maxEntries) {
-      // Bounded: drop the least recently inserted entry (Map keeps insertion order).
+      // Bounded: drop the entry touched longest ago (the first).
       const first = this.m.keys().next().value;
       if (first !== undefined) this.m.delete(first);
     }
     this.m.set(key, { v, last: now });
+    this.saw(now);
   }
 
   touch(key: string, now: number): void {
     const e = this.m.get(key);
-    if (e && now > e.last) e.last = now;
+    if (e) this.bump(key, e, now);
+  }
+
+  /** A later touch moves the entry to the end. */
+  private bump(key: string, e: { v: V; last: number }, now: number): void {
+    if (now <= e.last) return;
+    e.last = now;
+    this.m.delete(key);
+    this.m.set(key, e);
+    this.saw(now);
+  }
+
+  private saw(now: number): void {
+    if (now < this.latest) this.sorted = false;
+    else this.latest = now;
   }
 
   delete(key: string): void {
@@ -186,9 +213,23 @@ export class TtlMap<V> {
   /** Removes and returns entries idle past the TTL at `now`. */
   evict(now: number): V[] {
     const out: V[] = [];
-    for (const [k, e] of this.m) {
-      if (e.last + this.ttlMs < now) { out.push(e.v); this.m.delete(k); }
+    if (this.sorted) {
+      for (const [k, e] of this.m) {
+        if (e.last + this.ttlMs >= now) break;
+        out.push(e.v);
+        this.m.delete(k);
+      }
+      return out;
     }
+    const keep: [string, { v: V; last: number }][] = [];
+    for (const [k, e] of this.m) {
+      if (e.last + this.ttlMs < now) out.push(e.v);
+      else keep.push([k, e]);
+    }
+    keep.sort((a, b) => a[1].last - b[1].last);
+    this.m.clear();
+    for (const [k, e] of keep) this.m.set(k, e);
+    this.sorted = true;
     return out;
   }
 
