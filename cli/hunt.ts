@@ -46,6 +46,8 @@ const HOLD_ON_DISK = 2048;
  * 13.7 MB of such lines: it stays within the budget, and reads nothing more back.
  */
 const HOLD_AS_OBJECTS = 16 << 20;
+/** Input bytes from which a hunt surely has two jobs (see the warm-up in run()). */
+const EARLY_BYTES = 4 << 20;
 
 class Progress {
   private last = 0;
@@ -107,13 +109,18 @@ export async function run(argv: string[]): Promise<number> {
   // Before any worker exists: V8's flags are read by each new thread.
   optimizeLater();
   // A worker starts now: its start-up overlaps this thread loading the rest of hunt (the detectors, findings
-  // and report take about a hundred milliseconds) and listing the inputs. The others start once the inputs
-  // are planned, if they hold work for them (normalizeInParallel).
+  // and report take about a hundred milliseconds) and listing the inputs, which goes on meanwhile. Others
+  // start once the inputs are listed when they surely hold work for them, else once they are planned
+  // (normalizeInParallel).
   warmUp(1);
+  const outDir = typeof args.flags.out === 'string' ? args.flags.out : './hoptrail-out';
+  // A path that cannot be read is reported (and the exit code says so); the others are hunted all the same.
+  // This run's outputs are not read, if the output directory is among the inputs (a run before left them).
+  const listing = listInputs(args.positional, HUNT_OUTPUTS.map((f) => join(outDir, f)));
+  listing.catch(() => undefined);
   const [{ HuntEngine, isRelevant, heldNote }, { DEFAULT_CONFIG, exitCodeFor, FindingsCollector, parseSeverity }, { renderReport }, { timelineHeader, timelineRows }] = await Promise.all([
     import('../detectors/engine.js'), import('../detectors/findings/index.js'), import('../dashboards/report/index.js'), import('../detectors/timeline.js'),
   ]);
-  const outDir = typeof args.flags.out === 'string' ? args.flags.out : './hoptrail-out';
   const failOnFlag = args.flags['fail-on'];
   const failOn = typeof failOnFlag === 'string' ? parseSeverity(failOnFlag) : undefined;
   if (typeof failOnFlag === 'string' && !failOn) { process.stderr.write(`hoptrail hunt: --fail-on needs info, low, medium, high or critical\n${USAGE}\n`); return 2; }
@@ -129,14 +136,15 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
 
-  // A path that cannot be read is reported (and the exit code says so); the others are hunted all the same.
-  // This run's outputs are not read, if the output directory is among the inputs (a run before left them).
-  const { files, bytes: totalBytes, errors: unreadable, notes } = await listInputs(args.positional, HUNT_OUTPUTS.map((f) => join(outDir, f)));
+  const { files, bytes: totalBytes, errors: unreadable, notes } = await listing;
   if (files.length === 0) {
     process.stderr.write(`hoptrail hunt: no readable input${unreadable.length > 0 ? `: ${unreadable.join('; ')}` : ''}\n`);
     return 1;
   }
   const threads = askedThreads ?? defaultThreads();
+  // Every input is a job, and one of 4 MiB at least two (2 MiB EVTX ranges; a JSON input is shared): as
+  // many workers start now, while the inputs are planned, as there will surely be jobs for.
+  warmUp(Math.min(threads, Math.max(files.length, totalBytes >= EARLY_BYTES ? 2 : 1)));
   await makeDir(outDir);
   // --es: the same records also go to Elasticsearch.
   const esOutput = esRequested(args.flags) ? await import('./es-output.js') : undefined;
