@@ -40,7 +40,7 @@ exit: 0 ok, 1 an input could not be read, 2 usage, 3 a finding at or above --fai
 const HOLD_ON_DISK = 2048;
 /**
  * Bytes of short lines the batch engine may hold as objects; past them, it holds every event as a place
- * in events.ndjson (about 250 bytes each, against ~1.7 KB as an object). The engine holds every relevant
+ * in events.ndjson (about 350 bytes each with its keys, against ~1.7 KB as an object). The engine holds every relevant
  * event to the end, and a domain controller's Security log is mostly relevant logons: without this, this
  * thread's heap grew by ~14 MB per copy of large/StolenSzechuan_DC_Security.evtx. All of ../shared holds
  * 13.7 MB of such lines: it stays within the budget, and reads nothing more back.
