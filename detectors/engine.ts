@@ -281,7 +281,8 @@ export class HuntEngine {
       if (dueSet.has(h) && (this.used.has(h) || now === Infinity)) { this.pool.splice(i, 1); this.closedAt.delete(h); }
       else if (h.side === 'destination' && this.used.has(h)) { this.pool.splice(i, 1); this.closedAt.delete(h); }
     }
-    // Used marks are only needed while a half can still be met.
-    for (const h of [...this.used]) if (!this.pool.includes(h) && h.closed) this.used.delete(h);
+    // Used marks are only needed while a half can still be met (a set: the pool may hold thousands).
+    const inPool = new Set(this.pool);
+    for (const h of [...this.used]) if (!inPool.has(h) && h.closed) this.used.delete(h);
   }
 }
