@@ -14,7 +14,7 @@ import { HuntEngine } from '../detectors/engine.js';
 import { normalizeFiles } from '../ingest/pipeline.js';
 import { expandPaths, isEvtxPath } from '../ingest/sources.js';
 import type { NormalizedEvent } from '../schemas/event.js';
-import { NO_CA, startLine } from './start-env.js';
+import { startLine, timeCommand, type Timing } from './processes.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SHARED = process.env.HOPTRAIL_SHARED ?? join(ROOT, '..', 'shared');
@@ -24,26 +24,6 @@ const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 3;
 const copiesArg = process.argv.indexOf('--copies');
 const COPIES = copiesArg > 0 ? Number(process.argv[copiesArg + 1]) : 0;
 
-/** cpu: user + system seconds of the whole process (all threads): on a shared machine, steadier than wall. */
-interface Timing { seconds: number; cpu: number; rssMB: number; stdout: string }
-
-/** Wall time (by the clock around the run), CPU and peak RSS (GNU time) of a command: the median of RUNS runs. */
-function timeCommand(cmd: string[], setup?: () => void): Timing {
-  const samples: Timing[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    setup?.();
-    const t0 = performance.now();
-    const r = spawnSync('/usr/bin/time', ['-f', '%e %M %U %S', ...cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26, env: NO_CA });
-    const seconds = (performance.now() - t0) / 1000;
-    const last = r.stderr.trim().split('\n').pop() ?? '';
-    const [sec, kb, user, sys] = last.split(' ').map(Number);
-    if (r.status !== 0 || !Number.isFinite(sec)) throw new Error(`${cmd.join(' ')} failed (${r.status}): ${r.stderr.slice(-500)}`);
-    samples.push({ seconds, cpu: user + sys, rssMB: kb / 1024, stdout: r.stdout });
-  }
-  samples.sort((a, b) => a.seconds - b.seconds);
-  return samples[Math.floor(samples.length / 2)];
-}
-
 async function main(): Promise<void> {
   if (!existsSync(join(SHARED, 'corpus'))) {
     console.log(`bench/hunt: shared data not found at ${SHARED}; nothing to measure`);
@@ -51,7 +31,7 @@ async function main(): Promise<void> {
   }
   const out = mkdtempSync(join(tmpdir(), 'hoptrail-bench-'));
   const clean = (): void => rmSync(join(out, 'o'), { recursive: true, force: true });
-  const hunt = (extra: string[], input = SHARED): Timing => timeCommand([process.execPath, BIN, 'hunt', input, '--out', join(out, 'o'), ...extra], clean);
+  const hunt = (extra: string[], input = SHARED): Timing => timeCommand([process.execPath, BIN, 'hunt', input, '--out', join(out, 'o'), ...extra], { runs: RUNS, setup: clean, stdout: true });
   try {
     const def = hunt([]);
     const events = Number(/(\d+) event\(s\)/.exec(def.stdout)?.[1] ?? 0);
@@ -77,7 +57,7 @@ async function main(): Promise<void> {
     const files = await expandPaths([SHARED]);
     const evtx = files.filter((f) => isEvtxPath(f));
     if (spawnSync('evtxexport', ['-V'], { stdio: 'ignore' }).status === 0) {
-      const lib = timeCommand(['sh', '-c', 'for f; do evtxexport "$f" >/dev/null 2>&1; done; true', 'sh', ...evtx]);
+      const lib = timeCommand(['sh', '-c', 'for f; do evtxexport "$f" >/dev/null 2>&1; done; true', 'sh', ...evtx], { runs: RUNS });
       const records = Number(/(\d+) event\(s\)/.exec(spawnSync(process.execPath, [BIN, 'hunt', ...evtx, '--out', join(out, 'e')], { encoding: 'utf8' }).stdout)?.[1] ?? 0);
       row(`libevtx evtxexport, parse only (${evtx.length} EVTX)`, lib, records, 'records');
       console.log(`  hoptrail end to end (all inputs) / libevtx parsing the EVTX part: ${((events / def.seconds) / (records / lib.seconds)).toFixed(1)}x the rate`);

@@ -9,34 +9,13 @@ import { readdirSync, statSync, existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CA_SET, CA_VAR, NO_CA, startLine } from './start-env.js';
+import { CA_SET, CA_VAR, startLine, timeCommand, type Timing } from './processes.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '..', '..', '..');
 const SHARED = process.env.HOPTRAIL_SHARED ?? join(ROOT, '..', 'shared');
 const BIN = join(ROOT, 'bin', 'hoptrail.js');
 const runsArg = process.argv.indexOf('--runs');
 const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 3;
-
-interface Timing { seconds: number; cpu: number; rssMB: number }
-
-/**
- * Wall time (the clock around the run: GNU time's is in hundredths), CPU time (user + system, all threads)
- * and peak RSS of a command; the median of RUNS runs.
- */
-function timeCommand(cmd: string[], env: NodeJS.ProcessEnv = NO_CA): Timing {
-  const samples: Timing[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    const t0 = performance.now();
-    const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', ...cmd], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26, env });
-    const seconds = (performance.now() - t0) / 1000;
-    const last = r.stderr.trim().split('\n').pop() ?? '';
-    const [sec, user, sys, kb] = last.split(' ').map(Number);
-    if (r.status !== 0 || !Number.isFinite(sec)) throw new Error(`${cmd.join(' ')} failed: ${r.stderr.slice(-500)}`);
-    samples.push({ seconds, cpu: user + sys, rssMB: kb / 1024 });
-  }
-  samples.sort((a, b) => a.seconds - b.seconds);
-  return samples[Math.floor(samples.length / 2)];
-}
 
 /** Wall-clock figures mean little on a busy machine: say how busy it was. */
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
@@ -67,17 +46,17 @@ function main(): void {
     const row = (label: string, t: Timing) =>
       console.log(`  ${label.padEnd(30)} ${t.seconds.toFixed(2).padStart(6)} s ${(records / t.seconds).toFixed(0).padStart(9)} records/s ${(bytes / 1048576 / t.seconds).toFixed(1).padStart(7)} MB/s  CPU ${t.cpu.toFixed(2)} s  peak RSS ${t.rssMB.toFixed(0)} MB`);
     console.log(`\n${set.name}: ${records} records, ${(bytes / 1048576).toFixed(1)} MB (load average ${load()})`);
-    const one = timeCommand([process.execPath, BIN, 'dump', '--no-recover', ...set.files]);
+    const one = timeCommand([process.execPath, BIN, 'dump', '--no-recover', ...set.files], { runs: RUNS });
     row('hoptrail dump (1 thread)', one);
-    if (CA_SET && k === 0) row(`  the same with ${CA_VAR}`, timeCommand([process.execPath, BIN, 'dump', '--no-recover', ...set.files], process.env));
-    const two = timeCommand([process.execPath, BIN, 'dump', '--no-recover', '--threads', '2', ...set.files]);
+    if (CA_SET && k === 0) row(`  the same with ${CA_VAR}`, timeCommand([process.execPath, BIN, 'dump', '--no-recover', ...set.files], { runs: RUNS, env: process.env }));
+    const two = timeCommand([process.execPath, BIN, 'dump', '--no-recover', '--threads', '2', ...set.files], { runs: RUNS });
     row('hoptrail dump --threads 2', two);
     // Two threads can do no better than two processes that share nothing: on a VM's two vCPUs they may
     // share a physical core's caches, so this ceiling can sit well under 2x.
-    const pair = timeCommand(['sh', '-c', '"$0" "$@" & "$0" "$@" & wait', process.execPath, BIN, 'dump', '--no-recover', ...set.files]);
+    const pair = timeCommand(['sh', '-c', '"$0" "$@" & "$0" "$@" & wait', process.execPath, BIN, 'dump', '--no-recover', ...set.files], { runs: RUNS });
     console.log(`  two 1-thread dumps at once ${pair.seconds.toFixed(2).padStart(9)} s: this machine's ceiling for 2 threads ${((2 * one.seconds) / pair.seconds).toFixed(2)}x (2 threads reach ${(one.seconds / two.seconds).toFixed(2)}x)`);
     if (haveLibevtx) {
-      const lib = timeCommand(['sh', '-c', 'for f; do evtxexport "$f"; done', 'sh', ...set.files]);
+      const lib = timeCommand(['sh', '-c', 'for f; do evtxexport "$f"; done', 'sh', ...set.files], { runs: RUNS });
       row('libevtx evtxexport', lib);
       console.log(`  ratio to libevtx: ${(lib.seconds / one.seconds).toFixed(1)}x single-threaded, ${(lib.seconds / two.seconds).toFixed(1)}x with 2 threads; 2 threads / 1 thread: ${(one.seconds / two.seconds).toFixed(2)}x (load average now ${load()})`);
     } else {
