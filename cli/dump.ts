@@ -125,7 +125,7 @@ async function dumpAll(inputs: string[], o: DumpOptions, out: StdoutWriter, pool
       continue;
     }
     const workers = o.threads > 1 && !named.has(input.path) ? await pool.take(await fileSize(input.path)) : pool.pool;
-    const r = named.has(input.path) && isArchive(input.path) ? await dumpArchive(input.path, o, out, workers) : await dumpOne(await openFifo(input.path) ?? input.path, o, out, workers, input.path);
+    const r = named.has(input.path) && isArchive(input.path) ? await dumpArchive(input.path, o, out, workers) : await dumpOne(input.fifo ? await openFifo(input.path) : input.path, o, out, workers, input.path);
     if (r === 'closed') return status;
     status = Math.max(status, r);
   }
@@ -145,16 +145,20 @@ async function dumpAll(inputs: string[], o: DumpOptions, out: StdoutWriter, pool
  * *.evtx files), without loading the directory walker for plain files: it brings in every JSON adapter,
  * a tenth of dump's start-up on a single log.
  */
-async function* namedInputs(paths: string[]): AsyncGenerator<Input> {
+async function* namedInputs(paths: string[]): AsyncGenerator<Input & { fifo?: true }> {
   for (const p of paths) {
-    let dir;
+    let st;
     try {
-      dir = (await stat(p)).isDirectory();
+      st = await stat(p);
     } catch (e) {
       yield { path: p, error: `cannot open: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
       continue;
     }
-    if (!dir) {
+    if (st.isFIFO()) {
+      yield { path: p, fifo: true };
+      continue;
+    }
+    if (!st.isDirectory()) {
       yield { path: p };
       continue;
     }
@@ -168,10 +172,9 @@ const FIFO_NOTICE_MS = 2000;
 
 /**
  * A FIFO named on the command line, opened here: opening one waits for a writer, and a wait without a
- * word looks like a hang. Undefined for anything else (the reader opens it).
+ * word looks like a hang.
  */
-async function openFifo(path: string): Promise<Readable | undefined> {
-  if (!(await stat(path).catch(() => undefined))?.isFIFO()) return undefined;
+async function openFifo(path: string): Promise<Readable> {
   const notice = setTimeout(() => process.stderr.write(JSON.stringify({ level: 'warning', file: path, message: 'a FIFO with no writer yet: waiting for one (Ctrl-C to stop)' }) + '\n'), FIFO_NOTICE_MS);
   try {
     return (await open(path, 'r')).createReadStream();
