@@ -11,31 +11,44 @@ import { REPO_ROOT, SKIP_NO_SHARED, sharedPath } from '../support/shared.js';
 const BIN = join(REPO_ROOT, 'bin', 'hoptrail.js');
 const LOG = 'R1_RemotePowerShell_MS_Windows-Remote_Management_EventID_169.evtx';
 
+type Run = { status: number | null; stdout: string; stderr: string };
+
 /** Runs the CLI; status null means it was killed after `timeout` ms (a hang, or an endless read). */
-function hoptrail(args: string[], timeout = 30_000): { status: number | null; stdout: string; stderr: string } {
+function hoptrail(args: string[], timeout = 30_000): Run {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout, maxBuffer: 1 << 26 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** As hoptrail(), its files held under 20 MB (ulimit -f): a run that feeds on its own output is killed, not left to fill the disk. */
-function bounded(args: string[]): { status: number | null; stdout: string; stderr: string } {
+function bounded(args: string[]): Run {
   const r = spawnSync('bash', ['-c', 'ulimit -f 20480; exec "$@"', 'sh', process.execPath, BIN, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000, maxBuffer: 1 << 26 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** `dump FIFO` while a writer copies `log` into the FIFO, starting after `delay` seconds. */
-function dumpThroughFifo(log: string, fifo: string, delay = 0): { status: number | null; stdout: string; stderr: string } {
+/**
+ * `dump FIFO` for a FIFO made as `fifo`, while a writer copies the corpus log into it, starting after
+ * `delay` seconds; with `want`, the dump of the log itself.
+ */
+function dumpThroughFifo(fifo: string, delay = 0): { r: Run; want: Run; log: string } {
+  const log = sharedPath('corpus', LOG);
+  const want = hoptrail(['dump', log]);
+  execFileSync('mkfifo', [fifo]);
   const r = spawnSync('bash', ['-c', '(sleep "$5"; cat "$1" > "$2") & exec "$3" "$4" dump "$2"', 'sh', log, fifo, process.execPath, BIN, String(delay)], { encoding: 'utf8', timeout: 30_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  return { r: { status: r.status, stdout: r.stdout, stderr: r.stderr }, want, log };
 }
 
-function tmp(): string {
-  return mkdtempSync(join(tmpdir(), 'hoptrail-hostile-'));
+/** Runs `body` with a directory of its own, removed after it whatever happens. */
+function inTmp(body: (dir: string) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), 'hoptrail-hostile-'));
+  try {
+    body(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 test('hunt and normalize: a FIFO or a device named on the command line is refused, named, not opened; the other inputs are read', { skip: SKIP_NO_SHARED, timeout: 120_000 }, () => {
-  const dir = tmp();
-  try {
+  inTmp((dir) => {
     // No writer: opening it would wait for ever. /dev/zero never ends.
     const fifo = join(dir, 'pipe.evtx');
     execFileSync('mkfifo', [fifo]);
@@ -50,32 +63,23 @@ test('hunt and normalize: a FIFO or a device named on the command line is refuse
     assert.match(h.stdout, /^hoptrail hunt: 1 input\(s\), 10 event\(s\)/);
     assert.match(h.stdout, new RegExp(`^  unreadable: ${fifo}: a FIFO, not a regular file: not read`, 'm'));
     assert.match(h.stdout, /^ {2}unreadable: \/dev\/zero: a character device, not a regular file/m);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('dump reads a FIFO named on the command line once, in order, as the file it carries', { skip: SKIP_NO_SHARED, timeout: 60_000 }, () => {
-  const dir = tmp();
-  try {
-    const log = sharedPath('corpus', LOG);
-    const want = hoptrail(['dump', log]);
-    assert.equal(want.status, 0);
+  inTmp((dir) => {
     // Named .json: neither the name nor a look at the first bytes (which would take them from the pipe) decides.
     const fifo = join(dir, 'pipe.json');
-    execFileSync('mkfifo', [fifo]);
-    const r = dumpThroughFifo(log, fifo);
+    const { r, want, log } = dumpThroughFifo(fifo);
+    assert.equal(want.status, 0);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, want.stdout);
     assert.equal(r.stderr, want.stderr.replaceAll(log, fifo));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('hunt and normalize summaries: a file name with a line break or an escape sequence is one line, its control characters shown as \\xNN', { timeout: 60_000 }, () => {
-  const dir = tmp();
-  try {
+  inTmp((dir) => {
     // Empty: unreadable as EVTX, so the summary names it.
     writeFileSync(join(dir, 'evil\n  unreadable: forged.evtx: \x1b[2Jnothing.evtx'), '');
     const want = `  unreadable: ${dir}/evil\\x0a  unreadable: forged.evtx: \\x1b[2Jnothing.evtx: not an EVTX file (too short)`;
@@ -85,14 +89,11 @@ test('hunt and normalize summaries: a file name with a line break or an escape s
     const h = hoptrail(['hunt', dir, '--out', join(dir, 'out')]);
     assert.equal(h.status, 1, h.stderr);
     assert.deepEqual(h.stdout.split('\n').filter((l) => l.startsWith('  unreadable:')), [want]);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('hunt and normalize read a file once when it is named twice, named and in a directory named, or linked to; a note says so', { skip: SKIP_NO_SHARED, timeout: 60_000 }, () => {
-  const dir = tmp();
-  try {
+  inTmp((dir) => {
     const log = join(dir, 'a.evtx');
     copyFileSync(sharedPath('corpus', LOG), log);
     symlinkSync(log, join(dir, 'b.evtx'));
@@ -112,14 +113,11 @@ test('hunt and normalize read a file once when it is named twice, named and in a
     assert.equal(h.status, 0, h.stdout);
     assert.match(h.stdout, /^hoptrail hunt: 1 input\(s\), 10 event\(s\)/);
     assert.equal(readFileSync(join(dir, 'out', 'events.ndjson'), 'utf8').split('\n').length - 1, 10);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('a log header followed by blocks none of which is a chunk: hunt warns \'file holds no valid chunk\', as normalize on one thread does', { skip: SKIP_NO_SHARED, timeout: 60_000 }, () => {
-  const dir = tmp();
-  try {
+  inTmp((dir) => {
     // Header, then 3 blocks of zeros (space never used) and one of garbage: the pool reads it as ranges.
     const log = join(dir, 'header-only.evtx');
     const garbage = Buffer.alloc(65536, 0x41);
@@ -131,14 +129,11 @@ test('a log header followed by blocks none of which is a chunk: hunt warns \'fil
     const h = hoptrail(['hunt', log, '--out', join(dir, 'out')]);
     assert.equal(h.status, 0, h.stdout);
     assert.deepEqual(readFileSync(join(dir, 'out', 'warnings.ndjson'), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l)), want);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('a directory walk names a file or directory whose name is not UTF-8, byte for byte, and says why it is not read', { timeout: 60_000 }, () => {
-  const dir = tmp();
-  try {
+  inTmp((dir) => {
     // Names are bytes: made through Buffer paths, which node passes as they are.
     const bytes = (s: string, ...b: number[]): Buffer => Buffer.concat([Buffer.from(`${dir}/${s}`), Buffer.from(b)]);
     writeFileSync(bytes('bad', 0xff, 0xfe, 0x2e, 0x65, 0x76, 0x74, 0x78), '');
@@ -151,14 +146,11 @@ test('a directory walk names a file or directory whose name is not UTF-8, byte f
       `  unreadable: ${dir}/bad\\xff\\xfe.evtx: ${why}`,
       `  unreadable: ${dir}/caf\\xe9: ${why}`,
     ]);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('outputs inside an input directory are not read: normalize\'s rejects file, hunt\'s --out files of a run before, an earlier hunt\'s output directory', { skip: SKIP_NO_SHARED, timeout: 120_000 }, () => {
-  const dir = tmp();
-  try {
+  inTmp((dir) => {
     copyFileSync(sharedPath('corpus', LOG), join(dir, 'a.evtx'));
     writeFileSync(join(dir, 'b.json'), 'not json\n');
     // The second run finds the first run's rejects file among its inputs: it used to read it while
@@ -189,14 +181,11 @@ test('outputs inside an input directory are not read: normalize\'s rejects file,
     const again = bounded(['hunt', dir, '--out', dir, '--threads', '1']).stdout;
     assert.match(again, /^hoptrail hunt: 2 input\(s\), 10 event\(s\), 1 reject\(s\)/);
     assert.match(again, new RegExp(`^  note: ${dir}/events.ndjson: an output of this run, not read$`, 'm'));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('hunt: a 15 MB JSON record of five million empty objects is one reject, not the end of hunt (a worker out of memory)', { skip: SKIP_NO_SHARED, timeout: 120_000 }, () => {
-  const dir = tmp();
-  try {
+  inTmp((dir) => {
     // hoptrail dump's lines are an input hunt reads; one of them padded with `"x":[{},{},...]`.
     const lines = hoptrail(['dump', sharedPath('corpus', LOG)]).stdout.trim().split('\n');
     const bloated = `${lines[0].slice(0, -1)},"x":[${'{},'.repeat(5_000_000)}{}]}`;
@@ -209,25 +198,17 @@ test('hunt: a 15 MB JSON record of five million empty objects is one reject, not
     assert.equal(r.source, file);
     assert.match(r.position, /^line 2, offset \d+$/);
     assert.match(r.reason, /^record larger than \d+ bytes$/);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('dump of a FIFO with no writer yet says that it waits, then reads the writer that comes', { skip: SKIP_NO_SHARED, timeout: 60_000 }, () => {
-  const dir = tmp();
-  try {
-    const log = sharedPath('corpus', LOG);
-    const want = hoptrail(['dump', log]);
+  inTmp((dir) => {
     const fifo = join(dir, 'later.evtx');
-    execFileSync('mkfifo', [fifo]);
-    const r = dumpThroughFifo(log, fifo, 3);
+    const { r, want, log } = dumpThroughFifo(fifo, 3);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, want.stdout);
     const [first, ...rest] = r.stderr.split('\n');
     assert.deepEqual(JSON.parse(first), { level: 'warning', file: fifo, message: 'a FIFO with no writer yet: waiting for one (Ctrl-C to stop)' });
     assert.equal(rest.join('\n'), want.stderr.replaceAll(log, fifo));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
