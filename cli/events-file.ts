@@ -2,7 +2,7 @@
 // batch engine (detectors/engine.ts StoredLine).
 import { closeSync, openSync, readSync, write as fsWrite } from 'node:fs';
 import type { StoredLine } from '../detectors/engine.js';
-import { OutputError, reasonOf } from './output-files.js';
+import { OutputError, reasonOf, replaceFile } from './output-files.js';
 
 /** Batches being written at once. */
 const MAX_PENDING_WRITES = 4;
@@ -21,6 +21,7 @@ export class EventsFile {
   private waiter: (() => void) | undefined;
   constructor(private readonly path: string) {
     try {
+      replaceFile(path);
       this.fd = openSync(path, 'w+');
     } catch (e) {
       throw new OutputError(path, reasonOf(e));
