@@ -22,9 +22,10 @@ export function num(v: unknown): number | undefined {
   return undefined;
 }
 
+/** An integer that a double holds exactly (1e308 is an integer too, and no record ID, level or PID). */
 export function int(v: unknown): number | undefined {
   const n = num(v);
-  return n !== undefined && Number.isInteger(n) ? n : undefined;
+  return n !== undefined && Number.isSafeInteger(n) ? n : undefined;
 }
 
 /** Every value a string (collectors emit some as numbers); nested objects flattened with `.`. */

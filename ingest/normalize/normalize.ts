@@ -5,7 +5,7 @@ import type { EvtxRecord } from '../evtx/record.js';
 import { ClockKnowledge, parseZone, repairTime, type Zone } from './clock.js';
 import { canonicalChannel, extractFields } from './extract.js';
 import type { SourceRecord } from './source.js';
-import { LEVELS, cleanEventData, cleanTrim, isoUtcToMillisString, wallToMillis, isoMillis } from './values.js';
+import { LEVELS, cleanEventData, cleanTrim, isIsoMillis, isoUtcToMillisString, wallToMillis, isoMillis } from './values.js';
 
 export type NormalizeResult = { ok: true; event: NormalizedEvent } | { ok: false; reason: string };
 
@@ -27,11 +27,9 @@ export interface NormalizeOptions {
   ingested?: string;
 }
 
-const ISO_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
-
 /** The invariants of NormalizedEvent that extraction could break (types are guaranteed by TypeScript). */
 export function fastCheck(ev: NormalizedEvent): string | undefined {
-  if (!ISO_MS.test(ev['@timestamp'])) return `@timestamp is not an ISO UTC time: ${ev['@timestamp']}`;
+  if (!isIsoMillis(ev['@timestamp'])) return `@timestamp is not an ISO UTC time: ${ev['@timestamp']}`;
   if (!Number.isInteger(ev.winlog.event_id) || ev.winlog.event_id < 0 || ev.winlog.event_id > 65535) return `bad event ID ${ev.winlog.event_id}`;
   if (!ev.winlog.channel) return 'no channel';
   if (!ev.winlog.provider_name) return 'no provider';
@@ -86,7 +84,7 @@ export class Normalizer {
     }
     const h = this.head(rec, prov);
     if (typeof h === 'string') return h;
-    return ISO_MS.test(h.ts) ? undefined : `schema: @timestamp is not an ISO UTC time: ${h.ts}`;
+    return isIsoMillis(h.ts) ? undefined : `schema: @timestamp is not an ISO UTC time: ${h.ts}`;
   }
 
   /** The checks before the event is built, and its host names and time; or the reason it is rejected. */
@@ -131,6 +129,14 @@ export class Normalizer {
     return { computer, name, hostname, ts, clock };
   }
 
+  /** When the collector says it took the record in (to the millisecond), if that is a real UTC time; else this run's. */
+  private ingestedOf(rec: SourceRecord): string {
+    const t = rec.ingested;
+    if (t === undefined) return this.ingested;
+    const ms = isoUtcToMillisString(t);
+    return ms !== undefined && isIsoMillis(ms) ? ms : this.ingested;
+  }
+
   normalize(rec: SourceRecord, prov: Provenance): NormalizeResult {
     const h = this.head(rec, prov);
     if (typeof h === 'string') return { ok: false, reason: h };
@@ -140,7 +146,7 @@ export class Normalizer {
     const ev: NormalizedEvent = {
       '@timestamp': ts,
       ecs: { version: '8.11.0' },
-      event: { code: String(id), provider: rec.provider, kind: 'event', ingested: rec.ingested ?? this.ingested },
+      event: { code: String(id), provider: rec.provider, kind: 'event', ingested: this.ingestedOf(rec) },
       host: { name, hostname },
       log: {},
       winlog: { channel, computer_name: computer, provider_name: rec.provider, event_id: id, time_created: rec.timestamp },
@@ -148,14 +154,14 @@ export class Normalizer {
     };
     if (rec.written_time !== undefined && rec.written_time !== '1601-01-01T00:00:00.0000000Z') {
       const w = isoUtcToMillisString(rec.written_time);
-      if (w !== undefined) ev.event.created = w;
+      if (w !== undefined && isIsoMillis(w)) ev.event.created = w;
     }
     if (prov.file !== undefined) ev.log.file = { path: prov.file };
     if (prov.offset !== undefined) ev.log.offset = prov.offset;
     if (clock !== undefined) ev.hoptrail.clock = clock;
 
     const w = ev.winlog;
-    if (rec.record_id !== undefined && Number.isInteger(rec.record_id) && rec.record_id >= 0) w.record_id = rec.record_id;
+    if (rec.record_id !== undefined && Number.isSafeInteger(rec.record_id) && rec.record_id >= 0) w.record_id = rec.record_id;
     if (rec.provider_guid) w.provider_guid = rec.provider_guid.toUpperCase();
     if (rec.process_id !== undefined || rec.thread_id !== undefined) {
       w.process = {};
@@ -170,7 +176,13 @@ export class Normalizer {
       if (un !== undefined) w.user.name = un;
       if (ud !== undefined) w.user.domain = ud;
     }
-    if (rec.keywords !== undefined && rec.keywords.length > 0) w.keywords = rec.keywords;
+    const kw = rec.keywords;
+    if (typeof kw === 'string') { if (kw.length > 0) w.keywords = kw; }
+    else if (kw !== undefined && kw.length > 0) {
+      // A collector's list of keyword names may hold an empty one: not a keyword.
+      const names = kw.every((k) => k.length > 0) ? kw : kw.filter((k) => k.length > 0);
+      if (names.length > 0) w.keywords = names;
+    }
     if (typeof rec.level === 'number') {
       w.level = rec.level;
       const l = LEVELS[rec.level];

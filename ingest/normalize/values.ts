@@ -249,6 +249,23 @@ export function isoUtcToMillisString(t: string): string | undefined {
   return t.slice(0, 20) + (frac + '000').slice(0, 3) + 'Z';
 }
 
+/** Days in month m (1-12) of year y (proleptic Gregorian). */
+function monthDays(y: number, m: number): number {
+  if (m === 2) return y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28;
+  return m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31;
+}
+
+/**
+ * Whether t is exactly `YYYY-MM-DDTHH:MM:SS.mmmZ` and a real instant (no 30 February, no hour 25): what
+ * the schema's ISO check accepts. The shape alone let a collector's impossible date through to the output.
+ */
+export function isIsoMillis(t: string): boolean {
+  if (t.length !== 24 || t.charCodeAt(23) !== 90 /* Z */ || t.charCodeAt(4) !== 45 || t.charCodeAt(7) !== 45 || t.charCodeAt(10) !== 84 /* T */ ||
+    t.charCodeAt(13) !== 58 || t.charCodeAt(16) !== 58 || t.charCodeAt(19) !== 46) return false;
+  const y = digits(t, 0, 4), mo = digits(t, 5, 2), d = digits(t, 8, 2), h = digits(t, 11, 2), mi = digits(t, 14, 2), s = digits(t, 17, 2), ms = digits(t, 20, 3);
+  return y >= 0 && ms >= 0 && mo >= 1 && mo <= 12 && d >= 1 && d <= monthDays(y, mo) && h >= 0 && h <= 23 && mi >= 0 && mi <= 59 && s >= 0 && s <= 59;
+}
+
 /** Epoch millis of `YYYY-MM-DD[T ]HH:MM:SS[.fff...]` read as UTC (zone suffix ignored); NaN if malformed. */
 export function wallToMillis(t: string): number {
   if (t.length < 19) return NaN;

@@ -1,7 +1,8 @@
-// Times written and read without Date (ingest/normalize/values.ts): the same as Date gives, everywhere.
+// Times written and read without Date (ingest/normalize/values.ts): the same as Date (or the schema) gives, everywhere.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isoMillis, wallToMillis } from '../../ingest/normalize/values.js';
+import { z } from 'zod';
+import { isIsoMillis, isoMillis, wallToMillis } from '../../ingest/normalize/values.js';
 import { rng } from '../support/rng.js';
 
 const viaDate = (ms: number): string => {
@@ -35,4 +36,19 @@ test('wallToMillis: Date.UTC of the digits, overflowing fields and two-digit yea
   }
   assert.equal(wallToMillis('2022-09-26 23:26:06.428'), Date.parse('2022-09-26T23:26:06.428Z'));
   assert.ok(Number.isNaN(wallToMillis('2022-09-26')));
+});
+
+test('isIsoMillis: exactly what the schema takes for @timestamp (real dates only, no 30 February)', () => {
+  const schema = z.iso.datetime({ offset: false, precision: 3 });
+  const edges = ['2019-02-28T23:59:59.999Z', '2019-02-29T00:00:00.000Z', '2020-02-29T00:00:00.000Z', '1900-02-29T00:00:00.000Z', '2000-02-29T00:00:00.000Z',
+    '2019-04-31T00:00:00.000Z', '2019-12-31T24:00:00.000Z', '2019-12-31T23:60:00.000Z', '2019-12-31T23:59:60.000Z', '0000-01-01T00:00:00.000Z',
+    '9999-12-31T23:59:59.999Z', '2019-00-10T00:00:00.000Z', '2019-10-00T00:00:00.000Z', '2019-10-10T00:00:00.00Z', '2019-10-10 00:00:00.000Z',
+    '2019-10-10T00:00:00.000+00:00', '+02019-10-10T00:00:00.000Z', '2019-1a-10T00:00:00.000Z'];
+  for (const t of edges) assert.equal(isIsoMillis(t), schema.safeParse(t).success, t);
+  const r = rng(13);
+  const d = (n: number, w: number): string => String(n).padStart(w, '0');
+  for (let i = 0; i < 100_000; i++) {
+    const t = `${d(Math.floor(r() * 10_000), 4)}-${d(Math.floor(r() * 14), 2)}-${d(Math.floor(r() * 33), 2)}T${d(Math.floor(r() * 26), 2)}:${d(Math.floor(r() * 62), 2)}:${d(Math.floor(r() * 62), 2)}.${d(Math.floor(r() * 1000), 3)}Z`;
+    assert.equal(isIsoMillis(t), schema.safeParse(t).success, t);
+  }
 });
