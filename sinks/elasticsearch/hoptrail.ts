@@ -61,6 +61,46 @@ export interface SinkInfo {
   templates: TemplateResult[];
 }
 
+/** Longest key kept whole in a `flattened` field (a damaged log's key is garbage, and may be kilobytes long). */
+const FLAT_KEY_MAX = 512;
+
+/** A data key a `flattened` field takes: no NUL (the field's reserved separator), not absurdly long. */
+function flatKey(k: string): string {
+  const t = k.includes('\0') ? k.replaceAll('\0', '\uFFFD') : k;
+  return t.length > FLAT_KEY_MAX ? t.slice(0, FLAT_KEY_MAX) + '\u2026' : t;
+}
+
+function needsFlatKeys(data: Record<string, string> | undefined): boolean {
+  if (data === undefined) return false;
+  for (const k in data) if (k.length > FLAT_KEY_MAX || k.includes('\0')) return true;
+  return false;
+}
+
+function flatKeys(data: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(data)) {
+    let key = flatKey(k);
+    // Two keys that became one keep both values, as the parser keeps repeated names (`_2`, `_3`).
+    for (let n = 2; key in out; n++) key = `${flatKey(k)}_${n}`;
+    out[key] = v;
+  }
+  return out;
+}
+
+/**
+ * The event as Elasticsearch takes it. A damaged log's record can carry event data keys with NUL in them,
+ * which a `flattened` field refuses, and with it the whole document (19 of the corpus's events): the keys
+ * are made safe in the indexed copy only; events.ndjson keeps them as read.
+ */
+export function eventDoc(e: NormalizedEvent): NormalizedEvent {
+  const w = e.winlog;
+  if (!needsFlatKeys(w.event_data) && !needsFlatKeys(w.user_data)) return e;
+  const winlog = { ...w };
+  if (w.event_data !== undefined) winlog.event_data = flatKeys(w.event_data);
+  if (w.user_data !== undefined) winlog.user_data = flatKeys(w.user_data);
+  return { ...e, winlog };
+}
+
 /** The event's _id: host + channel + record ID; Kafka coordinates; else the file position. */
 export function eventDocId(e: NormalizedEvent): string {
   const p = e.hoptrail.provenance;
@@ -187,7 +227,7 @@ export class HoptrailEsSink {
   event(e: NormalizedEvent): Promise<void> {
     if (!this.conn) return notOpen();
     const index = indexFor(this.families.events, this.targetOpts(), e['@timestamp']);
-    return this.push('events', { index, id: eventDocId(e), op: 'create', doc: e });
+    return this.push('events', { index, id: eventDocId(e), op: 'create', doc: eventDoc(e) });
   }
 
   /** A session, replaced as a whole each time it is sent (it grows; a later state wins). */

@@ -192,4 +192,20 @@ describe('hunt --es (real server)', { skip, timeout: 240_000 }, () => {
       wantSub,
     );
   });
+
+  test('damaged and unusual logs (corpus/robustness): every event indexed, none refused', async (t) => {
+    // Last: its events join the index the tests above counted. A damaged Shell-Core log gives event data
+    // names with NUL in them, which a flattened field refused along with the whole document.
+    assert.ok(await waitForHealth(120_000), 'cluster healthy before the hunt');
+    const robust = join(dir, 'robust');
+    const { stdout } = await run(process.execPath, [BIN, 'hunt', sharedPath('corpus', 'robustness'), '--out', robust, '--es', ES_URL, '--es-prefix', prefix, '--es-replicas', '0'], {
+      maxBuffer: 1 << 26,
+      timeout: 180_000,
+    });
+    const summary = stdout.split('\n').find((l) => l.startsWith('elasticsearch:')) ?? '';
+    t.diagnostic(summary);
+    const local = ndjson<NormalizedEvent>(join(robust, 'events.ndjson'));
+    assert.ok(local.some((e) => Object.keys(e.winlog.event_data ?? {}).some((k) => k.includes('\0'))), 'the input still has such names (else this tests nothing)');
+    assert.match(summary, new RegExp(`^elasticsearch: ${local.length} event\\(s\\).* 0 rejected`), summary);
+  });
 });

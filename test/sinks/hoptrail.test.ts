@@ -1,8 +1,8 @@
-// The hoptrail sink's pure parts: document IDs from provenance, and the families' mappings.
+// The hoptrail sink's pure parts: document IDs from provenance, the indexed copy of an event, and the families' mappings.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { NormalizedEvent } from '../../schemas/event.js';
-import { eventDocId, fieldTypes, hopDocId, hoptrailFamilies, buildTemplate, HoptrailEsSink } from '../../sinks/elasticsearch/index.js';
+import { eventDoc, eventDocId, fieldTypes, hopDocId, hoptrailFamilies, buildTemplate, HoptrailEsSink } from '../../sinks/elasticsearch/index.js';
 
 function ev(over: { recordId?: number; host?: string; prov?: Partial<NormalizedEvent['hoptrail']['provenance']> } = {}): NormalizedEvent {
   return {
@@ -87,4 +87,28 @@ test('hunt --es: an unreachable server fails with a message that carries no pass
   const k = await openEsOutput({ es: 'http://127.0.0.1:1', 'es-api-key-env': 'NOPE_UNSET' }, '/nonexistent', {});
   assert.match(k as string, /NOPE_UNSET is empty or unset/);
   assert.equal(await openEsOutput({}, '/nonexistent', {}), undefined);
+});
+
+test('eventDoc: event data keys a flattened field refuses (NUL, kilobytes long) are made safe in the indexed copy only', () => {
+  const plain = ev();
+  plain.winlog.event_data = { ShellId: 'x', 'Name': 'y' };
+  assert.equal(eventDoc(plain), plain, 'nothing to change: the event itself, no copy');
+  const e = ev();
+  // As a damaged Shell-Core log of the corpus gives them: garbage names with NUL, one repeated.
+  const junk = '\0\u0469\0\0x'.repeat(300);
+  e.winlog.event_data = { [`${junk}@Name`]: 'a', [`${junk}@Name\uFFFD`]: 'b', 'a\0b': 'c', 'a\uFFFDb': 'd', Fine: 'e' };
+  e.winlog.user_data = { 'k\0': 'v' };
+  const d = eventDoc(e);
+  assert.notEqual(d, e);
+  const keys = Object.keys(d.winlog.event_data ?? {});
+  assert.equal(keys.length, 5, 'no value lost when two keys become one');
+  for (const k of [...keys, ...Object.keys(d.winlog.user_data ?? {})]) {
+    assert.ok(!k.includes('\0'), 'no NUL');
+    assert.ok(k.length <= 520, `short enough: ${k.length}`);
+  }
+  assert.deepEqual(Object.values(d.winlog.event_data ?? {}).sort(), ['a', 'b', 'c', 'd', 'e']);
+  assert.equal(d.winlog.event_data?.['a\uFFFDb'], 'c');
+  assert.equal(d.winlog.event_data?.['a\uFFFDb_2'], 'd');
+  // The event itself (events.ndjson) keeps what was read.
+  assert.ok(Object.keys(e.winlog.event_data ?? {}).some((k) => k.includes('\0')));
 });
