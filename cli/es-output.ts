@@ -87,9 +87,12 @@ export async function openEsOutput(
   }
 }
 
-/** One line for the hunt summary. */
-export function esSummary(s: SinkStats, outDir: string): string {
+/** The hunt summary's lines on Elasticsearch: the counts, and a note when the shard limit refused documents. */
+export function esSummary(s: SinkStats, outDir: string): string[] {
   const sent = `${s.events.sent} event(s), ${s.sessions.sent} session(s), ${s.hops.sent} hop record(s), ${s.findings.sent} finding(s)`;
   const rej = s.indexer.rejected > 0 ? `, ${s.indexer.rejected} rejected (see ${join(outDir, 'es-rejects.ndjson')})` : ', 0 rejected';
-  return `elasticsearch: ${sent} sent; ${s.indexer.indexed} indexed, ${s.indexer.duplicates} already there${rej}`;
+  const lines = [`elasticsearch: ${sent} sent; ${s.indexer.indexed} indexed, ${s.indexer.duplicates} already there${rej}`];
+  // The one refusal that is no fault of the documents, and the first that a hunt over years of logs meets.
+  if (s.shardLimit > 0) lines.push(`  note: ${s.shardLimit} of them because the cluster is at its shard limit (cluster.max_shards_per_node): without the data-stream API, events go to one index per day of event time; raise the limit, or index into a cluster that has data streams, and run the hunt again (what is indexed already is not duplicated)`);
+  return lines;
 }

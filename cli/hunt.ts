@@ -248,7 +248,7 @@ export async function run(argv: string[]): Promise<number> {
     ...(found.length > 20 ? [`  ... and ${found.length - 20} more in findings.ndjson`] : []),
     `written to ${outDir}/ (events.ndjson, sessions.ndjson, hops.ndjson, timeline.csv, findings.ndjson, report.html${nRejects > 0 ? ', rejects.ndjson' : ''}${nWarnings > 0 ? ', warnings.ndjson' : ''})`,
   ];
-  if (esStats && esOutput) lines.push(esOutput.esSummary(esStats, outDir));
+  if (esStats && esOutput) lines.push(...esOutput.esSummary(esStats, outDir));
   if (findings.stats().sightings_overflow > 0) lines.push(`  note: ${findings.stats().sightings_overflow} command text(s) not examined (memory cap)`);
   const held = heldNote(engine.stats());
   if (held !== undefined) lines.push(`  note: ${held}`);

@@ -51,6 +51,8 @@ export interface SinkStats {
   findings: FamilyCounts;
   /** indexed: created or replaced; duplicates: events already there (a re-run); rejected; retries... */
   indexer: IndexerStats;
+  /** Of the refused, those the cluster refused because it is at its shard limit (a new daily index each). */
+  shardLimit: number;
 }
 
 export interface SinkInfo {
@@ -127,13 +129,24 @@ export function hopDocId(h: Hop | Chain | FanOut): string {
 const FAMILIES: readonly FamilyName[] = ['events', 'sessions', 'hops', 'findings'];
 
 /** Counts refusals per family (from the index name) and passes them on. */
+/** Elasticsearch's words when a new index would pass cluster.max_shards_per_node. */
+const SHARD_LIMIT = /maximum (?:normal )?shards open/;
+
+/** Whether a refusal is the cluster's shard limit (a new daily index), not anything in the document. */
+export function isShardLimit(error: unknown): boolean {
+  const reason = (error as { reason?: unknown } | undefined)?.reason;
+  return typeof reason === 'string' && SHARD_LIMIT.test(reason);
+}
+
 class CountingRejects implements RejectSink {
   readonly rejected: Record<FamilyName, number> = { events: 0, sessions: 0, hops: 0, findings: 0 };
+  shardLimit = 0;
   constructor(private readonly inner: RejectSink | undefined, private readonly prefix: string, private readonly log: IndexerLogger) {}
   async write(records: readonly RejectRecord[]): Promise<void> {
     for (const r of records) {
       const fam = FAMILIES.find((f) => r.index.startsWith(`${this.prefix}-${f}`));
       if (fam) this.rejected[fam]++;
+      if (isShardLimit(r.error)) this.shardLimit++;
     }
     if (this.inner) await this.inner.write(records);
     else if (records.length > 0) this.log.warn(`${records.length} document(s) refused and not kept (no reject file)`);
@@ -282,7 +295,7 @@ export class HoptrailEsSink {
   stats(): SinkStats {
     const fam = (f: FamilyName): FamilyCounts => ({ sent: this.sent[f], rejected: this.counting.rejected[f] });
     const none: IndexerStats = { pushed: 0, indexed: 0, duplicates: 0, rejected: 0, retries: 0, batches: 0, bytes: 0, outstanding: 0 };
-    return { events: fam('events'), sessions: fam('sessions'), hops: fam('hops'), findings: fam('findings'), indexer: this.indexer?.stats() ?? none };
+    return { events: fam('events'), sessions: fam('sessions'), hops: fam('hops'), findings: fam('findings'), indexer: this.indexer?.stats() ?? none, shardLimit: this.counting.shardLimit };
   }
 
   /** Index names this sink writes to, per family (searches, tests). */

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { NormalizedEvent } from '../../schemas/event.js';
-import { eventDoc, eventDocId, fieldTypes, hopDocId, hoptrailFamilies, buildTemplate, HoptrailEsSink } from '../../sinks/elasticsearch/index.js';
+import { esSummary } from '../../cli/es-output.js';
+import { eventDoc, eventDocId, isShardLimit, fieldTypes, hopDocId, hoptrailFamilies, buildTemplate, HoptrailEsSink } from '../../sinks/elasticsearch/index.js';
 
 function ev(over: { recordId?: number; host?: string; prov?: Partial<NormalizedEvent['hoptrail']['provenance']> } = {}): NormalizedEvent {
   return {
@@ -111,4 +112,21 @@ test('eventDoc: event data keys a flattened field refuses (NUL, kilobytes long) 
   assert.equal(d.winlog.event_data?.['a\uFFFDb_2'], 'd');
   // The event itself (events.ndjson) keeps what was read.
   assert.ok(Object.keys(e.winlog.event_data ?? {}).some((k) => k.includes('\0')));
+});
+
+test('a cluster at its shard limit is told apart from a bad document, and the summary says what to do', () => {
+  // Elasticsearch 8.19's words, as a hunt of the corpus into a cluster of 1 000 shards got them.
+  const limit = { type: 'validation_exception', reason: 'Validation Failed: 1: this action would add [1] shards, but this cluster currently has [1000]/[1000] maximum normal shards open; for more information, see https://www.elastic.co/docs/...' };
+  assert.equal(isShardLimit(limit), true);
+  assert.equal(isShardLimit({ type: 'document_parsing_exception', reason: 'failed to parse field [source.port] of type [long]' }), false);
+  assert.equal(isShardLimit('our own reason'), false);
+  const stats = (shardLimit: number) => ({
+    events: { sent: 100, rejected: shardLimit }, sessions: { sent: 1, rejected: 0 }, hops: { sent: 0, rejected: 0 }, findings: { sent: 0, rejected: 0 },
+    indexer: { pushed: 101, indexed: 101 - shardLimit, duplicates: 0, rejected: shardLimit, retries: 0, batches: 1, bytes: 1, outstanding: 0 }, shardLimit,
+  });
+  assert.deepEqual(esSummary(stats(0), 'out'), ['elasticsearch: 100 event(s), 1 session(s), 0 hop record(s), 0 finding(s) sent; 101 indexed, 0 already there, 0 rejected']);
+  const lines = esSummary(stats(40), 'out');
+  assert.equal(lines.length, 2);
+  assert.match(lines[0], /40 rejected \(see out\/es-rejects\.ndjson\)/);
+  assert.match(lines[1], /^ {2}note: 40 of them because the cluster is at its shard limit \(cluster\.max_shards_per_node\)/);
 });
