@@ -111,6 +111,29 @@ test('every BinXML token: elements, attributes, values, CDATA, references, proce
   assert.match(xml, /<\?xml-stylesheet href="a"\?>/);
 });
 
+test('names a damaged record made of garbage are written so that its XML stays well-formed', () => {
+  const w = new BinXmlWriter();
+  w.fragmentHeader()
+    .open('Event').closeStart()
+    .open('UserData').closeStart()
+    .open('\u0000\u0469<a b>', { attrs: true }).attr('5http://x:y:z').text('v').closeStart().text('t').end()
+    .open('auto-ns2:Ok', { attrs: true }).attr('xmlns:auto-ns2').text('urn:y').closeEmpty()
+    .pi('bad target', 'a ?> b\u0001')
+    .end()
+    .end()
+    .eof();
+  const ctx = new ChunkContext(w.buf, w.buf.length);
+  const nodes = parseFragment(ctx, 512, w.pos, false);
+  const xml = renderXml(nodes, new Scope(ctx, []));
+  assert.match(xml, /<_x0000__x0469__x003C_a_x0020_b_x003E_ _x0035_http_x003A__x002F__x002F_x_x003A_y_x003A_z="v">t<\/_x0000__x0469__x003C_a_x0020_b_x003E_>/);
+  // A name of one prefix and one local part is a name still.
+  assert.match(xml, /<auto-ns2:Ok xmlns:auto-ns2="urn:y"\/>/);
+  assert.match(xml, /<\?bad_x0020_target a \? > b\uFFFD\?>/);
+  // Every tag and attribute name is an XML name with at most one colon; no control character anywhere.
+  for (const m of xml.matchAll(/<\/?([^\s/>?]+)|\s([^\s=<>]+)="/g)) assert.match(m[1] ?? m[2], /^[A-Za-z_][A-Za-z0-9_.-]*(?::[A-Za-z_][A-Za-z0-9_.-]*)?$/);
+  assert.doesNotMatch(xml, /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/); // eslint-disable-line no-control-regex
+});
+
 function modernRecord(values: { type: number; data: Buffer }[]) {
   const w = new BinXmlWriter();
   w.fragmentHeader().templateInstance((t) => {
