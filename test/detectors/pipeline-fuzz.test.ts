@@ -64,6 +64,22 @@ function slots(v: unknown, out: Slot[] = [], depth = 0): Slot[] {
   return out;
 }
 
+/** Text fields that sessions, findings and the timeline show: where a log writer would plant a formula. */
+const SHOWN = new Set(['TargetUserName', 'SubjectUserName', 'TargetDomainName', 'CommandLine', 'ParentCommandLine', 'Image', 'ParentImage',
+  'NewProcessName', 'ParentProcessName', 'ScriptBlockText', 'Payload', 'HostApplication', 'TargetServerName', 'TargetInfo', 'User', 'AccountName', 'Domain', 'UserID']);
+
+/** Every shown text field of a record begins with a spreadsheet formula's first character. */
+function plantFormulas(v: unknown, r: () => number): number {
+  let n = 0;
+  for (const [parent, key] of slots(v)) {
+    const p = parent as Record<string | number, unknown>;
+    if (typeof key !== 'string' || !SHOWN.has(key) || typeof p[key] !== 'string') continue;
+    p[key] = ['=', '+', '-', '@'][Math.floor(r() * 4)] + String(p[key]);
+    n++;
+  }
+  return n;
+}
+
 /** One record's JSON value made hostile in 1-3 places; what was done, to replay a failure. */
 function spoil(v: unknown, r: () => number): string[] {
   const int = (n: number): number => Math.floor(r() * n);
@@ -103,12 +119,12 @@ function spoil(v: unknown, r: () => number): string[] {
 }
 
 /** Normalizes items and runs every detector and output on them; throws what any of them throws. */
-function runPipeline(file: string, items: Iterable<InputItem>): { events: number; rejects: number } {
+function runPipeline(file: string, items: Iterable<InputItem>): { events: number; rejects: number; rows: number; neutralized: number } {
   const norm = new Normalizer({ knowledge: new ClockKnowledge(), validate: 'fast', ingested: '2026-12-07T00:00:00.000Z' });
   const engine = new HuntEngine({ latenessMs: 300_000, skewMs: 120_000, batch: true });
   const findings = new FindingsCollector();
   const outs: HuntOutput[] = [];
-  let events = 0, rejects = 0;
+  let events = 0, rejects = 0, rows = 0, neutralized = 0;
   engine.openPartition(file);
   for (const it of items) {
     const r = normalizeItem(norm, file, it);
@@ -134,10 +150,44 @@ function runPipeline(file: string, items: Iterable<InputItem>): { events: number
     else fanouts.push(o.fanout);
   }
   const found = findings.finish({ sessions, hops, chains, fanouts });
-  for (const s of sessions) { JSON.stringify(s); timelineRows(s); }
+  for (const s of sessions) {
+    JSON.stringify(s);
+    // Log text is the attacker's: no timeline cell may start what a spreadsheet runs as a formula.
+    for (const row of timelineRows(s)) {
+      rows++;
+      for (const cell of csvCells(row)) {
+        assert.doesNotMatch(cell, /^[=+\-@\t\r]/, `formula-like cell: ${cell.slice(0, 80)}`);
+        if (/^'[=+\-@\t\r]/.test(cell)) neutralized++;
+      }
+    }
+  }
   JSON.stringify(found);
-  renderReport({ generated: '2026-12-07T00:00:00.000Z', inputs: [file], sessions, hops, findings: found, events });
-  return { events, rejects };
+  const html = renderReport({ generated: '2026-12-07T00:00:00.000Z', inputs: [file], sessions, hops, findings: found, events });
+  // Nor may it write markup into the investigator's report.
+  assert.ok(!html.includes('<script>alert(1)'), 'log text reached the report as markup');
+  return { events, rejects, rows, neutralized };
+}
+
+/** The cells of one CSV row (RFC 4180 quoting), as a spreadsheet reads them. */
+function csvCells(row: string): string[] {
+  const cells: string[] = [];
+  let i = 0;
+  const line = row.replace(/\r\n$/, '');
+  while (i <= line.length) {
+    if (line[i] === '"') {
+      let v = '';
+      for (i++; i < line.length; i++) {
+        if (line[i] === '"' && line[i + 1] === '"') { v += '"'; i++; } else if (line[i] === '"') { i++; break; } else v += line[i];
+      }
+      cells.push(v);
+      i++;
+    } else {
+      const j = line.indexOf(',', i);
+      cells.push(line.slice(i, j < 0 ? line.length : j));
+      i = j < 0 ? line.length + 1 : j + 1;
+    }
+  }
+  return cells;
 }
 
 interface Source { file: string; pieces: { piece: Piece; entry?: string }[] }
@@ -163,7 +213,7 @@ test(`${CASES} cases of hostile collector records and damaged EVTX through norma
   const sources = await jsonSources();
   const evtx = ['corpus/R3_LM_PowershellRemoting_sysmon_1_wsmprovhost.evtx', 'corpus/P1_ID4103-4104_-_SPN_discovery_moder_nPowerShell.evtx', 'corpus/L1_ID4688_4697_5140-5145_PSexec_remote_execution_admin_share.evtx', 'corpus/R1_RemotePowerShell_MS_Windows-Remote_Management_EventID_169.evtx']
     .map((f) => ({ file: sharedPath(f), bytes: readFileSync(sharedPath(f)) }));
-  let events = 0, rejects = 0, spoiled = 0;
+  let events = 0, rejects = 0, spoiled = 0, rows = 0, neutralized = 0;
   for (let i = 0; i < CASES; i++) {
     const seed = (SEED + i * 0x9e3779b1) >>> 0;
     const r = rng(seed);
@@ -181,6 +231,7 @@ test(`${CASES} cases of hostile collector records and damaged EVTX through norma
         const n = runPipeline(src.file, items);
         events += n.events;
         rejects += n.rejects;
+        rows += n.rows;
       } catch (e) {
         assert.fail(`case ${i} (seed ${seed}), ${src.file} ${what}: ${(e as Error).stack}`);
       }
@@ -190,9 +241,14 @@ test(`${CASES} cases of hostile collector records and damaged EVTX through norma
     const at = int(Math.max(1, src.pieces.length - WINDOW));
     const items: InputItem[] = [];
     const changes: string[] = [];
+    // One case in four plants formulas everywhere text is shown, so that sessions carry them.
+    const formulas = i % 4 === 2;
     for (const { piece, entry } of src.pieces.slice(at, at + WINDOW)) {
       let text = piece.text;
-      if (int(3) === 0) {
+      if (formulas) {
+        const v: unknown = JSON.parse(text);
+        if (plantFormulas(v, r) > 0) { text = JSON.stringify(v); spoiled++; }
+      } else if (int(3) === 0) {
         const v: unknown = JSON.parse(text);
         changes.push(`line ${piece.line}: ${spoil(v, r).join(', ')}`);
         text = JSON.stringify(v);
@@ -206,11 +262,15 @@ test(`${CASES} cases of hostile collector records and damaged EVTX through norma
       assert.equal(n.events + n.rejects, items.filter((it) => it.kind !== 'warning').length, 'every record is an event or a reject');
       events += n.events;
       rejects += n.rejects;
+      rows += n.rows;
+      neutralized += n.neutralized;
     } catch (e) {
       assert.fail(`case ${i} (seed ${seed}), ${src.file} from piece ${at}: ${(e as Error).stack}\nchanges: ${changes.join('; ').slice(0, 4000)}`);
     }
   }
-  process.stdout.write(`# ${CASES} cases: ${spoiled} records made hostile; ${events} events, ${rejects} rejects, nothing thrown\n`);
-  // The mutations must reach the detectors: most records still become events.
+  process.stdout.write(`# ${CASES} cases: ${spoiled} records made hostile; ${events} events, ${rejects} rejects, ${rows} timeline rows (${neutralized} cells neutralized), nothing thrown\n`);
+  // The mutations must reach the detectors (most records still become events), and the planted formulas
+  // the timeline.
   assert.ok(events > rejects, `${events} events, ${rejects} rejects`);
+  if (CASES >= 40) assert.ok(neutralized > 0, 'no planted formula reached a timeline cell: the check above tested nothing');
 });
