@@ -68,13 +68,13 @@ function slots(v: unknown, out: Slot[] = [], depth = 0): Slot[] {
 const SHOWN = new Set(['TargetUserName', 'SubjectUserName', 'TargetDomainName', 'CommandLine', 'ParentCommandLine', 'Image', 'ParentImage',
   'NewProcessName', 'ParentProcessName', 'ScriptBlockText', 'Payload', 'HostApplication', 'TargetServerName', 'TargetInfo', 'User', 'AccountName', 'Domain', 'UserID']);
 
-/** Every shown text field of a record begins with a spreadsheet formula's first character. */
+/** Every shown text field of a record begins with a spreadsheet formula's first character, some end in markup. */
 function plantFormulas(v: unknown, r: () => number): number {
   let n = 0;
   for (const [parent, key] of slots(v)) {
     const p = parent as Record<string | number, unknown>;
     if (typeof key !== 'string' || !SHOWN.has(key) || typeof p[key] !== 'string') continue;
-    p[key] = ['=', '+', '-', '@'][Math.floor(r() * 4)] + String(p[key]);
+    p[key] = ['=', '+', '-', '@'][Math.floor(r() * 4)] + String(p[key]) + (r() < 0.5 ? '<script>alert(1)</script>' : '');
     n++;
   }
   return n;
@@ -119,7 +119,7 @@ function spoil(v: unknown, r: () => number): string[] {
 }
 
 /** Normalizes items and runs every detector and output on them; throws what any of them throws. */
-function runPipeline(file: string, items: Iterable<InputItem>): { events: number; rejects: number; rows: number; neutralized: number } {
+function runPipeline(file: string, items: Iterable<InputItem>): { events: number; rejects: number; rows: number; neutralized: number; escaped: boolean } {
   const norm = new Normalizer({ knowledge: new ClockKnowledge(), validate: 'fast', ingested: '2026-12-07T00:00:00.000Z' });
   const engine = new HuntEngine({ latenessMs: 300_000, skewMs: 120_000, batch: true });
   const findings = new FindingsCollector();
@@ -165,7 +165,7 @@ function runPipeline(file: string, items: Iterable<InputItem>): { events: number
   const html = renderReport({ generated: '2026-12-07T00:00:00.000Z', inputs: [file], sessions, hops, findings: found, events });
   // Nor may it write markup into the investigator's report.
   assert.ok(!html.includes('<script>alert(1)'), 'log text reached the report as markup');
-  return { events, rejects, rows, neutralized };
+  return { events, rejects, rows, neutralized, escaped: html.includes('&lt;script&gt;alert(1)') };
 }
 
 /** The cells of one CSV row (RFC 4180 quoting), as a spreadsheet reads them. */
@@ -213,7 +213,7 @@ test(`${CASES} cases of hostile collector records and damaged EVTX through norma
   const sources = await jsonSources();
   const evtx = ['corpus/R3_LM_PowershellRemoting_sysmon_1_wsmprovhost.evtx', 'corpus/P1_ID4103-4104_-_SPN_discovery_moder_nPowerShell.evtx', 'corpus/L1_ID4688_4697_5140-5145_PSexec_remote_execution_admin_share.evtx', 'corpus/R1_RemotePowerShell_MS_Windows-Remote_Management_EventID_169.evtx']
     .map((f) => ({ file: sharedPath(f), bytes: readFileSync(sharedPath(f)) }));
-  let events = 0, rejects = 0, spoiled = 0, rows = 0, neutralized = 0;
+  let events = 0, rejects = 0, spoiled = 0, rows = 0, neutralized = 0, escaped = 0;
   for (let i = 0; i < CASES; i++) {
     const seed = (SEED + i * 0x9e3779b1) >>> 0;
     const r = rng(seed);
@@ -264,13 +264,14 @@ test(`${CASES} cases of hostile collector records and damaged EVTX through norma
       rejects += n.rejects;
       rows += n.rows;
       neutralized += n.neutralized;
+      if (n.escaped) escaped++;
     } catch (e) {
       assert.fail(`case ${i} (seed ${seed}), ${src.file} from piece ${at}: ${(e as Error).stack}\nchanges: ${changes.join('; ').slice(0, 4000)}`);
     }
   }
-  process.stdout.write(`# ${CASES} cases: ${spoiled} records made hostile; ${events} events, ${rejects} rejects, ${rows} timeline rows (${neutralized} cells neutralized), nothing thrown\n`);
+  process.stdout.write(`# ${CASES} cases: ${spoiled} records made hostile; ${events} events, ${rejects} rejects, ${rows} timeline rows (${neutralized} cells neutralized), ${escaped} reports with markup escaped, nothing thrown\n`);
   // The mutations must reach the detectors (most records still become events), and the planted formulas
   // the timeline.
   assert.ok(events > rejects, `${events} events, ${rejects} rejects`);
-  if (CASES >= 40) assert.ok(neutralized > 0, 'no planted formula reached a timeline cell: the check above tested nothing');
+  if (CASES >= 40) assert.ok(neutralized > 0 && escaped > 0, `planted text reached ${neutralized} timeline cells and ${escaped} reports: the checks above need both`);
 });
