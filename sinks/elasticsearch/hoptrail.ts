@@ -79,14 +79,17 @@ function needsFlatKeys(data: Record<string, string> | undefined): boolean {
 }
 
 function flatKeys(data: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
+  // Own keys only, whatever they are called (`constructor`, `__proto__`): a set, then fromEntries.
+  const used = new Set<string>();
+  const entries: [string, string][] = [];
   for (const [k, v] of Object.entries(data)) {
     let key = flatKey(k);
     // Two keys that became one keep both values, as the parser keeps repeated names (`_2`, `_3`).
-    for (let n = 2; key in out; n++) key = `${flatKey(k)}_${n}`;
-    out[key] = v;
+    for (let n = 2; used.has(key); n++) key = `${flatKey(k)}_${n}`;
+    used.add(key);
+    entries.push([key, v]);
   }
-  return out;
+  return Object.fromEntries(entries);
 }
 
 /**
@@ -128,7 +131,6 @@ export function hopDocId(h: Hop | Chain | FanOut): string {
 
 const FAMILIES: readonly FamilyName[] = ['events', 'sessions', 'hops', 'findings'];
 
-/** Counts refusals per family (from the index name) and passes them on. */
 /** Elasticsearch's words when a new index would pass cluster.max_shards_per_node. */
 const SHARD_LIMIT = /maximum (?:normal )?shards open/;
 
@@ -138,6 +140,7 @@ export function isShardLimit(error: unknown): boolean {
   return typeof reason === 'string' && SHARD_LIMIT.test(reason);
 }
 
+/** Counts refusals per family (from the index name) and passes them on. */
 class CountingRejects implements RejectSink {
   readonly rejected: Record<FamilyName, number> = { events: 0, sessions: 0, hops: 0, findings: 0 };
   shardLimit = 0;

@@ -97,17 +97,18 @@ test('eventDoc: event data keys a flattened field refuses (NUL, kilobytes long) 
   const e = ev();
   // As a damaged Shell-Core log of the corpus gives them: garbage names with NUL, one repeated.
   const junk = '\0\u0469\0\0x'.repeat(300);
-  e.winlog.event_data = { [`${junk}@Name`]: 'a', [`${junk}@Name\uFFFD`]: 'b', 'a\0b': 'c', 'a\uFFFDb': 'd', Fine: 'e' };
+  e.winlog.event_data = { [`${junk}@Name`]: 'a', [`${junk}@Name\uFFFD`]: 'b', 'a\0b': 'c', 'a\uFFFDb': 'd', Fine: 'e', constructor: 'f' };
   e.winlog.user_data = { 'k\0': 'v' };
   const d = eventDoc(e);
   assert.notEqual(d, e);
   const keys = Object.keys(d.winlog.event_data ?? {});
-  assert.equal(keys.length, 5, 'no value lost when two keys become one');
+  assert.equal(keys.length, 6, 'no value lost when two keys become one, nor a name an object has already');
   for (const k of [...keys, ...Object.keys(d.winlog.user_data ?? {})]) {
     assert.ok(!k.includes('\0'), 'no NUL');
     assert.ok(k.length <= 520, `short enough: ${k.length}`);
   }
-  assert.deepEqual(Object.values(d.winlog.event_data ?? {}).sort(), ['a', 'b', 'c', 'd', 'e']);
+  assert.deepEqual(Object.values(d.winlog.event_data ?? {}).sort(), ['a', 'b', 'c', 'd', 'e', 'f']);
+  assert.equal(d.winlog.event_data?.constructor, 'f');
   assert.equal(d.winlog.event_data?.['a\uFFFDb'], 'c');
   assert.equal(d.winlog.event_data?.['a\uFFFDb_2'], 'd');
   // The event itself (events.ndjson) keeps what was read.
