@@ -21,7 +21,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage() + '\n');
     return cmd === undefined ? 2 : 0;
   }
-  const c = COMMANDS[cmd];
+  // An own key only: `hoptrail constructor` is an unknown command, not Object's constructor.
+  const c = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
   if (!c) {
     process.stderr.write(`hoptrail: unknown command '${cmd}'\n${usage()}\n`);
     return 2;

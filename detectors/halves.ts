@@ -47,7 +47,11 @@ const MAX_EVIDENCE = 2000;
 const ATTACH_MS = 60_000;
 const FLOW_MS = 15_000;
 const SYSTEM_LOGONS = new Set(['0x3e7', '0x3e4', '0x3e5', '0x0']);
-const SERVICE_KIND: Record<string, SessionKind> = { 'wsmprovhost.exe': 'psremoting', 'winrshost.exe': 'winrs' };
+/**
+ * The processes that serve a remoting session, by lower-case image name. A Map: a process named
+ * `constructor` was found in a plain object's prototype, made a session of no kind, and ended hunt.
+ */
+const SERVICE_KIND: ReadonlyMap<string, SessionKind> = new Map([['wsmprovhost.exe', 'psremoting'], ['winrshost.exe', 'winrs']]);
 const REMOTING_PORTS = new Set([5985, 5986]);
 const REMOTING_CMDLET = /\b(Invoke-Command|Enter-PSSession|New-PSSession|icm|etsn|nsn)\b/i;
 const COMPUTER_ARG = /-(?:ComputerName|Cn)\s*[: ]\s*((?:['"]?[A-Za-z0-9_.-]+['"]?\s*,\s*)*['"]?[A-Za-z0-9_.-]+['"]?)/gi;
@@ -299,7 +303,7 @@ export class HalfSessions {
     const ed = e.winlog.event_data ?? {};
     const newLogon = lc(is4688 ? (ed.TargetLogonId && ed.TargetLogonId !== '0x0' ? ed.TargetLogonId : e.winlog.logon?.id) : e.winlog.logon?.id);
     const newUser = is4688 && ed.TargetUserName && ed.TargetUserName !== '-' ? { name: ed.TargetUserName, domain: ed.TargetDomainName } : e.user ? { name: e.user.name, domain: e.user.domain } : undefined;
-    const serviceKind = SERVICE_KIND[name];
+    const serviceKind = SERVICE_KIND.get(name);
     if (serviceKind && pid !== undefined) {
       const h = this.serviceHalf(e, t, pid, newLogon, serviceKind, newUser);
       this.touch(h, e, t, 'destination');
@@ -308,9 +312,10 @@ export class HalfSessions {
     const pguid = e.process?.parent?.entity_id;
     let parent = (pguid ? this.procs.get(`${host}|g:${pguid}`) : undefined) ?? (ppid !== undefined ? this.procs.get(`${host}|${ppid}`) : undefined);
     if (parent?.closed) parent = undefined;
-    if (!parent && ppid !== undefined && SERVICE_KIND[pname]) {
+    const parentKind = SERVICE_KIND.get(pname);
+    if (!parent && ppid !== undefined && parentKind) {
       // The service process started before the log begins (or was not logged): its child still proves it.
-      parent = this.serviceHalf(e, t, ppid, newLogon, SERVICE_KIND[pname], newUser);
+      parent = this.serviceHalf(e, t, ppid, newLogon, parentKind, newUser);
     }
     if (!parent && newLogon && !SYSTEM_LOGONS.has(newLogon)) parent = this.get(`${host}|logon:${newLogon}`);
     if (!parent || pid === undefined) return;
@@ -357,7 +362,7 @@ export class HalfSessions {
     h.processName ??= lc(e.process?.name) || undefined;
     if (user?.name && !h.user?.name) h.user = user;
     this.procs.set(`${host}|${pid}`, h, t);
-    if (e.process?.entity_id && SERVICE_KIND[lc(e.process.name)]) this.procs.set(`${host}|g:${e.process.entity_id}`, h, t);
+    if (e.process?.entity_id && SERVICE_KIND.get(lc(e.process.name))) this.procs.set(`${host}|g:${e.process.entity_id}`, h, t);
     if (lid) {
       const L = this.logons.get(`${host}|${lid}`);
       if (L) {

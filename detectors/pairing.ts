@@ -7,11 +7,12 @@ import type { Command, Evidence, Session, SessionKind } from './session.js';
 import type { Half } from './halves.js';
 import { HostDirectory, shortName } from './hosts.js';
 
-const AUTH: Record<string, Session['auth']> = { kerberos: 'Kerberos', ntlm: 'NTLM', negotiate: 'Negotiate', basic: 'Basic', credssp: 'CredSSP' };
+/** By lower-case mechanism; a Map, as it is looked up by evidence text (no `constructor` in it). */
+const AUTH: ReadonlyMap<string, Session['auth']> = new Map([['kerberos', 'Kerberos'], ['ntlm', 'NTLM'], ['negotiate', 'Negotiate'], ['basic', 'Basic'], ['credssp', 'CredSSP']]);
 
 export function canonicalAuth(a: string | undefined): Session['auth'] {
   if (!a) return undefined;
-  return AUTH[a.trim().toLowerCase().replace(/\s.*$/, '')];
+  return AUTH.get(a.trim().toLowerCase().replace(/\s.*$/, ''));
 }
 
 const iso = (t: number): string => new Date(t).toISOString();

@@ -76,7 +76,8 @@ export class ChunkContext {
 const MAX_DEPTH = 24;
 const MAX_ELEMENT_NESTING = 256;
 
-const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+/** XML's predefined entities; a Map, as the name comes from the log (`&constructor;` is not one). */
+const ENTITIES: ReadonlyMap<string, string> = new Map([['amp', '&'], ['lt', '<'], ['gt', '>'], ['quot', '"'], ['apos', "'"]]);
 
 function fail(msg: string, off: number): never {
   throw new BinXmlError(msg, off);
@@ -289,7 +290,7 @@ function parseTokens(ctx: ChunkContext, p: number, limit: number, inTemplate: bo
         // entity reference
         const name = readName(ctx, p, limit);
         p = after;
-        add({ t: 0, v: ENTITIES[name] ?? `&${name};` });
+        add({ t: 0, v: ENTITIES.get(name) ?? `&${name};` });
         break;
       }
       case 0x0a: {

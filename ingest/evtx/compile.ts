@@ -62,7 +62,8 @@ function finish(ops: Op[]): Plan | null {
   let paramNamed = false;
   for (const op of ops) {
     if (op.f === F.Data) {
-      if (keys.has(op.key)) return null;
+      // A repeat is numbered there; `__proto__` is set as a key there (ingest/own.ts), not assigned.
+      if (keys.has(op.key) || op.key === '__proto__') return null;
       if (/^param\d+$/.test(op.key)) paramNamed = true;
       keys.add(op.key);
       data = true;
@@ -78,18 +79,19 @@ function finish(ops: Op[]): Plan | null {
   return { ops, hasData: data };
 }
 
-const ATTRS: Record<string, Record<string, F>> = {
+// Maps, not objects: element and attribute names come from the log, and a plain object has `constructor`.
+const ATTRS: ReadonlyMap<string, ReadonlyMap<string, F>> = new Map(Object.entries({
   Provider: { Name: F.Provider, Guid: F.ProviderGuid, EventSourceName: F.EventSourceName },
   EventID: { Qualifiers: F.Qualifiers },
   TimeCreated: { SystemTime: F.TimeCreated },
   Correlation: { ActivityID: F.ActivityId, RelatedActivityID: F.RelatedActivityId },
   Execution: { ProcessID: F.ProcessId, ThreadID: F.ThreadId },
   Security: { UserID: F.UserSid },
-};
-const TEXTS: Record<string, F> = {
+}).map(([k, v]) => [k, new Map(Object.entries(v))]));
+const TEXTS: ReadonlyMap<string, F> = new Map(Object.entries({
   EventID: F.EventId, Version: F.Version, Level: F.Level, Task: F.Task, Opcode: F.Opcode, Keywords: F.Keywords,
   EventRecordID: F.RecordId, Channel: F.Channel, Computer: F.Computer,
-};
+}));
 
 /** A single-part source (one literal or one substitution), or undefined when the content is mixed. */
 function source(parts: XNode[]): { lit: string | null; sub: number; opt: boolean } | undefined {
@@ -158,21 +160,21 @@ function compileSystem(sys: XElem, ops: Op[]): boolean {
   for (const c of sys.kids) {
     if (c.t === 4) continue;
     if (c.t !== 2) return false;
-    const attrMap = ATTRS[c.name];
+    const attrMap = ATTRS.get(c.name);
     for (const a of c.attrs) {
-      const f = attrMap?.[a.name];
+      const f = attrMap?.get(a.name);
       if (f === undefined) continue;
       const s = source(a.parts);
       if (s === undefined) return false;
       ops.push(makeOp(f, '', NO_KEY, s, false, false));
     }
-    const tf = TEXTS[c.name];
+    const tf = TEXTS.get(c.name);
     if (tf !== undefined) {
       if (c.kids.some((k) => k.t === 2 || k.t === 3)) return false;
       const s = source(c.kids);
       if (s === undefined) return false;
       ops.push(makeOp(tf, '', NO_KEY, s, c.attrs.length === 0, s.lit !== null));
-    } else if (c.kids.some((k) => k.t !== 4) && c.name in ATTRS) {
+    } else if (c.kids.some((k) => k.t !== 4) && ATTRS.has(c.name)) {
       return false;
     }
   }

@@ -4,6 +4,7 @@
 import type { XElem, XNode } from './binxml.js';
 import type { EventDataKind, EvtxRecord } from './record.js';
 import { attrValue, eachElement, hasElements, Scope, textOf } from './resolve.js';
+import { addNumbered } from '../own.js';
 
 export class RecordShapeError extends Error {}
 
@@ -167,19 +168,7 @@ function system(el: XElem, scope: Scope, rec: EvtxRecord): void {
 }
 
 /** Adds `key` to flattened data; a name met again becomes `key_2`, `key_3`... (the reference dumps' rule). */
-export function put(out: Record<string, string>, key: string, v: string): void {
-  if (!(key in out)) {
-    out[key] = v;
-    return;
-  }
-  for (let n = 2; ; n++) {
-    const k = `${key}_${n}`;
-    if (!(k in out)) {
-      out[k] = v;
-      return;
-    }
-  }
-}
+const put = addNumbered;
 
 function eventData(el: XElem, scope: Scope, out: Record<string, string>): void {
   let unnamed = 0;

@@ -1,4 +1,5 @@
 // Shared helpers for the JSON adapters: tolerant reads of collector fields.
+import { setOwn } from '../own.js';
 
 export type Obj = Record<string, unknown>;
 
@@ -35,8 +36,8 @@ export function stringMap(v: unknown, out: Record<string, string> = {}, prefix =
     const x = v[k];
     if (x === null || x === undefined) continue;
     if (isObj(x)) stringMap(x, out, `${prefix}${k}.`);
-    else if (Array.isArray(x)) out[prefix + k] = x.map((e) => (typeof e === 'string' ? e : JSON.stringify(e))).join('\n');
-    else out[prefix + k] = typeof x === 'string' ? x : String(x);
+    else if (Array.isArray(x)) setOwn(out, prefix + k, x.map((e) => (typeof e === 'string' ? e : JSON.stringify(e))).join('\n'));
+    else setOwn(out, prefix + k, typeof x === 'string' ? x : String(x));
   }
   return out;
 }
@@ -53,12 +54,12 @@ export function keywordsHex(v: unknown): string | undefined {
   return undefined;
 }
 
-const LEVEL_NAMES: Readonly<Record<string, number>> = { critical: 1, error: 2, warning: 3, information: 4, verbose: 5 };
+const LEVEL_NAMES: ReadonlyMap<string, number> = new Map([['critical', 1], ['error', 2], ['warning', 3], ['information', 4], ['verbose', 5]]);
 
 /** A level given as a number, numeric text, or a name (`Information`). */
 export function level(v: unknown): number | string | undefined {
   const n = int(v);
   if (n !== undefined) return n;
-  if (typeof v === 'string' && v) return LEVEL_NAMES[v.toLowerCase()] ?? v;
+  if (typeof v === 'string' && v) return LEVEL_NAMES.get(v.toLowerCase()) ?? v;
   return undefined;
 }

@@ -2,6 +2,7 @@
 // dumps flatten it: named `<Data>` by name, unnamed ones as param1, param2...; UserData leaves by element
 // name (`Parent.Child` when nested), attributes as `Element@attr`, repeats as `_2`, `_3`.
 import { isWs } from '../normalize/values.js';
+import { addNumbered } from '../own.js';
 
 
 /** The end of the entity `&...;` starting at `amp` (the index after its `;`), or -1 if it is not one. */
@@ -59,12 +60,7 @@ export interface FlatXml {
   root?: string;
 }
 
-// `out[k] === undefined` is `!(k in out)` here (every value is a string; inherited names such as
-// `constructor` are not undefined either), and a keyed load is much cheaper than a keyed `in`.
-function add(out: Record<string, string>, key: string, v: string): void {
-  if (out[key] === undefined) { out[key] = v; return; }
-  for (let i = 2; ; i++) if (out[`${key}_${i}`] === undefined) { out[`${key}_${i}`] = v; return; }
-}
+const add = addNumbered;
 
 const TAG = /<(\/?)([A-Za-z_][\w.:-]*)((?:\s+[\w:.-]+\s*=\s*"[^"]*")*)\s*(\/?)>|([^<]+)/g;
 const ATTR = /([\w:.-]+)\s*=\s*"([^"]*)"/g;

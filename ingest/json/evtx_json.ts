@@ -6,7 +6,7 @@
 //   element as `Name_attributes` with --separate-json-attributes), and as golang-evtx (attributes as plain
 //   keys) and xmltodict (`@Name`, `#text`) write it.
 // Both become the parser's own record shape, so they normalize exactly as the EVTX file would.
-import { put } from '../evtx/flatten.js';
+import { addNumbered, setOwn } from '../own.js';
 import type { EventDataKind } from '../evtx/record.js';
 import type { SourceRecord } from '../normalize/source.js';
 import { int, isObj, str, type Obj } from './adapt.js';
@@ -25,7 +25,7 @@ function scalarText(v: unknown): string {
 function flatStrings(v: unknown): Record<string, string> | undefined {
   if (!isObj(v)) return undefined;
   const out: Record<string, string> = {};
-  for (const k in v) out[k] = scalarText(v[k]);
+  for (const k in v) setOwn(out, k, scalarText(v[k]));
   return out;
 }
 
@@ -122,15 +122,15 @@ function flattenElement(prefix: string, name: string, owner: Obj, out: Record<st
   for (const v of items) {
     const attrs = isObj(v) ? elementAttrs(v) : [];
     if (isObj(sep)) attrs.push(...Object.entries(sep));
-    for (const [a, x] of attrs) put(out, `${key}@${a.startsWith('@') ? a.slice(1) : a}`, scalarText(x));
+    for (const [a, x] of attrs) addNumbered(out, `${key}@${a.startsWith('@') ? a.slice(1) : a}`, scalarText(x));
     if (!isObj(v)) {
       // An element with attributes and no text gives no text key (`null` in the separate-attributes layout).
-      if (attrs.length === 0 || (v !== null && v !== '')) put(out, key, scalarText(v));
+      if (attrs.length === 0 || (v !== null && v !== '')) addNumbered(out, key, scalarText(v));
       continue;
     }
     const kids = Object.keys(v).filter((k) => !isMeta(k));
     if (kids.length > 0) for (const k of kids) flattenElement(key, k, v, out);
-    else if (TEXT in v || attrs.length === 0) put(out, key, scalarText(v[TEXT]));
+    else if (TEXT in v || attrs.length === 0) addNumbered(out, key, scalarText(v[TEXT]));
   }
 }
 
@@ -145,17 +145,17 @@ function dataElements(v: unknown, out: Record<string, string>, unnamed: { n: num
     const name = str(isObj(a) ? a.Name : undefined) ?? str(v['@Name']) ?? str(v.Name);
     const t = TEXT in v ? v[TEXT] : v.Value;
     if (name) {
-      put(out, name, scalarText(t));
+      addNumbered(out, name, scalarText(t));
       return;
     }
     if (Array.isArray(t)) {
-      for (const x of t) put(out, 'param' + ++unnamed.n, scalarText(x));
+      for (const x of t) addNumbered(out, 'param' + ++unnamed.n, scalarText(x));
       return;
     }
-    put(out, 'param' + ++unnamed.n, scalarText(t));
+    addNumbered(out, 'param' + ++unnamed.n, scalarText(t));
     return;
   }
-  put(out, 'param' + ++unnamed.n, scalarText(v));
+  addNumbered(out, 'param' + ++unnamed.n, scalarText(v));
 }
 
 function eventData(ed: Obj): Record<string, string> {
@@ -167,7 +167,7 @@ function eventData(ed: Obj): Record<string, string> {
     // Unnamed <Data> elements gather under the key `Data` (named ones are keyed by their Name).
     if (k === 'Data' && (isObj(v) || Array.isArray(v))) dataElements(v, out, unnamed);
     else if (isObj(v) && k !== 'Binary' && !(TEXT in v)) flattenElement('', k, ed, out);
-    else put(out, k, scalarText(isObj(v) ? v[TEXT] : v));
+    else addNumbered(out, k, scalarText(isObj(v) ? v[TEXT] : v));
   }
   return out;
 }

@@ -5,6 +5,7 @@
 import type { SourceRecord } from '../normalize/source.js';
 import { int, keywordsHex, level, str, type Obj } from './adapt.js';
 import { eventDataValue, flattenEventXml } from './eventdata_xml.js';
+import { setOwn } from '../own.js';
 
 const CORE = new Set(['EventSourceName', 'Provider', 'ProviderGuid', 'Level', 'Keywords', 'Channel', 'Computer', 'TimeCreated',
   'TimeGenerated', 'EventRecordID', 'EventID', 'Message', 'EventData', 'UserData', 'Task', 'Opcode', 'Version', 'ProcessId',
@@ -58,7 +59,7 @@ export function fromExportWinEvents(o: Obj, fileName?: string, skipData?: SkipDa
     kind = f.kind;
     root = f.root;
   } else {
-    for (const k in o) if (!CORE.has(k) && typeof o[k] === 'string') data[k] = o[k] as string;
+    for (const k in o) if (!CORE.has(k) && typeof o[k] === 'string') setOwn(data, k, o[k] as string);
     if (Object.keys(data).length > 0) kind = 'EventData';
   }
   // A 13..23 hour proves a 24-hour clock: the bug is not there.

@@ -2,6 +2,7 @@
 // top level under its XML name. `EventTime` is the collector's local time with no zone, to the second.
 import type { SourceRecord } from '../normalize/source.js';
 import { int, keywordsHex, str, type Obj } from './adapt.js';
+import { setOwn } from '../own.js';
 
 /** Fields NXLog (and Logstash on the way) add; everything else is event data. */
 const NXLOG_FIELDS = new Set([
@@ -12,7 +13,7 @@ const NXLOG_FIELDS = new Set([
   '@timestamp', '@version', 'host', 'port', 'tags', 'type', 'ERROR_EVT_UNRESOLVED',
 ]);
 
-const SEVERITY: Readonly<Record<string, string>> = { DEBUG: 'verbose', INFO: 'information', WARNING: 'warning', ERROR: 'error', CRITICAL: 'critical' };
+const SEVERITY: ReadonlyMap<string, string> = new Map([['DEBUG', 'verbose'], ['INFO', 'information'], ['WARNING', 'warning'], ['ERROR', 'error'], ['CRITICAL', 'critical']]);
 
 export function fromNxlog(o: Obj): SourceRecord | string {
   const id = int(o.EventID);
@@ -26,7 +27,7 @@ export function fromNxlog(o: Obj): SourceRecord | string {
     if (NXLOG_FIELDS.has(k)) continue;
     const v = o[k];
     if (v === null || v === undefined) continue;
-    data[k] = typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v);
+    setOwn(data, k, typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v));
   }
   // NXLog renames an EventData field that collides with its own EventType.
   const orig = str(o.EventTypeOrignal) ?? str(o.EventTypeOriginal);
@@ -63,7 +64,8 @@ export function fromNxlog(o: Obj): SourceRecord | string {
   const ver = int(o.Version);
   if (ver !== undefined) rec.version = ver;
   const sev = str(o.Severity);
-  if (sev && SEVERITY[sev]) rec.level = SEVERITY[sev];
+  const lv = sev ? SEVERITY.get(sev) : undefined;
+  if (lv !== undefined) rec.level = lv;
   const msg = str(o.Message);
   if (msg) rec.message = msg;
   const et = str(o.EventType);

@@ -222,7 +222,7 @@ function security(ev: Ev, id: number, d: Data): void {
       const dir = d.Direction;
       if (dir === 'Inbound' || dir === '%%14592') net(ev).direction = 'inbound';
       else if (dir === 'Outbound' || dir === '%%14593') net(ev).direction = 'outbound';
-      const t = TRANSPORTS[cleanTrim(d.Protocol) ?? ''];
+      const t = TRANSPORTS.get(cleanTrim(d.Protocol) ?? '');
       if (t !== undefined) net(ev).transport = t;
       classify(ev, id === 5158 ? 'bind-permitted' : id === 5156 ? 'connection-permitted' : 'connection-blocked', ['network'], id === 5157 ? ['connection', 'denied'] : ['connection', 'allowed']);
       return;
@@ -565,7 +565,8 @@ function wmi(ev: Ev, id: number, d: Data): void {
   }
 }
 
-export const CHANNELS: Readonly<Record<string, string>> = {
+/** Canonical names by lower case; a Map, as it is looked up by evidence text (no `constructor` in it). */
+export const CHANNELS: ReadonlyMap<string, string> = new Map(Object.entries({
   security: 'Security',
   system: 'System',
   application: 'Application',
@@ -575,13 +576,13 @@ export const CHANNELS: Readonly<Record<string, string>> = {
   'microsoft-windows-sysmon/operational': 'Microsoft-Windows-Sysmon/Operational',
   'microsoft-windows-windows firewall with advanced security/firewall': 'Microsoft-Windows-Windows Firewall With Advanced Security/Firewall',
   'microsoft-windows-wmi-activity/operational': 'Microsoft-Windows-WMI-Activity/Operational',
-};
+}));
 
 /** Channel names in their canonical case (collectors disagree: `Security` and `security` both occur). */
 export function canonicalChannel(c: string): string {
   let v = seen.get(c);
   if (v === undefined) {
-    v = CHANNELS[c.toLowerCase()] ?? c;
+    v = CHANNELS.get(c.toLowerCase()) ?? c;
     if (seen.size < 1024) seen.set(c, v); // few distinct channels: a small memo saves a toLowerCase per event
   }
   return v;

@@ -1,5 +1,6 @@
 // Value conventions shared by every extractor: placeholders, insertion strings, numbers, names, times.
 // Everything here is on the hot path: plain loops and string checks, no regexes where a char test does.
+import { setOwn } from '../own.js';
 
 /** Message-table insertion strings Windows leaves as `%%N` in event data, with their rendered meaning. */
 export const INSERTION_STRINGS: Readonly<Record<string, string>> = {
@@ -84,7 +85,7 @@ export function cleanEventData(data: Record<string, string>): Record<string, str
   for (const k in data) {
     const v = clean(data[k]);
     if (v === undefined) continue;
-    (out ??= {})[k] = v;
+    setOwn((out ??= {}), k, v);
   }
   return out;
 }
@@ -161,7 +162,7 @@ export const LEVELS: Readonly<Record<number, string>> = {
   0: 'information', 1: 'critical', 2: 'error', 3: 'warning', 4: 'information', 5: 'verbose',
 };
 
-export const TRANSPORTS: Readonly<Record<string, string>> = { '1': 'icmp', '6': 'tcp', '17': 'udp', '58': 'ipv6-icmp' };
+export const TRANSPORTS: ReadonlyMap<string, string> = new Map([['1', 'icmp'], ['6', 'tcp'], ['17', 'udp'], ['58', 'ipv6-icmp']]);
 
 /** host.name (lower-case, FQDN when known) and host.hostname (lower-case short name). */
 export function hostNames(computer: string): { name: string; hostname: string } {

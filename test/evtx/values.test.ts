@@ -111,6 +111,23 @@ test('every BinXML token: elements, attributes, values, CDATA, references, proce
   assert.match(xml, /<\?xml-stylesheet href="a"\?>/);
 });
 
+test("EventData names an object already has (constructor) or that an assignment does not store (__proto__) are kept", () => {
+  const w = new BinXmlWriter();
+  w.fragmentHeader()
+    .open('Event').closeStart()
+    .open('EventData').closeStart()
+    .open('Data', { attrs: true }).attr('Name').text('__proto__').closeStart().text('a').end()
+    .open('Data', { attrs: true }).attr('Name').text('constructor').closeStart().text('b').end()
+    .open('Data', { attrs: true }).attr('Name').text('constructor').closeStart().text('c').end()
+    .end()
+    .end()
+    .eof();
+  const ctx = new ChunkContext(w.buf, w.buf.length);
+  const rec = buildRecord(parseFragment(ctx, 512, w.pos, false), new Scope(ctx, []), 1, filetime(0, 0));
+  assert.deepEqual(Object.entries(rec.event_data), [['__proto__', 'a'], ['constructor', 'b'], ['constructor_2', 'c']]);
+  assert.equal(Object.getPrototypeOf(rec.event_data), Object.prototype);
+});
+
 test('names a damaged record made of garbage are written so that its XML stays well-formed', () => {
   const w = new BinXmlWriter();
   w.fragmentHeader()

@@ -21,8 +21,10 @@ function refDecode(s: string): string {
   });
 }
 function refAdd(out: Record<string, string>, key: string, v: string): void {
-  if (!(key in out)) { out[key] = v; return; }
-  for (let i = 2; ; i++) if (!(`${key}_${i}` in out)) { out[`${key}_${i}`] = v; return; }
+  // Own keys, whatever the name: `constructor` is not a repeat, `__proto__` is a key (ingest/own.ts).
+  const set = (k: string): void => { Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true }); };
+  if (!Object.hasOwn(out, key)) { set(key); return; }
+  for (let i = 2; ; i++) if (!Object.hasOwn(out, `${key}_${i}`)) { set(`${key}_${i}`); return; }
 }
 const DATA = /<Data(?:\s+Name\s*=\s*"([^"]*)")?\s*(?:\/>|>([\s\S]*?)<\/Data>)/g;
 function refEventData(xml: string): Record<string, string> | undefined {

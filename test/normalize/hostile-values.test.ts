@@ -3,6 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { int, level } from '../../ingest/json/adapt.js';
+import { adapt } from '../../ingest/json/detect.js';
+import { flattenEventXml } from '../../ingest/json/eventdata_xml.js';
 import { ClockKnowledge, Normalizer } from '../../ingest/normalize/index.js';
 import type { SourceRecord } from '../../ingest/normalize/source.js';
 import { NormalizedEvent } from '../../schemas/event.js';
@@ -56,4 +58,20 @@ test('an impossible UTC time is a reject, not an event with a date that does not
   assert.match(r.ok ? '' : r.reason, /@timestamp is not an ISO UTC time: 2019-02-30T23:01:01\.000Z/);
   // And a written time that does not exist is left out.
   assert.equal(normalized({ written_time: '2019-02-30T23:01:01.000Z' }).event.created, undefined);
+});
+
+test("event data names an object already has, or that an assignment does not store, are fields like any other", () => {
+  // Winlogbeat 6, as a collector ships it (every format goes through the same helpers: ingest/own.ts).
+  const wlb = JSON.parse('{"@timestamp":"2019-05-18T21:14:52.064Z","log_name":"Security","source_name":"Microsoft-Windows-Security-Auditing","event_id":4624,"computer_name":"WS6","record_number":"7","event_data":{"__proto__":"a","constructor":"b","toString":"c","LogonType":"3"}}');
+  const a = adapt(wlb, undefined);
+  assert.ok('record' in a, 'reason' in a ? a.reason : '');
+  const r = new Normalizer({ ingested: RUN }).normalize(a.record, { format: 'winlogbeat6', file: 'x.json', offset: 0 });
+  assert.ok(r.ok);
+  const data = r.event.winlog.event_data ?? {};
+  assert.deepEqual(Object.keys(data).sort(), ['LogonType', '__proto__', 'constructor', 'toString']);
+  assert.equal(Object.getPrototypeOf(data), Object.prototype, 'the prototype is not replaced');
+  assert.deepEqual(JSON.parse(JSON.stringify(data)), JSON.parse('{"__proto__":"a","constructor":"b","toString":"c","LogonType":"3"}'));
+  // Export-WinEvents' XML: a repeated name is numbered, an inherited one is not a repeat.
+  const f = flattenEventXml('<EventData><Data Name="constructor">x</Data><Data Name="constructor">y</Data><Data Name="__proto__">z</Data></EventData>');
+  assert.deepEqual(Object.entries(f.data), [['constructor', 'x'], ['constructor_2', 'y'], ['__proto__', 'z']]);
 });
