@@ -50,7 +50,12 @@ export function cloneState<T>(v: T, seen = new Map<unknown, unknown>()): T {
   }
   const o = Object.create(Object.getPrototypeOf(v) as object | null) as Record<string, unknown>;
   seen.set(v, o);
-  for (const k of Object.keys(v)) o[k] = cloneState((v as Record<string, unknown>)[k], seen);
+  for (const k of Object.keys(v)) {
+    const x = cloneState((v as Record<string, unknown>)[k], seen);
+    // An event data field read as `__proto__` is an own key: assigned, it would be dropped (or set the prototype).
+    if (k === '__proto__') Object.defineProperty(o, k, { value: x, enumerable: true, writable: true, configurable: true });
+    else o[k] = x;
+  }
   return o as T;
 }
 

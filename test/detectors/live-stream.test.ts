@@ -219,3 +219,10 @@ test('cloneState: a deep copy with prototypes, independent of the original', () 
   assert.equal(a.size(), 1);
   assert.equal(b.size(), 2);
 });
+
+test('cloneState: a held event whose data has a field named __proto__ keeps it (and its prototype)', () => {
+  const data = JSON.parse('{"__proto__":"x","a":"b"}') as Record<string, string>;
+  const c = cloneState({ event_data: data });
+  assert.deepEqual(Object.entries(c.event_data), [['__proto__', 'x'], ['a', 'b']]);
+  assert.equal(Object.getPrototypeOf(c.event_data), Object.prototype);
+});
