@@ -167,9 +167,6 @@ function system(el: XElem, scope: Scope, rec: EvtxRecord): void {
   });
 }
 
-/** Adds `key` to flattened data; a name met again becomes `key_2`, `key_3`... (the reference dumps' rule). */
-const put = addNumbered;
-
 function eventData(el: XElem, scope: Scope, out: Record<string, string>): void {
   let unnamed = 0;
   eachElement(el.kids, scope, (c, s, pickSub, pickItem) => {
@@ -177,9 +174,9 @@ function eventData(el: XElem, scope: Scope, out: Record<string, string>): void {
       let key: string | null = null;
       for (const a of c.attrs) if (a.name === 'Name') key = attrValue(a, s);
       if (key === null || key === '') key = 'param' + ++unnamed;
-      put(out, key, textOf(c, s, pickSub, pickItem));
+      addNumbered(out, key, textOf(c, s, pickSub, pickItem));
     } else if (c.name === 'Binary') {
-      put(out, 'Binary', textOf(c, s, pickSub, pickItem));
+      addNumbered(out, 'Binary', textOf(c, s, pickSub, pickItem));
     } else {
       flattenOne(c, s, pickSub, pickItem, '', out);
     }
@@ -194,11 +191,11 @@ function flattenOne(c: XElem, s: Scope, pickSub: number, pickItem: number, prefi
   const key = prefix === '' ? c.name : prefix + '.' + c.name;
   for (const a of c.attrs) {
     const v = attrValue(a, s);
-    if (v !== null) put(out, key + '@' + a.name, v);
+    if (v !== null) addNumbered(out, key + '@' + a.name, v);
   }
   if (hasElements(c, s)) flattenChildren(c, s, key, out);
   else {
     const t = textOf(c, s, pickSub, pickItem);
-    if (t !== '' || c.attrs.length === 0) put(out, key, t);
+    if (t !== '' || c.attrs.length === 0) addNumbered(out, key, t);
   }
 }

@@ -60,8 +60,6 @@ export interface FlatXml {
   root?: string;
 }
 
-const add = addNumbered;
-
 const TAG = /<(\/?)([A-Za-z_][\w.:-]*)((?:\s+[\w:.-]+\s*=\s*"[^"]*")*)\s*(\/?)>|([^<]+)/g;
 const ATTR = /([\w:.-]+)\s*=\s*"([^"]*)"/g;
 
@@ -126,7 +124,7 @@ function eventData(t: string, only?: string): Record<string, string> {
       i = t.indexOf('<Data', at[0]);
       continue;
     }
-    add(data, name !== undefined && name !== '' ? name : `param${n}`, at[1] < 0 ? '' : decodeXml(t.slice(at[1], at[2])));
+    addNumbered(data, name !== undefined && name !== '' ? name : `param${n}`, at[1] < 0 ? '' : decodeXml(t.slice(at[1], at[2])));
     i = t.indexOf('<Data', at[0]);
   }
   const b = t.indexOf('<Binary>');
@@ -165,14 +163,14 @@ export function flattenEventXml(xml: string): FlatXml {
       if (m[5] !== undefined) { text += m[5]; continue; }
       const name = m[2].replace(/^.*:/, '');
       if (m[1] === '/') {
-        if (stack.length >= 2 && text.trim() !== '') add(data, stack.slice(2).join('.') || stack[stack.length - 1], decodeXml(text));
+        if (stack.length >= 2 && text.trim() !== '') addNumbered(data, stack.slice(2).join('.') || stack[stack.length - 1], decodeXml(text));
         stack.pop();
         text = '';
         continue;
       }
       stack.push(name);
       if (stack.length === 2) root = name;
-      if (stack.length >= 3) for (const a of (m[3] ?? '').matchAll(ATTR)) if (a[1] !== 'xmlns' && !a[1].startsWith('xmlns:')) add(data, `${stack.slice(2).join('.')}@${a[1]}`, decodeXml(a[2]));
+      if (stack.length >= 3) for (const a of (m[3] ?? '').matchAll(ATTR)) if (a[1] !== 'xmlns' && !a[1].startsWith('xmlns:')) addNumbered(data, `${stack.slice(2).join('.')}@${a[1]}`, decodeXml(a[2]));
       text = '';
       if (m[4] === '/') stack.pop();
     }
