@@ -2,7 +2,7 @@
 // loads what indexing needs (zod, the client), and hunt starts its workers in between.
 import type { FlagKinds, ParsedArgs } from './args.js';
 
-export const ES_FLAGS: FlagKinds = { es: 'string', 'es-config': 'string', 'es-api-key-env': 'string', 'es-prefix': 'string', 'es-replicas': 'string' };
+export const ES_FLAGS: FlagKinds = { es: 'string', 'es-config': 'string', 'es-api-key-env': 'string', 'es-prefix': 'string', 'es-replicas': 'string', 'es-index-period': 'string' };
 
 /** Indexing is asked for (--es or --es-config): only then is es-output.ts loaded. */
 export function esRequested(flags: ParsedArgs['flags']): boolean {
@@ -17,4 +17,7 @@ export const ES_USAGE = `  --es URL       also index events, sessions, hops and 
                  "tls_verify"}; they win over the environment, --es and --es-api-key-env win over them
   --es-api-key-env NAME  read the API key from env NAME instead
   --es-prefix P  index name prefix (default hoptrail; the Kibana dashboards expect it)
-  --es-replicas N  replicas of new indices (0 on a single-node cluster)`;
+  --es-replicas N  replicas of new indices (0 on a single-node cluster)
+  --es-index-period day|month|year  on a server without data streams, events go to one index per day of
+                 event time (default), month or year: years of logs into a small cluster need month or
+                 year (each index is a shard against cluster.max_shards_per_node)`;

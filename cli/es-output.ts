@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { HoptrailEsSink, SinkStats } from '../sinks/elasticsearch/hoptrail.js';
 import type { EsConnectionOptions } from '../sinks/elasticsearch/connection.js';
+import { INDEX_PERIODS, type IndexPeriod } from '../sinks/elasticsearch/templates.js';
 import type { ParsedArgs } from './args.js';
 import { esRequested } from './es-flags.js';
 
@@ -60,6 +61,8 @@ export async function openEsOutput(
   const apiKey = connection.apiKey;
   const replicas = flags['es-replicas'] === undefined ? undefined : Number(flags['es-replicas']);
   if (replicas !== undefined && !(Number.isInteger(replicas) && replicas >= 0)) return '--es-replicas needs a whole number';
+  const period = flags['es-index-period'];
+  if (period !== undefined && !INDEX_PERIODS.includes(period as IndexPeriod)) return '--es-index-period needs day, month or year';
   // Loaded only when asked for: the client and its dependencies cost a run without --es ~0.1 s.
   const [{ HoptrailEsSink }, { redact }] = await Promise.all([import('../sinks/elasticsearch/hoptrail.js'), import('../sinks/elasticsearch/connection.js')]);
   const sink = new HoptrailEsSink({
@@ -67,12 +70,14 @@ export async function openEsOutput(
     env,
     prefix: typeof flags['es-prefix'] === 'string' ? flags['es-prefix'] : undefined,
     replicas,
+    indexPeriod: period as IndexPeriod | undefined,
     rejectFile: join(outDir, 'es-rejects.ndjson'),
     openTimeoutMs,
   });
   try {
     const info = await sink.open();
-    process.stderr.write(`hoptrail: indexing into ${info.description}${info.features.dataStreams ? ' (data streams)' : ' (daily indices)'}\n`);
+    const per = { day: 'daily', month: 'monthly', year: 'yearly' }[(period as IndexPeriod | undefined) ?? 'day'];
+    process.stderr.write(`hoptrail: indexing into ${info.description}${info.features.dataStreams ? ' (data streams)' : ` (${per} indices)`}\n`);
     return sink;
   } catch (e) {
     // The URL may carry user:password; the message must not.
@@ -93,6 +98,6 @@ export function esSummary(s: SinkStats, outDir: string): string[] {
   const rej = s.indexer.rejected > 0 ? `, ${s.indexer.rejected} rejected (see ${join(outDir, 'es-rejects.ndjson')})` : ', 0 rejected';
   const lines = [`elasticsearch: ${sent} sent; ${s.indexer.indexed} indexed, ${s.indexer.duplicates} already there${rej}`];
   // The one refusal that is no fault of the documents, and the first that a hunt over years of logs meets.
-  if (s.shardLimit > 0) lines.push(`  note: ${s.shardLimit} of them because the cluster is at its shard limit (cluster.max_shards_per_node): without the data-stream API, events go to one index per day of event time; raise the limit, or index into a cluster that has data streams, and run the hunt again (what is indexed already is not duplicated)`);
+  if (s.shardLimit > 0) lines.push(`  note: ${s.shardLimit} of them because the cluster is at its shard limit (cluster.max_shards_per_node): without the data-stream API, events go to one index per day of event time; run the hunt again with --es-index-period month (or year), raise the limit, or index into a cluster that has data streams (what is indexed already is not duplicated in the same indices)`);
   return lines;
 }

@@ -4,6 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { parseArgs, UsageError } from './args.js';
+import { INDEX_PERIODS, type IndexPeriod } from '../sinks/elasticsearch/templates.js';
 import { DEFAULT_CONFIG, type RulesConfig } from '../detectors/findings/index.js';
 import { parseRulesConfig, RulesConfigError } from '../detectors/findings/config.js';
 import { StreamRunner } from '../ingest/kafka/runner.js';
@@ -29,6 +30,8 @@ const USAGE = `usage: hoptrail stream --brokers LIST --topic T [--group G] [--al
   --dlq-topic T3       messages that cannot be used: original bytes, source topic/partition/offset, reason
   --es URL             also index events, sessions and findings into Elasticsearch (offsets commit after ES has them)
   --es-prefix P        index name prefix (default hoptrail, as the dashboards expect)
+  --es-index-period day|month|year  without data streams, one index per day (default), month or year of
+                       event time
   --lateness SEC       out-of-order arrival tolerated (default 300)
   --skew SEC           clock skew tolerated between hosts (default 120)
   --horizon SEC        event time a message can still change state; offsets behind it are committed
@@ -52,7 +55,7 @@ export async function run(argv: string[]): Promise<number> {
     args = parseArgs(argv, {
       brokers: 'string', topic: 'string', group: 'string', 'alerts-topic': 'string', 'dlq-topic': 'string', es: 'string',
       lateness: 'string', skew: 'string', horizon: 'string', 'idle-flush': 'string', 'max-message-bytes': 'string', rules: 'string',
-      'metrics-interval': 'string', 'metrics-port': 'string', 'log-level': 'string', 'es-prefix': 'string', 'internal-topic': 'string', stage: 'string', 'state-topic': 'string', 'state-ttl': 'string', 'decode-threads': 'string', 'decode-min-batch': 'string', help: 'boolean',
+      'metrics-interval': 'string', 'metrics-port': 'string', 'log-level': 'string', 'es-prefix': 'string', 'es-index-period': 'string', 'internal-topic': 'string', stage: 'string', 'state-topic': 'string', 'state-ttl': 'string', 'decode-threads': 'string', 'decode-min-batch': 'string', help: 'boolean',
     });
   } catch (e) {
     if (e instanceof UsageError) { process.stderr.write(`hoptrail stream: ${e.message}\n${USAGE}\n`); return 2; }
@@ -75,6 +78,8 @@ export async function run(argv: string[]): Promise<number> {
   }
   const level = str('log-level') ?? 'info';
   if (!['debug', 'info', 'warn', 'error'].includes(level)) return usage('--log-level needs debug, info, warn or error');
+  const period = str('es-index-period');
+  if (period !== undefined && !INDEX_PERIODS.includes(period as IndexPeriod)) return usage('--es-index-period needs day, month or year');
   const log = jsonLogger(level as Level);
   const internalTopic = str('internal-topic');
   const stage = str('stage') ?? 'both';
@@ -98,8 +103,8 @@ export async function run(argv: string[]): Promise<number> {
   if (esUrl !== undefined) {
     try {
       // Two stages in one process: each its own sink (stage 1 events, stage 2 sessions and findings).
-      const es = await EsStreamSink.open(esUrl, str('es-prefix'));
-      if (forwarding && correlating) forwardSink = (await EsStreamSink.open(esUrl, str('es-prefix'))).sink;
+      const es = await EsStreamSink.open(esUrl, str('es-prefix'), period as IndexPeriod | undefined);
+      if (forwarding && correlating) forwardSink = (await EsStreamSink.open(esUrl, str('es-prefix'), period as IndexPeriod | undefined)).sink;
       if (correlating) sink = es.sink;
       else forwardSink = es.sink;
       log.info('elasticsearch', { server: es.description });

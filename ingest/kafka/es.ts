@@ -4,6 +4,7 @@
 // (superseded on the alerts topic) is deleted by its ID once the indexing before it is done.
 import { HoptrailEsSink } from '../../sinks/elasticsearch/hoptrail.js';
 import { connect, type EsConnection } from '../../sinks/elasticsearch/index.js';
+import type { IndexPeriod } from '../../sinks/elasticsearch/templates.js';
 import type { AlertRecord } from '../../detectors/live.js';
 import type { NormalizedEvent } from '../../schemas/event.js';
 import type { StreamSink } from './runner.js';
@@ -13,8 +14,8 @@ export class EsStreamSink implements StreamSink {
 
   private constructor(private readonly sink: HoptrailEsSink, private readonly conn: EsConnection) {}
 
-  static async open(url: string, prefix?: string): Promise<{ sink: EsStreamSink; description: string }> {
-    const sink = new HoptrailEsSink({ connection: { url }, ...(prefix ? { prefix } : {}) });
+  static async open(url: string, prefix?: string, indexPeriod?: IndexPeriod): Promise<{ sink: EsStreamSink; description: string }> {
+    const sink = new HoptrailEsSink({ connection: { url }, ...(prefix ? { prefix } : {}), indexPeriod });
     const info = await sink.open();
     const conn = await connect({ url });
     return { sink: new EsStreamSink(sink, conn), description: info.description };

@@ -11,7 +11,7 @@ import { docIdFromKey, docIdFromProvenance } from './ids.js';
 import { BulkIndexer, type BulkDoc, type IndexerLogger, type IndexerStats } from './indexer.js';
 import { detectFieldSupport, hoptrailFamilies, type FamilyName, type FieldSupport, type HoptrailFamilies } from './mappings.js';
 import { JsonlRejectFile, type RejectRecord, type RejectSink } from './rejects.js';
-import { DEFAULT_PREFIX, ensureIndexTemplates, familyPattern, indexFor, type TemplateResult } from './templates.js';
+import { DEFAULT_PREFIX, ensureIndexTemplates, familyPattern, indexFor, type IndexPeriod, type TemplateResult } from './templates.js';
 import { connect, type EsConnection } from './index.js';
 
 export interface HoptrailEsSinkOptions {
@@ -26,6 +26,8 @@ export interface HoptrailEsSinkOptions {
   rejects?: RejectSink;
   /** Write events to a data stream where the server has the API. Default true. */
   useDataStreams?: boolean;
+  /** Else, an index per day (default), month or year of event time. */
+  indexPeriod?: IndexPeriod;
   /** number_of_replicas of new indices (0 on a single node). Default: the cluster's. */
   replicas?: number;
   /** How long open() waits for a server that is starting or restarting. Default 30 s. */
@@ -311,9 +313,9 @@ export class HoptrailEsSink {
     };
   }
 
-  private targetOpts(): { features: EsFeatures; prefix: string; useDataStreams?: boolean } {
+  private targetOpts(): { features: EsFeatures; prefix: string; useDataStreams?: boolean; period?: IndexPeriod } {
     if (!this.conn) throw new Error('HoptrailEsSink: open() first');
-    return { features: this.conn.features, prefix: this.prefix, useDataStreams: this.opts.useDataStreams };
+    return { features: this.conn.features, prefix: this.prefix, useDataStreams: this.opts.useDataStreams, period: this.opts.indexPeriod };
   }
 
   private push(family: FamilyName, d: BulkDoc): Promise<void> {

@@ -3,7 +3,8 @@
 // Naming scheme: family F under prefix P (default "hoptrail"):
 //   template  P-F-v<version>   (priority 100 + version, so a newer version wins over a stale one)
 //   targets   P-F              (data stream, time-series families, when the cluster has the data-stream API)
-//             P-F-YYYY.MM.DD   (daily index, time-series families without data streams)
+//             P-F-YYYY.MM.DD   (daily index, time-series families without data streams; or P-F-YYYY.MM,
+//                               P-F-YYYY with a monthly or yearly period)
 //             P-F-v<version>   (entity families: sessions, findings; upserted documents, one index per
 //                               mapping version so a mapping change never conflicts with old documents)
 // Templates carry `version` and `_meta.mapping_sha1`; ensureIndexTemplates() rewrites one only when it
@@ -13,6 +14,14 @@ import { errors, type Client } from '@elastic/elasticsearch';
 import type { EsFeatures } from './features.js';
 
 export type FamilyKind = 'timeseries' | 'entity';
+
+/**
+ * How time-series documents are spread over indices where the cluster has no data streams: one index per
+ * day of event time (the default), month or year. Evidence spans years (a DC's System log: 2014-2020), and
+ * every index is a shard against the cluster's limit (cluster.max_shards_per_node, 1 000 by default).
+ */
+export type IndexPeriod = 'day' | 'month' | 'year';
+export const INDEX_PERIODS: readonly IndexPeriod[] = ['day', 'month', 'year'];
 
 export interface IndexFamily {
   /** Short name, e.g. "events", "sessions", "findings". Lower case, no "*", no ",". */
@@ -36,6 +45,8 @@ export interface TemplateOptions {
   replicas?: number;
   /** Refresh interval; default the cluster's. */
   refreshInterval?: string;
+  /** Index per day (default), month or year of event time, without data streams. */
+  period?: IndexPeriod;
 }
 
 export const DEFAULT_PREFIX = 'hoptrail';
@@ -53,11 +64,14 @@ export function usesDataStream(family: Pick<IndexFamily, 'kind'>, opts: Pick<Tem
   return family.kind === 'timeseries' && (opts.useDataStreams ?? true) && opts.features.dataStreams;
 }
 
-/** Daily suffix from the event's own time (UTC), never from the ingest time, so IDs stay idempotent. */
-export function dailySuffix(time: Date | string | number): string {
+/**
+ * The index suffix from the event's own time (UTC), never from the ingest time, so IDs stay idempotent:
+ * YYYY.MM.DD, YYYY.MM or YYYY.
+ */
+export function periodSuffix(time: Date | string | number, period: IndexPeriod = 'day'): string {
   const d = time instanceof Date ? time : new Date(time);
   if (Number.isNaN(d.getTime())) throw new Error(`invalid event time: ${String(time)}`);
-  return d.toISOString().slice(0, 10).replace(/-/g, '.');
+  return d.toISOString().slice(0, period === 'year' ? 4 : period === 'month' ? 7 : 10).replace(/-/g, '.');
 }
 
 /**
@@ -66,14 +80,14 @@ export function dailySuffix(time: Date | string | number): string {
  */
 export function indexFor(
   family: Pick<IndexFamily, 'name' | 'kind' | 'version'>,
-  opts: Pick<TemplateOptions, 'features' | 'useDataStreams' | 'prefix'>,
+  opts: Pick<TemplateOptions, 'features' | 'useDataStreams' | 'prefix' | 'period'>,
   eventTime?: Date | string | number,
 ): string {
   const prefix = opts.prefix ?? DEFAULT_PREFIX;
   if (family.kind === 'entity') return `${prefix}-${family.name}-v${family.version}`;
   if (usesDataStream(family, opts)) return `${prefix}-${family.name}`;
   if (eventTime === undefined) throw new Error(`family ${family.name} is time-series: an event time is needed`);
-  return `${prefix}-${family.name}-${dailySuffix(eventTime)}`;
+  return `${prefix}-${family.name}-${periodSuffix(eventTime, opts.period)}`;
 }
 
 /** Pattern that matches every index and data stream of a family (for searches and data views). */

@@ -193,12 +193,13 @@ describe('hunt --es (real server)', { skip, timeout: 240_000 }, () => {
     );
   });
 
-  test('damaged and unusual logs (corpus/robustness): every event indexed, none refused', async (t) => {
+  test('damaged and unusual logs (corpus/robustness), by month: every event indexed, none refused', async (t) => {
     // Last: its events join the index the tests above counted. A damaged Shell-Core log gives event data
-    // names with NUL in them, which a flattened field refused along with the whole document.
+    // names with NUL in them, which a flattened field refused along with the whole document. Its events span
+    // years: one index per month of them (this server has no data streams) rather than one per day.
     assert.ok(await waitForHealth(120_000), 'cluster healthy before the hunt');
     const robust = join(dir, 'robust');
-    const { stdout } = await run(process.execPath, [BIN, 'hunt', sharedPath('corpus', 'robustness'), '--out', robust, '--es', ES_URL, '--es-prefix', prefix, '--es-replicas', '0'], {
+    const { stdout } = await run(process.execPath, [BIN, 'hunt', sharedPath('corpus', 'robustness'), '--out', robust, '--es', ES_URL, '--es-prefix', prefix, '--es-replicas', '0', '--es-index-period', 'month'], {
       maxBuffer: 1 << 26,
       timeout: 180_000,
     });
@@ -207,5 +208,10 @@ describe('hunt --es (real server)', { skip, timeout: 240_000 }, () => {
     const local = ndjson<NormalizedEvent>(join(robust, 'events.ndjson'));
     assert.ok(local.some((e) => Object.keys(e.winlog.event_data ?? {}).some((k) => k.includes('\0'))), 'the input still has such names (else this tests nothing)');
     assert.match(summary, new RegExp(`^elasticsearch: ${local.length} event\\(s\\).* 0 rejected`), summary);
+    const names = await retrying(async () => Object.keys(await client.indices.get({ index: `${prefix}-events-*`, expand_wildcards: 'all' })));
+    const monthly = names.filter((n) => /-\d{4}\.\d{2}$/.test(n)).map((n) => n.slice(-7)).sort();
+    const months = [...new Set(local.map((e) => e['@timestamp'].slice(0, 7).replace('-', '.')))].sort();
+    t.diagnostic(`${local.length} events in ${months.length} monthly indices (${new Set(local.map((e) => e['@timestamp'].slice(0, 10))).size} days)`);
+    assert.deepEqual(monthly, months);
   });
 });

@@ -8,7 +8,7 @@ import {
   buildTemplate,
   BulkIndexer,
   createClient,
-  dailySuffix,
+  periodSuffix,
   describeConnection,
   docIdFromProvenance,
   indexFor,
@@ -70,7 +70,13 @@ test('templates: versioned names, patterns per kind, dynamic false, daily target
   assert.equal(indexFor(fam, noDs, '2024-03-01T23:59:59.999999Z'), 'hoptrail-events-2024.03.01');
   assert.equal(indexFor(fam, ds, '2024-03-01T00:00:00Z'), 'hoptrail-events');
   assert.equal(indexFor({ name: 'sessions', kind: 'entity', version: 2 }, noDs), 'hoptrail-sessions-v2');
-  assert.equal(dailySuffix(Date.UTC(2024, 0, 5)), '2024.01.05');
+  assert.equal(periodSuffix(Date.UTC(2024, 0, 5)), '2024.01.05');
+  // Monthly and yearly indices, for years of evidence on a cluster without data streams; the template's
+  // pattern takes them, and data streams ignore the period.
+  assert.equal(indexFor(fam, { ...noDs, period: 'month' }, '2024-03-01T23:59:59.999999Z'), 'hoptrail-events-2024.03');
+  assert.equal(indexFor(fam, { ...noDs, period: 'year' }, '0999-12-31T23:59:59.999Z'), 'hoptrail-events-0999');
+  assert.equal(indexFor(fam, { ...ds, period: 'year' }, '2024-03-01T00:00:00Z'), 'hoptrail-events');
+  assert.match('hoptrail-events-2024.03', new RegExp(`^${t.index_patterns[0].replace('*', '.*')}$`));
   assert.throws(() => buildTemplate({ ...fam, name: 'Bad*' }, noDs), /lower case/);
 });
 
