@@ -1,7 +1,8 @@
 // Fuzz of everything above the EVTX parser: records of the datasets (Winlogbeat, NXLog and Export-WinEvents
 // JSON) with values made hostile (wrong types, huge or empty, impossible times, numbers out of range,
 // control and right-to-left characters, text that looks like remoting), and mutated EVTX files, go through
-// adaptation, normalization, the session engine, findings, the timeline and the report. Nothing may throw;
+// adaptation, normalization, the session engine (hunt's and the stream's), findings, the timeline and the
+// report. Nothing may throw;
 // every record becomes an event (valid against the schema) or a reject with a reason.
 // HOPTRAIL_PIPELINE_FUZZ_CASES sets the number of cases (default 120), HOPTRAIL_PIPELINE_FUZZ_SEED the seed.
 import { test } from 'node:test';
@@ -19,6 +20,7 @@ import { normalizeItem } from '../../ingest/pipeline.js';
 import { ClockKnowledge, Normalizer } from '../../ingest/normalize/index.js';
 import { NormalizedEvent } from '../../schemas/event.js';
 import { HuntEngine } from '../../detectors/engine.js';
+import { cloneState, LiveHunt, type AlertRecord } from '../../detectors/live.js';
 import { FindingsCollector } from '../../detectors/findings/index.js';
 import { timelineRows } from '../../detectors/timeline.js';
 import { renderReport } from '../../dashboards/report/index.js';
@@ -129,9 +131,13 @@ function runPipeline(file: string, items: Iterable<InputItem>): { events: number
   const norm = new Normalizer({ knowledge: new ClockKnowledge(), validate: 'fast', ingested: '2026-12-07T00:00:00.000Z' });
   const engine = new HuntEngine({ latenessMs: 300_000, skewMs: 120_000, batch: true });
   const findings = new FindingsCollector();
+  // The stream's engine too (hoptrail stream): events as they come, findings published as it goes.
+  const live = new LiveHunt();
+  const alerts: AlertRecord[] = [];
   const outs: HuntOutput[] = [];
   let events = 0, rejects = 0, rows = 0, neutralized = 0;
   engine.openPartition(file);
+  live.openPartition(file);
   for (const it of items) {
     const r = normalizeItem(norm, file, it);
     if (r.kind === 'event') {
@@ -141,6 +147,8 @@ function runPipeline(file: string, items: Iterable<InputItem>): { events: number
       if (!v.success) throw new Error(`event breaks the schema: ${v.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
       findings.push(r.event);
       outs.push(...engine.push(r.event, file));
+      alerts.push(...live.push(r.event, file));
+      if (events % 50 === 0) alerts.push(...live.findings());
     } else if (r.kind === 'reject') {
       rejects++;
       assert.ok(r.reject.reason.length > 0, 'a reject says why');
@@ -148,6 +156,11 @@ function runPipeline(file: string, items: Iterable<InputItem>): { events: number
   }
   engine.closePartition(file);
   outs.push(...engine.drain(), ...engine.flush());
+  live.closePartition(file);
+  alerts.push(...live.drain(), ...live.flush(), ...live.findings(true));
+  JSON.stringify(alerts);
+  // A state snapshot, as a failover takes it.
+  cloneState(live);
   const sessions: Session[] = [], hops: Hop[] = [], chains: Chain[] = [], fanouts: FanOut[] = [];
   for (const o of outs) {
     if (o.kind === 'session') sessions.push(o.session);
