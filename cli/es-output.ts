@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { HoptrailEsSink, SinkStats } from '../sinks/elasticsearch/hoptrail.js';
 import type { EsConnectionOptions } from '../sinks/elasticsearch/connection.js';
-import { INDEX_PERIODS, type IndexPeriod } from '../sinks/elasticsearch/templates.js';
+import { isIndexPeriod } from '../sinks/elasticsearch/templates.js';
 import type { ParsedArgs } from './args.js';
 import { esRequested } from './es-flags.js';
 
@@ -62,7 +62,7 @@ export async function openEsOutput(
   const replicas = flags['es-replicas'] === undefined ? undefined : Number(flags['es-replicas']);
   if (replicas !== undefined && !(Number.isInteger(replicas) && replicas >= 0)) return '--es-replicas needs a whole number';
   const period = flags['es-index-period'];
-  if (period !== undefined && !INDEX_PERIODS.includes(period as IndexPeriod)) return '--es-index-period needs day, month or year';
+  if (period !== undefined && (typeof period !== 'string' || !isIndexPeriod(period))) return '--es-index-period needs day, month or year';
   // Loaded only when asked for: the client and its dependencies cost a run without --es ~0.1 s.
   const [{ HoptrailEsSink }, { redact }] = await Promise.all([import('../sinks/elasticsearch/hoptrail.js'), import('../sinks/elasticsearch/connection.js')]);
   const sink = new HoptrailEsSink({
@@ -70,13 +70,13 @@ export async function openEsOutput(
     env,
     prefix: typeof flags['es-prefix'] === 'string' ? flags['es-prefix'] : undefined,
     replicas,
-    indexPeriod: period as IndexPeriod | undefined,
+    indexPeriod: period,
     rejectFile: join(outDir, 'es-rejects.ndjson'),
     openTimeoutMs,
   });
   try {
     const info = await sink.open();
-    const per = { day: 'daily', month: 'monthly', year: 'yearly' }[(period as IndexPeriod | undefined) ?? 'day'];
+    const per = { day: 'daily', month: 'monthly', year: 'yearly' }[period ?? 'day'];
     process.stderr.write(`hoptrail: indexing into ${info.description}${info.features.dataStreams ? ' (data streams)' : ` (${per} indices)`}\n`);
     return sink;
   } catch (e) {

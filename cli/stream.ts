@@ -4,7 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { parseArgs, UsageError } from './args.js';
-import { INDEX_PERIODS, type IndexPeriod } from '../sinks/elasticsearch/templates.js';
+import { isIndexPeriod } from '../sinks/elasticsearch/templates.js';
 import { DEFAULT_CONFIG, type RulesConfig } from '../detectors/findings/index.js';
 import { parseRulesConfig, RulesConfigError } from '../detectors/findings/config.js';
 import { StreamRunner } from '../ingest/kafka/runner.js';
@@ -79,7 +79,7 @@ export async function run(argv: string[]): Promise<number> {
   const level = str('log-level') ?? 'info';
   if (!['debug', 'info', 'warn', 'error'].includes(level)) return usage('--log-level needs debug, info, warn or error');
   const period = str('es-index-period');
-  if (period !== undefined && !INDEX_PERIODS.includes(period as IndexPeriod)) return usage('--es-index-period needs day, month or year');
+  if (period !== undefined && !isIndexPeriod(period)) return usage('--es-index-period needs day, month or year');
   const log = jsonLogger(level as Level);
   const internalTopic = str('internal-topic');
   const stage = str('stage') ?? 'both';
@@ -103,8 +103,8 @@ export async function run(argv: string[]): Promise<number> {
   if (esUrl !== undefined) {
     try {
       // Two stages in one process: each its own sink (stage 1 events, stage 2 sessions and findings).
-      const es = await EsStreamSink.open(esUrl, str('es-prefix'), period as IndexPeriod | undefined);
-      if (forwarding && correlating) forwardSink = (await EsStreamSink.open(esUrl, str('es-prefix'), period as IndexPeriod | undefined)).sink;
+      const es = await EsStreamSink.open(esUrl, str('es-prefix'), period);
+      if (forwarding && correlating) forwardSink = (await EsStreamSink.open(esUrl, str('es-prefix'), period)).sink;
       if (correlating) sink = es.sink;
       else forwardSink = es.sink;
       log.info('elasticsearch', { server: es.description });

@@ -8,6 +8,7 @@ import { HuntEngine, type EngineOptions } from './engine.js';
 import { analyzeHops } from './hops.js';
 import type { Hop, HuntOutput, Session } from './session.js';
 import { DEFAULT_CONFIG, FindingsCollector, type Finding, type RulesConfig } from './findings/index.js';
+import { setOwn } from '../ingest/own.js';
 
 export type AlertRecord =
   | { kind: 'session'; key: string; value: Session }
@@ -50,12 +51,8 @@ export function cloneState<T>(v: T, seen = new Map<unknown, unknown>()): T {
   }
   const o = Object.create(Object.getPrototypeOf(v) as object | null) as Record<string, unknown>;
   seen.set(v, o);
-  for (const k of Object.keys(v)) {
-    const x = cloneState((v as Record<string, unknown>)[k], seen);
-    // An event data field read as `__proto__` is an own key: assigned, it would be dropped (or set the prototype).
-    if (k === '__proto__') Object.defineProperty(o, k, { value: x, enumerable: true, writable: true, configurable: true });
-    else o[k] = x;
-  }
+  // setOwn: an event data field read as `__proto__` is an own key; assigned, it would be dropped.
+  for (const k of Object.keys(v)) setOwn(o, k, cloneState((v as Record<string, unknown>)[k], seen));
   return o as T;
 }
 

@@ -3,7 +3,7 @@
 // was dropped without a word. And a name an object inherits (`constructor`) is not one of its keys.
 
 /** Sets `key` to `v` as an own property, whatever the name. */
-export function setOwn(o: Record<string, string>, key: string, v: string): void {
+export function setOwn<T>(o: Record<string, T>, key: string, v: T): void {
   if (key === '__proto__') Object.defineProperty(o, key, { value: v, enumerable: true, writable: true, configurable: true });
   else o[key] = v;
 }

@@ -5,7 +5,7 @@ import type { EvtxRecord } from '../evtx/record.js';
 import { ClockKnowledge, parseZone, repairTime, type Zone } from './clock.js';
 import { canonicalChannel, extractFields } from './extract.js';
 import type { SourceRecord } from './source.js';
-import { LEVELS, cleanEventData, cleanTrim, isIsoMillis, isoUtcToMillisString, wallToMillis, isoMillis } from './values.js';
+import { LEVELS, cleanEventData, cleanTrim, isIsoMillis, isoUtcToMillisString, utcMillis, wallToMillis, isoMillis } from './values.js';
 
 export type NormalizeResult = { ok: true; event: NormalizedEvent } | { ok: false; reason: string };
 
@@ -131,10 +131,7 @@ export class Normalizer {
 
   /** When the collector says it took the record in (to the millisecond), if that is a real UTC time; else this run's. */
   private ingestedOf(rec: SourceRecord): string {
-    const t = rec.ingested;
-    if (t === undefined) return this.ingested;
-    const ms = isoUtcToMillisString(t);
-    return ms !== undefined && isIsoMillis(ms) ? ms : this.ingested;
+    return (rec.ingested !== undefined ? utcMillis(rec.ingested) : undefined) ?? this.ingested;
   }
 
   normalize(rec: SourceRecord, prov: Provenance): NormalizeResult {
@@ -153,8 +150,8 @@ export class Normalizer {
       hoptrail: { schema_version: SCHEMA_VERSION, provenance: rec.recovered === true && !prov.recovered ? { ...prov, recovered: true } : prov },
     };
     if (rec.written_time !== undefined && rec.written_time !== '1601-01-01T00:00:00.0000000Z') {
-      const w = isoUtcToMillisString(rec.written_time);
-      if (w !== undefined && isIsoMillis(w)) ev.event.created = w;
+      const w = utcMillis(rec.written_time);
+      if (w !== undefined) ev.event.created = w;
     }
     if (prov.file !== undefined) ev.log.file = { path: prov.file };
     if (prov.offset !== undefined) ev.log.offset = prov.offset;

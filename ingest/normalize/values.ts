@@ -267,6 +267,12 @@ export function isIsoMillis(t: string): boolean {
   return y >= 0 && ms >= 0 && mo >= 1 && mo <= 12 && d >= 1 && d <= monthDays(y, mo) && h >= 0 && h <= 23 && mi >= 0 && mi <= 59 && s >= 0 && s <= 59;
 }
 
+/** An ISO UTC time with `Z` as `YYYY-MM-DDTHH:MM:SS.mmmZ`, if it is a real instant; else undefined. */
+export function utcMillis(t: string): string | undefined {
+  const ms = isoUtcToMillisString(t);
+  return ms !== undefined && isIsoMillis(ms) ? ms : undefined;
+}
+
 /** Epoch millis of `YYYY-MM-DD[T ]HH:MM:SS[.fff...]` read as UTC (zone suffix ignored); NaN if malformed. */
 export function wallToMillis(t: string): number {
   if (t.length < 19) return NaN;

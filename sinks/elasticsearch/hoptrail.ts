@@ -85,9 +85,10 @@ function flatKeys(data: Record<string, string>): Record<string, string> {
   const used = new Set<string>();
   const entries: [string, string][] = [];
   for (const [k, v] of Object.entries(data)) {
-    let key = flatKey(k);
+    const base = flatKey(k);
+    let key = base;
     // Two keys that became one keep both values, as the parser keeps repeated names (`_2`, `_3`).
-    for (let n = 2; used.has(key); n++) key = `${flatKey(k)}_${n}`;
+    for (let n = 2; used.has(key); n++) key = `${base}_${n}`;
     used.add(key);
     entries.push([key, v]);
   }

@@ -21,7 +21,12 @@ export type FamilyKind = 'timeseries' | 'entity';
  * every index is a shard against the cluster's limit (cluster.max_shards_per_node, 1 000 by default).
  */
 export type IndexPeriod = 'day' | 'month' | 'year';
-export const INDEX_PERIODS: readonly IndexPeriod[] = ['day', 'month', 'year'];
+const INDEX_PERIODS: readonly string[] = ['day', 'month', 'year'];
+
+/** Whether a flag's value names a period. */
+export function isIndexPeriod(v: string): v is IndexPeriod {
+  return INDEX_PERIODS.includes(v);
+}
 
 export interface IndexFamily {
   /** Short name, e.g. "events", "sessions", "findings". Lower case, no "*", no ",". */

@@ -82,6 +82,12 @@ test('text conventions of the reference dumps', () => {
   assert.equal(conventionalText('plain'), 'plain');
 });
 
+/** The fragment a writer built (at offset 512 of its buffer, as in a chunk), parsed. */
+function fragment(w: BinXmlWriter): { ctx: ChunkContext; nodes: ReturnType<typeof parseFragment>; scope: Scope } {
+  const ctx = new ChunkContext(w.buf, w.buf.length);
+  return { ctx, nodes: parseFragment(ctx, 512, w.pos, false), scope: new Scope(ctx, []) };
+}
+
 test('every BinXML token: elements, attributes, values, CDATA, references, processing instructions', () => {
   const w = new BinXmlWriter();
   w.fragmentHeader()
@@ -97,9 +103,7 @@ test('every BinXML token: elements, attributes, values, CDATA, references, proce
     .end()
     .end()
     .eof();
-  const ctx = new ChunkContext(w.buf, w.buf.length);
-  const nodes = parseFragment(ctx, 512, w.pos, false);
-  const scope = new Scope(ctx, []);
+  const { nodes, scope } = fragment(w);
   const rec = buildRecord(nodes, scope, 1, filetime(0, 0));
   assert.equal(rec.provider, 'P<&>');
   assert.equal(rec.event_id, 42);
@@ -122,8 +126,8 @@ test("EventData names an object already has (constructor) or that an assignment 
     .end()
     .end()
     .eof();
-  const ctx = new ChunkContext(w.buf, w.buf.length);
-  const rec = buildRecord(parseFragment(ctx, 512, w.pos, false), new Scope(ctx, []), 1, filetime(0, 0));
+  const { nodes, scope } = fragment(w);
+  const rec = buildRecord(nodes, scope, 1, filetime(0, 0));
   assert.deepEqual(Object.entries(rec.event_data), [['__proto__', 'a'], ['constructor', 'b'], ['constructor_2', 'c']]);
   assert.equal(Object.getPrototypeOf(rec.event_data), Object.prototype);
 });
@@ -139,9 +143,8 @@ test('names a damaged record made of garbage are written so that its XML stays w
     .end()
     .end()
     .eof();
-  const ctx = new ChunkContext(w.buf, w.buf.length);
-  const nodes = parseFragment(ctx, 512, w.pos, false);
-  const xml = renderXml(nodes, new Scope(ctx, []));
+  const { nodes, scope } = fragment(w);
+  const xml = renderXml(nodes, scope);
   assert.match(xml, /<_x0000__x0469__x003C_a_x0020_b_x003E_ _x0035_http_x003A__x002F__x002F_x_x003A_y_x003A_z="v">t<\/_x0000__x0469__x003C_a_x0020_b_x003E_>/);
   // A name of one prefix and one local part is a name still.
   assert.match(xml, /<auto-ns2:Ok xmlns:auto-ns2="urn:y"\/>/);
@@ -171,9 +174,7 @@ function modernRecord(values: { type: number; data: Buffer }[]) {
       .end();
   }, values);
   w.eof();
-  const ctx = new ChunkContext(w.buf, w.buf.length);
-  const nodes = parseFragment(ctx, 512, w.pos, false);
-  return { nodes, ctx };
+  return fragment(w);
 }
 
 test('template instances: substitutions of each kind, optional nulls, string arrays as repeated Data', () => {
