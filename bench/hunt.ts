@@ -2,11 +2,15 @@
 // end to end as whole processes: wall time, events/s, peak RSS, with the default worker threads and with
 // one. The peer, timed in the same run: libevtx's `evtxexport` only parsing the EVTX files among the
 // inputs (no normalizing, no detection, no JSON inputs): what the nearest native tool costs for part of the work.
+// The floor, timed in the same run: the same inputs only read and written back, with no normalizing or
+// detection: `hoptrail dump` over the EVTX files as two processes (split by size) and bench/floor-json
+// over the JSON inputs as a third, all three at once on the machine's cores. Whatever hunt adds, it
+// cannot run faster than that.
 // Then the detector engine alone, in this process, on the same events held in memory.
 // --copies N: also hunt N copies of ../shared at once (peak RSS must stay bounded as the input grows).
 // Usage: npm run bench:hunt [-- --runs N] [--copies N]
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +27,25 @@ const runsArg = process.argv.indexOf('--runs');
 const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 3;
 const copiesArg = process.argv.indexOf('--copies');
 const COPIES = copiesArg > 0 ? Number(process.argv[copiesArg + 1]) : 0;
+
+const FLOOR_JSON = join(ROOT, 'dist', 'bench', 'floor-json.js');
+
+/** A path as one shell word. */
+function q(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Files in two lists of about equal bytes (largest first, each to the lighter list). */
+function halves(files: string[]): [string[], string[]] {
+  const out: [string[], string[]] = [[], []];
+  const sum = [0, 0];
+  for (const [f, size] of files.map((f) => [f, statSync(f).size] as const).sort((x, y) => y[1] - x[1])) {
+    const i = sum[0] <= sum[1] ? 0 : 1;
+    out[i].push(f);
+    sum[i] += size;
+  }
+  return out;
+}
 
 async function main(): Promise<void> {
   if (!existsSync(join(SHARED, 'corpus'))) {
@@ -62,6 +85,17 @@ async function main(): Promise<void> {
       row(`libevtx evtxexport, parse only (${evtx.length} EVTX)`, lib, records, 'records');
       console.log(`  hoptrail end to end (all inputs) / libevtx parsing the EVTX part: ${((events / def.seconds) / (records / lib.seconds)).toFixed(1)}x the rate`);
     } else console.log('  libevtx evtxexport not installed (apt-get install libevtx-utils): no peer');
+
+    const json = files.filter((f) => !isEvtxPath(f));
+    const [a, b] = halves(evtx);
+    // Each process's output is checked: a floor that read nothing would be fast.
+    const node = q(process.execPath);
+    const floorCmd = `${node} ${q(BIN)} dump ${a.map(q).join(' ')} >/dev/null 2>&1 & A=$!; ${node} ${q(BIN)} dump ${b.map(q).join(' ')} >/dev/null 2>&1 & B=$!; ${node} ${q(FLOOR_JSON)} ${json.map(q).join(' ')} & C=$!; wait $A && wait $B && wait $C`;
+    const floor = timeCommand(['sh', '-c', floorCmd], { runs: RUNS, stdout: true });
+    const jsonRecords = Number(/^(\d+) record/.exec(floor.stdout)?.[1] ?? 0);
+    if (jsonRecords === 0) throw new Error(`the floor read no JSON record: ${floor.stdout}`);
+    row('floor: inputs read and written back only', floor);
+    console.log(`  hoptrail end to end / the floor: ${(def.seconds / floor.seconds).toFixed(2)}x the time (the floor: hoptrail dump of the EVTX files as two processes, and the ${jsonRecords} records of the JSON inputs parsed and re-serialized as a third, all at once: no normalizing or detection)`);
 
     // The engine alone, on events already normalized and held in memory.
     const evs: NormalizedEvent[] = [];
