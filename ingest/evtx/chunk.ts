@@ -27,6 +27,18 @@ export interface ChunkOptions {
   eventIds?: ReadonlySet<number>;
   /** Always take the general tree walk (tests compare it with the compiled fast path). */
   generic?: boolean;
+  /** Takes the items as they are found, in order, instead of the returned list (which stays empty). */
+  sink?: RecordSink;
+}
+
+/**
+ * Where a chunk walk hands what it finds, as it finds it: records of a compiled template first to line()
+ * (without eventIds), which may take one whole (written as a line elsewhere); the rest as items.
+ */
+export interface RecordSink {
+  /** A record replayable from its plan: true when it was taken (then it is no item). `offset`: in the file. */
+  line(plan: Plan, ctx: ChunkContext, count: number, writtenLo: number, writtenHi: number, recovered: boolean, chunk: number, offset: number): boolean;
+  item(it: ChunkItem): void;
 }
 
 /** Items of a chunk: the reader's items. */
@@ -41,11 +53,20 @@ export function isChunk(b: Buffer, off = 0): boolean {
 interface ChunkOutput {
   items: ChunkItem[];
   json: boolean;
+  sink?: RecordSink;
+  /** The chunk's index and offset in the file. */
+  chunk: number;
+  base: number;
+}
+
+function add(out: ChunkOutput, it: ChunkItem): void {
+  if (out.sink !== undefined) out.sink.item(it);
+  else out.items.push(it);
 }
 
 /** Parses the chunk in `b` (up to 64 KiB; shorter when the file is truncated). */
 export function parseChunk(b: Buffer, file: string, chunkIndex: number, fileOffset: number, opts: ChunkOptions = {}): ChunkItem[] {
-  const out: ChunkOutput = { items: [], json: false };
+  const out: ChunkOutput = { items: [], json: false, sink: opts.sink, chunk: chunkIndex, base: fileOffset };
   walkChunk(b, file, chunkIndex, fileOffset, opts, out);
   return out.items;
 }
@@ -62,17 +83,16 @@ export function parseChunkText(b: Buffer, file: string, chunkIndex: number, file
  * transferred), written byte by byte from compiled templates; error items stay items.
  */
 export function parseChunkBytes(b: Buffer, file: string, chunkIndex: number, fileOffset: number, opts: ChunkOptions): ChunkBatch {
-  const out: ChunkOutput = { items: [], json: true };
+  const out: ChunkOutput = { items: [], json: true, chunk: chunkIndex, base: fileOffset };
   jsonRewind(0);
   walkChunk(b, file, chunkIndex, fileOffset, opts, out);
   return { items: out.items, bytes: jsonTake() };
 }
 
 function walkChunk(b: Buffer, file: string, chunkIndex: number, fileOffset: number, opts: ChunkOptions, out: ChunkOutput): void {
-  const items = out.items;
   const at = (off: number): EvtxLocation => ({ file, chunk: chunkIndex, offset: fileOffset + off });
   const problem = (off: number, severity: 'warning' | 'error', message: string) =>
-    items.push({ kind: 'error', severity, loc: at(off), message });
+    add(out, { kind: 'error', severity, loc: at(off), message });
 
   const len = Math.min(b.length, CHUNK_SIZE);
   if (len < CHUNK_HEADER_SIZE) {
@@ -166,6 +186,7 @@ function emitRecord(ctx: ChunkContext, p: number, size: number, recovered: boole
     const plan: Plan | null = tpl === null ? null : planOf(tpl);
     const count = ctx.nvals;
     if (out.json && plan !== null && replayJson(plan, ctx, count, number, writtenLo, writtenHi, recovered, opts.eventIds)) return null;
+    if (out.sink !== undefined && plan !== null && opts.eventIds === undefined && out.sink.line(plan, ctx, count, writtenLo, writtenHi, recovered, out.chunk, out.base + p)) return null;
     const written = filetime(writtenLo, writtenHi);
     let record = plan === null || out.json ? null : replay(plan, ctx, count, number, written, opts.eventIds);
     if (record === FILTERED) return null;
@@ -184,7 +205,7 @@ function emitRecord(ctx: ChunkContext, p: number, size: number, recovered: boole
     }
     // With xml the tree was parsed above (no flat read).
     if (opts.xml && nodes !== null) item.xml = renderXml(nodes, scope ?? new Scope(ctx, []));
-    out.items.push(item);
+    add(out, item);
     return null;
   } catch (e) {
     if (out.json) jsonRewind(mark);
@@ -245,7 +266,7 @@ function carveFragments(ctx: ChunkContext, from: number, len: number, covered: [
           if (out.json) writeLine(recordJson(item));
           else {
             if (opts.xml) item.xml = renderXml(nodes, new Scope(ctx, []));
-            out.items.push(item);
+            add(out, item);
           }
           next = Math.max(p + 1, ctx.carveEnd);
         }

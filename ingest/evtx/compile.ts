@@ -9,7 +9,7 @@ import type { EvtxRecord } from './record.js';
 import { arrayItems, need, scalar, u16, u32, VT_ARRAY, VT_BINXML, VT_EVTXML, VT_FILETIME, VT_HEXINT32, VT_HEXINT64, VT_NULL, VT_UINT16, VT_UINT32, VT_UINT64, VT_UINT8 } from './values.js';
 import { normalizeIsoText, normalizeKeywords, parseNumber } from './flatten.js';
 
-const enum F {
+export const enum Field {
   Provider, ProviderGuid, EventSourceName, EventId, Qualifiers, Version, Level, Task, Opcode, Keywords,
   TimeCreated, RecordId, ActivityId, RelatedActivityId, ProcessId, ThreadId, Channel, Computer, UserSid,
   /** event_data[key] */
@@ -24,7 +24,7 @@ const enum F {
 
 /** Where a value comes from: literal text, or substitution `sub`. */
 interface Op {
-  f: F;
+  f: Field;
   key: string;
   /** `key` as JSON text with its colon, UTF-8 (event data). */
   keyBytes: Uint8Array;
@@ -40,7 +40,7 @@ interface Op {
 const NO_KEY = new Uint8Array(0);
 
 /** Every op made here, so that they share one hidden class (literals and spreads gave replayOps several). */
-function makeOp(f: F, key: string, keyBytes: Uint8Array, s: { lit: string | null; sub: number; opt: boolean }, elem: boolean, literalText: boolean): Op {
+function makeOp(f: Field, key: string, keyBytes: Uint8Array, s: { lit: string | null; sub: number; opt: boolean }, elem: boolean, literalText: boolean): Op {
   return { f, key, keyBytes, lit: s.lit, sub: s.sub, opt: s.opt, elem, literalText };
 }
 
@@ -56,21 +56,21 @@ export interface Plan {
  */
 function finish(ops: Op[]): Plan | null {
   const keys = new Set<string>();
-  const fields = new Set<F>();
+  const fields = new Set<Field>();
   let data = false;
   let unnamed = false;
   let paramNamed = false;
   for (const op of ops) {
-    if (op.f === F.Data) {
+    if (op.f === Field.Data) {
       // A repeat is numbered there; `__proto__` is set as a key there (ingest/own.ts), not assigned.
       if (keys.has(op.key) || op.key === '__proto__') return null;
       if (/^param\d+$/.test(op.key)) paramNamed = true;
       keys.add(op.key);
       data = true;
-    } else if (op.f === F.Unnamed) {
+    } else if (op.f === Field.Unnamed) {
       data = true;
       unnamed = true;
-    } else if (op.f !== F.Nested && op.f !== F.EventData) {
+    } else if (op.f !== Field.Nested && op.f !== Field.EventData) {
       if (fields.has(op.f)) return null;
       fields.add(op.f);
     }
@@ -80,17 +80,17 @@ function finish(ops: Op[]): Plan | null {
 }
 
 // Maps, not objects: element and attribute names come from the log, and a plain object has `constructor`.
-const ATTRS: ReadonlyMap<string, ReadonlyMap<string, F>> = new Map(Object.entries({
-  Provider: { Name: F.Provider, Guid: F.ProviderGuid, EventSourceName: F.EventSourceName },
-  EventID: { Qualifiers: F.Qualifiers },
-  TimeCreated: { SystemTime: F.TimeCreated },
-  Correlation: { ActivityID: F.ActivityId, RelatedActivityID: F.RelatedActivityId },
-  Execution: { ProcessID: F.ProcessId, ThreadID: F.ThreadId },
-  Security: { UserID: F.UserSid },
+const ATTRS: ReadonlyMap<string, ReadonlyMap<string, Field>> = new Map(Object.entries({
+  Provider: { Name: Field.Provider, Guid: Field.ProviderGuid, EventSourceName: Field.EventSourceName },
+  EventID: { Qualifiers: Field.Qualifiers },
+  TimeCreated: { SystemTime: Field.TimeCreated },
+  Correlation: { ActivityID: Field.ActivityId, RelatedActivityID: Field.RelatedActivityId },
+  Execution: { ProcessID: Field.ProcessId, ThreadID: Field.ThreadId },
+  Security: { UserID: Field.UserSid },
 }).map(([k, v]) => [k, new Map(Object.entries(v))]));
-const TEXTS: ReadonlyMap<string, F> = new Map(Object.entries({
-  EventID: F.EventId, Version: F.Version, Level: F.Level, Task: F.Task, Opcode: F.Opcode, Keywords: F.Keywords,
-  EventRecordID: F.RecordId, Channel: F.Channel, Computer: F.Computer,
+const TEXTS: ReadonlyMap<string, Field> = new Map(Object.entries({
+  EventID: Field.EventId, Version: Field.Version, Level: Field.Level, Task: Field.Task, Opcode: Field.Opcode, Keywords: Field.Keywords,
+  EventRecordID: Field.RecordId, Channel: Field.Channel, Computer: Field.Computer,
 }));
 
 /** A single-part source (one literal or one substitution), or undefined when the content is mixed. */
@@ -139,7 +139,7 @@ function compileChildren(kids: XNode[], ops: Op[]): boolean {
   for (const part of kids) {
     if (part.t === 4) continue;
     if (part.t === 1) {
-      ops.push(makeOp(F.Nested, '', NO_KEY, { lit: null, sub: part.i, opt: part.opt }, false, false));
+      ops.push(makeOp(Field.Nested, '', NO_KEY, { lit: null, sub: part.i, opt: part.opt }, false, false));
       continue;
     }
     if (part.t !== 2) return false;
@@ -147,7 +147,7 @@ function compileChildren(kids: XNode[], ops: Op[]): boolean {
       if (!compileSystem(part, ops)) return false;
     } else if (part.name === 'EventData') {
       // Its attributes (a Name, on some events) are not part of the record.
-      ops.push(makeOp(F.EventData, '', NO_KEY, { lit: '', sub: -1, opt: false }, false, false));
+      ops.push(makeOp(Field.EventData, '', NO_KEY, { lit: '', sub: -1, opt: false }, false, false));
       if (!compileEventData(part, ops)) return false;
     } else if (part.name === 'UserData' || part.name === 'ProcessingErrorData') {
       return false;
@@ -197,10 +197,10 @@ function compileEventData(ed: XElem, ops: Op[]): boolean {
         key = ks.lit;
       }
       if (c.attrs.length > (key === null ? 0 : 1)) return false;
-      ops.push(makeOp(key === null || key === '' ? F.Unnamed : F.Data, key ?? '', bytes(JSON.stringify(key ?? '') + ':'), s, c.attrs.length === 0, false));
+      ops.push(makeOp(key === null || key === '' ? Field.Unnamed : Field.Data, key ?? '', bytes(JSON.stringify(key ?? '') + ':'), s, c.attrs.length === 0, false));
     } else if (c.name === 'Binary') {
       if (c.attrs.length > 0) return false;
-      ops.push(makeOp(F.Data, 'Binary', bytes('"Binary":'), s, true, false));
+      ops.push(makeOp(Field.Data, 'Binary', bytes('"Binary":'), s, true, false));
     } else {
       return false;
     }
@@ -213,7 +213,7 @@ function compileEventData(ed: XElem, ops: Op[]): boolean {
 // thread; then one of two finishers builds the record object or writes its JSON line as bytes. Values
 // are decoded only by the finisher, straight from the chunk's bytes.
 
-const FIELD_COUNT = F.Nested + 1;
+const FIELD_COUNT = Field.Nested + 1;
 /** How a System field is set: not at all, a final string, a value to render, a number, Keywords as 16 hex digits. */
 const UNSET = 0;
 const LIT = 1;
@@ -311,11 +311,11 @@ function replayOps(plan: Plan, ctx: ChunkContext, base: number, count: number): 
         if (!op.elem || op.opt) continue;
         lit = '';
       } else {
-        if (op.f === F.Nested) {
+        if (op.f === Field.Nested) {
           if (vt !== VT_BINXML || !replayNested(ctx, base + op.sub)) return false;
           continue;
         }
-        if (vt & VT_ARRAY && op.f === F.Unnamed) {
+        if (vt & VT_ARRAY && op.f === Field.Unnamed) {
           // Classic events' string arrays: the Data element repeats once per item (once, empty, for none).
           const items = arrayItems(ctx.b, vt, ctx.voff[base + op.sub], ctx.vsize[base + op.sub]);
           if (items.length === 0) pushData('', NO_KEY, ++unnamed, -1, '');
@@ -328,20 +328,20 @@ function replayOps(plan: Plan, ctx: ChunkContext, base: number, count: number): 
     }
     const f = op.f;
     switch (f) {
-      case F.Data:
+      case Field.Data:
         pushData(op.key, op.keyBytes, 0, idx, lit);
         break;
-      case F.Unnamed:
+      case Field.Unnamed:
         pushData('', NO_KEY, ++unnamed, idx, lit);
         break;
-      case F.EventData:
+      case Field.EventData:
         if (kindEventData) return false;
         kindEventData = true;
         unnamed = 0;
         break;
-      case F.Nested:
+      case Field.Nested:
         return false;
-      case F.EventId: {
+      case Field.EventId: {
         const id = numberOf(ctx, idx, lit) ?? 0;
         // The cheap pre-filter: stop before the event data is decoded.
         if (keepIds !== undefined && !keepIds.has(id)) {
@@ -352,17 +352,17 @@ function replayOps(plan: Plan, ctx: ChunkContext, base: number, count: number): 
         sysNum[f] = id;
         break;
       }
-      case F.RecordId:
+      case Field.RecordId:
         sysKind[f] = NUM;
         sysNum[f] = numberOf(ctx, idx, lit) ?? 0;
         break;
-      case F.Qualifiers:
-      case F.Version:
-      case F.Level:
-      case F.Task:
-      case F.Opcode:
-      case F.ProcessId:
-      case F.ThreadId: {
+      case Field.Qualifiers:
+      case Field.Version:
+      case Field.Level:
+      case Field.Task:
+      case Field.Opcode:
+      case Field.ProcessId:
+      case Field.ThreadId: {
         const n = numberOf(ctx, idx, lit);
         if (n !== undefined) {
           sysKind[f] = NUM;
@@ -370,7 +370,7 @@ function replayOps(plan: Plan, ctx: ChunkContext, base: number, count: number): 
         }
         break;
       }
-      case F.Keywords:
+      case Field.Keywords:
         if (vt === VT_HEXINT64) {
           need(ctx.vsize[idx], 8);
           sysKind[f] = KW64;
@@ -383,7 +383,7 @@ function replayOps(plan: Plan, ctx: ChunkContext, base: number, count: number): 
           }
         }
         break;
-      case F.TimeCreated:
+      case Field.TimeCreated:
         if (vt === VT_FILETIME) {
           // A FILETIME renders in the normalized form already.
           sysKind[f] = VAL;
@@ -454,7 +454,7 @@ const memoSize = new Int32Array(FIELD_COUNT).fill(-1);
 const memoVt = new Int32Array(FIELD_COUNT);
 const memoStr: string[] = new Array<string>(FIELD_COUNT).fill('');
 
-function memoScalar(ctx: ChunkContext, f: F, i: number, kw: boolean): string {
+function memoScalar(ctx: ChunkContext, f: Field, i: number, kw: boolean): string {
   const b = ctx.b;
   const vt = ctx.vt[i];
   const off = ctx.voff[i];
@@ -475,10 +475,10 @@ function memoScalar(ctx: ChunkContext, f: F, i: number, kw: boolean): string {
   return s;
 }
 
-function sysString(ctx: ChunkContext, f: F): string | undefined {
+function sysString(ctx: ChunkContext, f: Field): string | undefined {
   switch (sysKind[f]) {
     case LIT: return sysLit[f];
-    case VAL: return f === F.TimeCreated ? scalarAt(ctx, sysIdx[f]) : memoScalar(ctx, f, sysIdx[f], false);
+    case VAL: return f === Field.TimeCreated ? scalarAt(ctx, sysIdx[f]) : memoScalar(ctx, f, sysIdx[f], false);
     case KW64: return memoScalar(ctx, f, sysIdx[f], true);
     default: return undefined;
   }
@@ -488,7 +488,7 @@ function scalarAt(ctx: ChunkContext, i: number): string {
   return scalar(ctx.b, ctx.vt[i], ctx.voff[i], ctx.vsize[i]);
 }
 
-function sysValue(ctx: ChunkContext, f: F): string | number | undefined {
+function sysValue(ctx: ChunkContext, f: Field): string | number | undefined {
   return sysKind[f] === NUM ? sysNum[f] : sysString(ctx, f);
 }
 
@@ -505,35 +505,77 @@ export function replay(plan: Plan, ctx: ChunkContext, count: number, recordNumbe
     data[dataParam[i] > 0 ? paramKey(dataParam[i]) : dataKey[i]] = idx < 0 ? dataLit[i] : scalar(b, ctx.vt[idx], ctx.voff[idx], ctx.vsize[idx]);
   }
   const rec = {
-    record_id: sysKind[F.RecordId] === NUM ? sysNum[F.RecordId] : 0,
+    record_id: sysKind[Field.RecordId] === NUM ? sysNum[Field.RecordId] : 0,
     record_number: recordNumber,
     written_time: writtenTime,
-    timestamp: sysString(ctx, F.TimeCreated) ?? '',
-    channel: sysString(ctx, F.Channel) ?? '',
-    provider: sysString(ctx, F.Provider) ?? '',
-    event_id: sysKind[F.EventId] === NUM ? sysNum[F.EventId] : 0,
-    computer: sysString(ctx, F.Computer) ?? '',
+    timestamp: sysString(ctx, Field.TimeCreated) ?? '',
+    channel: sysString(ctx, Field.Channel) ?? '',
+    provider: sysString(ctx, Field.Provider) ?? '',
+    event_id: sysKind[Field.EventId] === NUM ? sysNum[Field.EventId] : 0,
+    computer: sysString(ctx, Field.Computer) ?? '',
     event_data: data,
     event_data_kind: kindEventData ? 'EventData' : 'none',
   } as EvtxRecord;
   // Named stores in OPTIONAL's order (a keyed store with a different name each time is slow).
-  if (sysKind[F.ProviderGuid] !== UNSET) rec.provider_guid = sysString(ctx, F.ProviderGuid);
-  if (sysKind[F.EventSourceName] !== UNSET) rec.event_source_name = sysString(ctx, F.EventSourceName);
-  if (sysKind[F.Qualifiers] !== UNSET) rec.qualifiers = sysValue(ctx, F.Qualifiers) as number;
-  if (sysKind[F.Version] !== UNSET) rec.version = sysValue(ctx, F.Version) as number;
-  if (sysKind[F.Level] !== UNSET) rec.level = sysValue(ctx, F.Level) as number;
-  if (sysKind[F.Task] !== UNSET) rec.task = sysValue(ctx, F.Task) as number;
-  if (sysKind[F.Opcode] !== UNSET) rec.opcode = sysValue(ctx, F.Opcode) as number;
-  if (sysKind[F.Keywords] !== UNSET) rec.keywords = sysString(ctx, F.Keywords);
-  if (sysKind[F.ActivityId] !== UNSET) rec.activity_id = sysString(ctx, F.ActivityId);
-  if (sysKind[F.RelatedActivityId] !== UNSET) rec.related_activity_id = sysString(ctx, F.RelatedActivityId);
-  if (sysKind[F.ProcessId] !== UNSET) rec.process_id = sysValue(ctx, F.ProcessId) as number;
-  if (sysKind[F.ThreadId] !== UNSET) rec.thread_id = sysValue(ctx, F.ThreadId) as number;
-  if (sysKind[F.UserSid] !== UNSET) rec.user_sid = sysString(ctx, F.UserSid);
+  if (sysKind[Field.ProviderGuid] !== UNSET) rec.provider_guid = sysString(ctx, Field.ProviderGuid);
+  if (sysKind[Field.EventSourceName] !== UNSET) rec.event_source_name = sysString(ctx, Field.EventSourceName);
+  if (sysKind[Field.Qualifiers] !== UNSET) rec.qualifiers = sysValue(ctx, Field.Qualifiers) as number;
+  if (sysKind[Field.Version] !== UNSET) rec.version = sysValue(ctx, Field.Version) as number;
+  if (sysKind[Field.Level] !== UNSET) rec.level = sysValue(ctx, Field.Level) as number;
+  if (sysKind[Field.Task] !== UNSET) rec.task = sysValue(ctx, Field.Task) as number;
+  if (sysKind[Field.Opcode] !== UNSET) rec.opcode = sysValue(ctx, Field.Opcode) as number;
+  if (sysKind[Field.Keywords] !== UNSET) rec.keywords = sysString(ctx, Field.Keywords);
+  if (sysKind[Field.ActivityId] !== UNSET) rec.activity_id = sysString(ctx, Field.ActivityId);
+  if (sysKind[Field.RelatedActivityId] !== UNSET) rec.related_activity_id = sysString(ctx, Field.RelatedActivityId);
+  if (sysKind[Field.ProcessId] !== UNSET) rec.process_id = sysValue(ctx, Field.ProcessId) as number;
+  if (sysKind[Field.ThreadId] !== UNSET) rec.thread_id = sysValue(ctx, Field.ThreadId) as number;
+  if (sysKind[Field.UserSid] !== UNSET) rec.user_sid = sysString(ctx, Field.UserSid);
   return rec;
 }
 
-const OPTIONAL = [F.ProviderGuid, F.EventSourceName, F.Qualifiers, F.Version, F.Level, F.Task, F.Opcode, F.Keywords, F.ActivityId, F.RelatedActivityId, F.ProcessId, F.ThreadId, F.UserSid];
+// The replayed fields, for a finisher of another module (ingest/normalize/evtx-lines.ts writes normalized
+// events' lines from them): valid from replayFields() until the next replay on this thread.
+
+/** Replays a plan into the scratch fields; false when the record needs the general walk. */
+export function replayFields(plan: Plan, ctx: ChunkContext, count: number): boolean {
+  return run(plan, ctx, count, undefined);
+}
+
+/** Whether a System field was set (by a value, a literal or a number). */
+export function fieldSet(f: Field): boolean {
+  return sysKind[f] !== UNSET;
+}
+
+/** A numeric System field (IDs, level, task, opcode, version, process and thread), undefined when unset. */
+export function fieldNumber(f: Field): number | undefined {
+  return sysKind[f] === NUM ? sysNum[f] : undefined;
+}
+
+/** A text System field as replay() gives it, undefined when unset or numeric. */
+export function fieldText(ctx: ChunkContext, f: Field): string | undefined {
+  return sysKind[f] === NUM ? undefined : sysString(ctx, f);
+}
+
+/** How many event data values the record has. */
+export function dataLength(): number {
+  return dataCount;
+}
+
+/** The name of event data value `i`, as replay() keys it. */
+export function dataName(i: number): string {
+  return dataParam[i] > 0 ? paramKey(dataParam[i]) : dataKey[i];
+}
+
+/** The flat index of event data value `i`, or -1 when it is a literal (dataLiteral). */
+export function dataIndex(i: number): number {
+  return dataIdx[i];
+}
+
+export function dataLiteral(i: number): string {
+  return dataLit[i];
+}
+
+const OPTIONAL = [Field.ProviderGuid, Field.EventSourceName, Field.Qualifiers, Field.Version, Field.Level, Field.Task, Field.Opcode, Field.Keywords, Field.ActivityId, Field.RelatedActivityId, Field.ProcessId, Field.ThreadId, Field.UserSid];
 const OPTIONAL_NAMES = ['provider_guid', 'event_source_name', 'qualifiers', 'version', 'level', 'task', 'opcode', 'keywords', 'activity_id', 'related_activity_id', 'process_id', 'thread_id', 'user_sid'];
 const OPTIONAL_KEYS = OPTIONAL_NAMES.map((n) => bytes(`,"${n}":`));
 const K_RECORD_ID = bytes('{"record_id":');
@@ -561,7 +603,7 @@ const jmemoAt = new Int32Array(FIELD_COUNT);
 const jmemoLen = new Int32Array(FIELD_COUNT);
 const jmemoGen = new Float64Array(FIELD_COUNT).fill(-1);
 
-function writeMemo(ctx: ChunkContext, f: F, i: number, kw: boolean): void {
+function writeMemo(ctx: ChunkContext, f: Field, i: number, kw: boolean): void {
   const b = ctx.b;
   const vt = ctx.vt[i];
   const off = ctx.voff[i];
@@ -585,12 +627,12 @@ function writeMemo(ctx: ChunkContext, f: F, i: number, kw: boolean): void {
 }
 
 /** Writes a System field's string (or "" when unset). */
-function writeSys(ctx: ChunkContext, f: F): void {
+function writeSys(ctx: ChunkContext, f: Field): void {
   switch (sysKind[f]) {
     case LIT: return str(sysLit[f]);
     case VAL: {
       const i = sysIdx[f];
-      if (f === F.TimeCreated) return value(ctx.b, ctx.vt[i], ctx.voff[i], ctx.vsize[i]);
+      if (f === Field.TimeCreated) return value(ctx.b, ctx.vt[i], ctx.voff[i], ctx.vsize[i]);
       return writeMemo(ctx, f, i, false);
     }
     case KW64: return writeMemo(ctx, f, sysIdx[f], true);
@@ -607,26 +649,26 @@ function writeSys(ctx: ChunkContext, f: F): void {
  */
 export function replayJson(plan: Plan, ctx: ChunkContext, count: number, recordNumber: number, writtenLo: number, writtenHi: number, recovered: boolean, eventIds: ReadonlySet<number> | undefined): boolean {
   if (!run(plan, ctx, count, eventIds)) return filteredOut;
-  const eventId = sysKind[F.EventId] === NUM ? sysNum[F.EventId] : 0;
+  const eventId = sysKind[Field.EventId] === NUM ? sysNum[Field.EventId] : 0;
   // A template without an EventID element: the filter still applies (to 0).
   if (eventIds !== undefined && !eventIds.has(eventId)) return true;
   const b = ctx.b;
   raw(K_RECORD_ID);
-  num(sysKind[F.RecordId] === NUM ? sysNum[F.RecordId] : 0);
+  num(sysKind[Field.RecordId] === NUM ? sysNum[Field.RecordId] : 0);
   raw(K_RECORD_NUMBER);
   num(recordNumber);
   raw(K_WRITTEN);
   filetimeValue(writtenLo, writtenHi);
   raw(K_TIMESTAMP);
-  writeSys(ctx, F.TimeCreated);
+  writeSys(ctx, Field.TimeCreated);
   raw(K_CHANNEL);
-  writeSys(ctx, F.Channel);
+  writeSys(ctx, Field.Channel);
   raw(K_PROVIDER);
-  writeSys(ctx, F.Provider);
+  writeSys(ctx, Field.Provider);
   raw(K_EVENT_ID);
   num(eventId);
   raw(K_COMPUTER);
-  writeSys(ctx, F.Computer);
+  writeSys(ctx, Field.Computer);
   raw(K_EVENT_DATA);
   for (let i = 0; i < dataCount; i++) {
     if (i > 0) byte(0x2c);

@@ -19,6 +19,11 @@ export function jsonPos(): number {
   return pos;
 }
 
+/** The bytes written at [from, to), in place (valid until the writer moves on). */
+export function jsonBytes(from: number, to: number): Buffer {
+  return ob.subarray(from, to);
+}
+
 /** Drops what was written after `p` (a record that failed half-way). */
 export function jsonRewind(p: number): void {
   pos = p;

@@ -624,8 +624,26 @@ export function identityOnly(channel: string, id: number): boolean {
   return false;
 }
 
+/** The channels extractFields has a case for (canonical names). */
+const EXTRACTED_CHANNELS = new Set(['Security', 'System', 'Microsoft-Windows-WinRM/Operational', 'Windows PowerShell',
+  'Microsoft-Windows-PowerShell/Operational', 'Microsoft-Windows-Sysmon/Operational',
+  'Microsoft-Windows-Windows Firewall With Advanced Security/Firewall', 'Microsoft-Windows-WMI-Activity/Operational']);
+const SYSTEM_CASES = new Set([104, 7036, 7040, 7045]);
+
+/**
+ * Whether extractFields gives this channel (canonical) and event ID nothing at all, whatever the data:
+ * such an event is the record's common fields only (ingest/normalize/evtx-lines.ts writes those directly).
+ * extractFields returns at once for them, so a case added below without a change here is never run (and
+ * its tests say so).
+ */
+export function extractsNothing(channel: string, id: number): boolean {
+  if (channel === 'System') return !SYSTEM_CASES.has(id);
+  return !EXTRACTED_CHANNELS.has(channel);
+}
+
 /** Fill the source-specific fields of `ev` from the cleaned data. `channel` must be canonical. */
 export function extractFields(ev: Ev, channel: string, id: number, d: Data, kind: string, message: string | undefined): void {
+  if (extractsNothing(channel, id)) return;
   switch (channel) {
     case 'Security': security(ev, id, d); break;
     case 'System': system(ev, id, d); break;

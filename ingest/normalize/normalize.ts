@@ -39,8 +39,11 @@ export function fastCheck(ev: NormalizedEvent): string | undefined {
   return undefined;
 }
 
+/** ECS version the events follow. */
+export const ECS_VERSION = '8.11.0';
+
 /** Audit success/failure from the Security keywords mask (bits 53 and 52) or keyword names. */
-function auditOutcome(kw: string | string[] | undefined): 'success' | 'failure' | undefined {
+export function auditOutcome(kw: string | string[] | undefined): 'success' | 'failure' | undefined {
   if (kw === undefined) return undefined;
   if (typeof kw === 'string') {
     if (kw.length <= 15 || !kw.startsWith('0x')) return undefined;
@@ -97,10 +100,7 @@ export class Normalizer {
     if (typeof rec.provider !== 'string' || !rec.provider) return 'no provider';
     if (typeof rec.timestamp !== 'string') return 'no time';
 
-    let name = computer.toLowerCase();
-    const dot = name.indexOf('.');
-    const hostname = dot > 0 ? name.slice(0, dot) : name;
-    if (dot < 0 && this.know) name = this.know.fqdnOf(hostname) ?? name;
+    const { name, hostname } = this.hostNames(computer);
 
     let ts: string | undefined;
     let clock: NormalizedEvent['hoptrail']['clock'];
@@ -129,6 +129,28 @@ export class Normalizer {
     return { computer, name, hostname, ts, clock };
   }
 
+  /**
+   * ECS host.name (the FQDN when the name is short and a first pass learned it) and host.hostname of a
+   * record's computer name (trimmed, not empty).
+   */
+  hostNames(computer: string): { name: string; hostname: string } {
+    let name = computer.toLowerCase();
+    const dot = name.indexOf('.');
+    const hostname = dot > 0 ? name.slice(0, dot) : name;
+    if (dot < 0 && this.know) name = this.know.fqdnOf(hostname) ?? name;
+    return { name, hostname };
+  }
+
+  /** event.ingested of a record that carries no ingest time of its own (EVTX). */
+  get ingestedAt(): string {
+    return this.ingested;
+  }
+
+  /** Whether events are checked by the fast check (or not at all), not by the zod schema. */
+  get fastChecked(): boolean {
+    return this.validate === 'fast' || this.validate === 'none';
+  }
+
   /** When the collector says it took the record in (to the millisecond), if that is a real UTC time; else this run's. */
   private ingestedOf(rec: SourceRecord): string {
     return (rec.ingested !== undefined ? utcMillis(rec.ingested) : undefined) ?? this.ingested;
@@ -142,7 +164,7 @@ export class Normalizer {
     const channel = canonicalChannel(rec.channel);
     const ev: NormalizedEvent = {
       '@timestamp': ts,
-      ecs: { version: '8.11.0' },
+      ecs: { version: ECS_VERSION },
       event: { code: String(id), provider: rec.provider, kind: 'event', ingested: this.ingestedOf(rec) },
       host: { name, hostname },
       log: {},

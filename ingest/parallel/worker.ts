@@ -9,6 +9,9 @@ import { evtxInputItem, parseMemberChunk, readEvtxMemberChunks, type InputItem }
 import { pieceItem, readJsonPieces, type ChunkPiece, type EvtxMembers, type PieceItem, type RawItem } from '../json/read.js';
 import { jsonFormat } from '../json/detect.js';
 import { readEvtxRange } from '../evtx/range.js';
+import type { RecordSink } from '../evtx/chunk.js';
+import { jsonBytes, jsonPos, jsonRewind } from '../evtx/jsonout.js';
+import { EvtxLines } from '../normalize/evtx-lines.js';
 import type { EntryRange } from '../json/archive.js';
 import type { FromWorker, Job, JobBatch, ToWorker, WorkerSetup } from './protocol.js';
 
@@ -82,6 +85,9 @@ function release(sab: SharedArrayBuffer): void {
   }
 }
 
+// Called directly: `buf.set` looks through Buffer.prototype each time (see ingest/evtx/jsonout.ts).
+const setBytes = Uint8Array.prototype.set;
+
 /** Collects one job's output and sends it in bounded batches. */
 class Batcher {
   // JSON lines are encoded into this buffer as they are made: no array of strings outlives a scavenge.
@@ -109,6 +115,14 @@ class Batcher {
     this.buf.copy(b, 0, 0, this.bytes);
     release(this.buf.buffer as SharedArrayBuffer);
     this.buf = b;
+  }
+  /** An event's JSON line already written (without its newline): copied in. */
+  line(src: Uint8Array): void {
+    if (this.bytes + src.length + 1 > this.buf.length) this.grow(this.bytes + src.length + 1);
+    setBytes.call(this.buf, src, this.bytes);
+    this.bytes += src.length;
+    this.buf[this.bytes++] = 10;
+    this.events++;
   }
   reject(r: Reject): void { this.rejects.push(JSON.stringify(r)); }
   warning(source: string, message: string): void { this.warnings.push(JSON.stringify({ source, message })); }
@@ -148,13 +162,39 @@ function take(b: Batcher, file: string, it: Parameters<typeof normalizeItem>[2])
   else if (r.kind === 'warning') b.warning(r.source, r.message);
 }
 
+/** Bytes of lines the JSON writer holds before it starts again from its beginning (each is copied out at once). */
+const LINES_HELD = 1 << 20;
+
+/**
+ * An EVTX file's records into the batch as the chunk walk finds them: plain ones written as lines straight
+ * from their template (EvtxLines), the rest normalized as objects. Undefined when every event must be an
+ * object (shipped to an Elasticsearch sink) or pass the zod schema.
+ */
+function evtxSink(b: Batcher, file: string): RecordSink | undefined {
+  if (setup.ship === 'all' || !norm.fastChecked) return undefined;
+  const lines = new EvtxLines(norm, file);
+  return {
+    line(plan, ctx, count, writtenLo, writtenHi, recovered, chunk, offset) {
+      if (jsonPos() > LINES_HELD) jsonRewind(0);
+      const start = lines.write(plan, ctx, count, writtenLo, writtenHi, recovered, chunk, offset);
+      if (start < 0) return false;
+      b.line(jsonBytes(start, jsonPos()));
+      return true;
+    },
+    item(it) {
+      take(b, file, evtxInputItem(file, it));
+    },
+  };
+}
+
 async function runJob(id: number, job: Job): Promise<void> {
   const b = new Batcher(id);
   if (provisional) provisional.asked = false;
   try {
     if (job.kind === 'evtx') {
       // One batch per range: with provisional knowledge the whole range must be judged before it is sent.
-      for (const items of readEvtxRange(job.file, job.from, job.to)) for (const it of items) take(b, job.file, evtxInputItem(job.file, it));
+      const sink = evtxSink(b, job.file);
+      for (const items of readEvtxRange(job.file, job.from, job.to, { sink })) for (const it of items) take(b, job.file, evtxInputItem(job.file, it));
     } else if (job.kind === 'part') {
       await takeRaws(b, job.file, job.format, job.items);
     } else {
