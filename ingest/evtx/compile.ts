@@ -556,6 +556,11 @@ export function fieldText(ctx: ChunkContext, f: Field): string | undefined {
   return sysKind[f] === NUM ? undefined : sysString(ctx, f);
 }
 
+/** The flat index of the value a System field was set from, or -1 (a literal, a number, or unset). */
+export function fieldIndex(f: Field): number {
+  return sysKind[f] === VAL ? sysIdx[f] : -1;
+}
+
 /** How many event data values the record has. */
 export function dataLength(): number {
   return dataCount;
@@ -564,6 +569,11 @@ export function dataLength(): number {
 /** The name of event data value `i`, as replay() keys it. */
 export function dataName(i: number): string {
   return dataParam[i] > 0 ? paramKey(dataParam[i]) : dataKey[i];
+}
+
+/** The name of named event data value `i` as JSON with its colon; undefined for an unnamed one (paramN). */
+export function dataNameJson(i: number): Uint8Array | undefined {
+  return dataParam[i] > 0 ? undefined : dataKeyBytes[i];
 }
 
 /** The flat index of event data value `i`, or -1 when it is a literal (dataLiteral). */

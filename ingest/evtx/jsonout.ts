@@ -477,6 +477,41 @@ export function filetimeValue(lo: number, hi: number): void {
   lastGen = gen;
 }
 
+/** Unix seconds of 10000-01-01: a FILETIME before it has a four-digit year. */
+const YEAR_10000 = 253402300800;
+
+/**
+ * A FILETIME as a time to the millisecond, `"YYYY-MM-DDTHH:MM:SS.mmmZ"` (the fraction cut, not rounded:
+ * as normalizing filetime()'s text gives it); false, writing nothing, when its year has five digits.
+ */
+export function filetimeMillis(lo: number, hi: number): boolean {
+  if (hi >= 0x20000000) return false;
+  const t = hi * 4967296 + lo;
+  const qs = Math.floor(t / 1e7);
+  const sec = hi * 429 + qs - 11644473600;
+  if (sec >= YEAR_10000) return false;
+  let ms = ((t - qs * 1e7) / 10000) | 0;
+  if (sec !== lastSec) setSecond(sec);
+  const sb = lastSecBytes;
+  const sl = lastSecLen;
+  room(sl + 7);
+  const o = ob;
+  let q = pos;
+  o[q++] = 0x22;
+  for (let i = 0; i < sl; i++) o[q++] = sb[i];
+  o[q++] = 0x2e;
+  for (let i = 3; i > 0; i--) {
+    const d = (ms / 10) | 0;
+    o[q + i - 1] = 0x30 + (ms - d * 10);
+    ms = d;
+  }
+  q += 3;
+  o[q++] = 0x5a;
+  o[q++] = 0x22;
+  pos = q;
+  return true;
+}
+
 /** A HexInt64 with all 16 digits (as Keywords are shown), quoted. */
 export function hex64Padded(b: Buffer, p: number): void {
   room(20);

@@ -7,16 +7,35 @@
 // a missing name, a value that fails to decode) gives false, and the record takes the object path, which
 // decides what becomes of it.
 import type { ChunkContext } from '../evtx/binxml.js';
-import { dataIndex, dataLength, dataLiteral, dataName, Field, fieldNumber, fieldText, replayFields, type Plan } from '../evtx/compile.js';
-import { byte, bytes, jsonPos, jsonRewind, num, raw, str, value } from '../evtx/jsonout.js';
-import { filetime, scalar, VT_ANSI, VT_HEXINT64, VT_STRING } from '../evtx/values.js';
+import { dataIndex, dataLength, dataLiteral, dataName, dataNameJson, Field, fieldIndex, fieldNumber, fieldText, replayFields, type Plan } from '../evtx/compile.js';
+import { byte, bytes, filetimeMillis, filetimeValue, jsonPos, jsonRewind, num, raw, str, value } from '../evtx/jsonout.js';
+import { filetime, scalar, u32, VT_ANSI, VT_FILETIME, VT_HEXINT64, VT_STRING } from '../evtx/values.js';
 import { SCHEMA_VERSION } from '../../schemas/values.js';
 import { canonicalChannel, extractsNothing } from './extract.js';
 import { auditOutcome, ECS_VERSION, type Normalizer } from './normalize.js';
 import { clean, isIsoMillis, isoUtcToMillisString, LEVELS, utcMillis } from './values.js';
 
 const json = (s: string): string => JSON.stringify(s);
-const NEVER_WRITTEN = '1601-01-01T00:00:00.0000000Z';
+
+/** Distinct strings a memo keeps the JSON bytes of (past it, the others are written each time). */
+const MEMO_MAX = 256;
+
+/** The JSON bytes of strings written in one place: providers, channels, computers, GUIDs repeat record after record. */
+class Memo {
+  private readonly m = new Map<string, Uint8Array>();
+  write(s: string): void {
+    let b = this.m.get(s);
+    if (b === undefined) {
+      if (this.m.size >= MEMO_MAX) return str(s);
+      b = bytes(json(s));
+      this.m.set(s, b);
+    }
+    raw(b);
+  }
+}
+
+/** Host names by computer name (as found, trimmed), as JSON: `,"hostname":` and what follows it included. */
+interface HostJson { short: boolean; nameText: string; name: Uint8Array; rest: Uint8Array }
 
 const K_TIMESTAMP = bytes('{"@timestamp":');
 const K_EVENT = bytes(`,"ecs":{"version":${json(ECS_VERSION)}},"event":{"code":"`);
@@ -25,10 +44,9 @@ const K_CREATED = bytes(',"created":');
 const K_SUCCESS = bytes(',"outcome":"success"');
 const K_FAILURE = bytes(',"outcome":"failure"');
 const K_HOST = bytes('},"host":{"name":');
-const K_HOSTNAME = bytes(',"hostname":');
 const K_LOG = bytes('},"log":{"file":{"path":');
 const K_OFFSET = bytes('},"offset":');
-const K_LEVEL_NAME = bytes(',"level":');
+const LEVEL_NAMES = new Map(Object.entries(LEVELS).map(([k, v]) => [Number(k), bytes(`,"level":${json(v)}`)]));
 const K_CHANNEL = bytes('},"winlog":{"channel":');
 const K_COMPUTER = bytes(',"computer_name":');
 const K_PROVIDER_NAME = bytes(',"provider_name":');
@@ -81,6 +99,13 @@ export class EvtxLines {
   private readonly ingestedJson: Uint8Array;
   private readonly pathJson: Uint8Array;
   private readonly provenance: Uint8Array;
+  private readonly providers = new Memo();
+  private readonly channels = new Memo();
+  private readonly computers = new Memo();
+  private readonly guids = new Memo();
+  private readonly keywords = new Memo();
+  private readonly sids = new Memo();
+  private readonly hosts = new Map<string, HostJson>();
 
   constructor(private readonly norm: Normalizer, file: string) {
     this.ingestedJson = bytes(`,"kind":"event","ingested":${json(norm.ingestedAt)}`);
@@ -117,53 +142,58 @@ export class EvtxLines {
     if (!provider) return false;
     const computer = (fieldText(ctx, Field.Computer) ?? '').trim();
     if (!computer) return false;
-    const created = fieldText(ctx, Field.TimeCreated) ?? '';
-    const ts = isoUtcToMillisString(created);
-    if (ts === undefined || !isIsoMillis(ts)) return false;
+    // The time: a FILETIME (the usual) is written from its ticks; other text as normalize() reads it.
+    const b = ctx.b;
+    const ti = fieldIndex(Field.TimeCreated);
+    let tLo = 0, tHi = -1;
+    if (ti >= 0 && ctx.vt[ti] === VT_FILETIME && ctx.vsize[ti] === 8) {
+      tLo = u32(b, ctx.voff[ti]);
+      tHi = u32(b, ctx.voff[ti] + 4);
+    }
+    let timeCreated = '', ts = '';
+    if (!(tHi >= 0 && tHi < 0x20000000)) {
+      timeCreated = fieldText(ctx, Field.TimeCreated) ?? '';
+      ts = isoUtcToMillisString(timeCreated) ?? '';
+      if (!isIsoMillis(ts)) return false;
+      tHi = -1;
+    }
     const n = dataLength();
-    for (let i = 0; i < n; i++) if (indexLike(dataName(i))) return false;
-    const host = this.norm.hostNames(computer);
-    const written = filetime(writtenLo, writtenHi);
-    const writtenMs = written !== NEVER_WRITTEN ? utcMillis(written) : undefined;
+    for (let i = 0; i < n; i++) if (dataNameJson(i) === undefined ? false : indexLike(dataName(i))) return false;
+    const host = this.host(computer);
     const keywords = fieldText(ctx, Field.Keywords);
     const level = fieldNumber(Field.Level);
 
     raw(K_TIMESTAMP);
-    str(ts);
+    if (tHi >= 0) filetimeMillis(tLo, tHi);
+    else str(ts);
     raw(K_EVENT);
     num(id);
     raw(K_PROVIDER);
-    str(provider);
+    this.providers.write(provider);
     raw(this.ingestedJson);
-    if (writtenMs !== undefined) {
-      raw(K_CREATED);
-      str(writtenMs);
-    }
+    this.created(writtenLo, writtenHi);
     const outcome = auditOutcome(keywords);
     if (outcome !== undefined) raw(outcome === 'success' ? K_SUCCESS : K_FAILURE);
     raw(K_HOST);
-    str(host.name);
-    raw(K_HOSTNAME);
-    str(host.hostname);
+    raw(host.name);
+    raw(host.rest);
     raw(K_LOG);
     raw(this.pathJson);
     raw(K_OFFSET);
     num(offset);
-    const levelName = level !== undefined ? LEVELS[level] : undefined;
-    if (levelName !== undefined) {
-      raw(K_LEVEL_NAME);
-      str(levelName);
-    }
+    const levelName = level !== undefined ? LEVEL_NAMES.get(level) : undefined;
+    if (levelName !== undefined) raw(levelName);
     raw(K_CHANNEL);
-    str(channel);
+    this.channels.write(channel);
     raw(K_COMPUTER);
-    str(computer);
+    this.computers.write(computer);
     raw(K_PROVIDER_NAME);
-    str(provider);
+    this.providers.write(provider);
     raw(K_EVENT_ID);
     num(id);
     raw(K_TIME_CREATED);
-    str(created);
+    if (tHi >= 0) filetimeValue(tLo, tHi);
+    else str(timeCreated);
     const recordId = fieldNumber(Field.RecordId) ?? 0;
     if (Number.isSafeInteger(recordId) && recordId >= 0) {
       raw(K_RECORD_ID);
@@ -172,7 +202,7 @@ export class EvtxLines {
     const guid = fieldText(ctx, Field.ProviderGuid);
     if (guid) {
       raw(K_GUID);
-      str(guid.toUpperCase());
+      this.guids.write(guid.toUpperCase());
     }
     const pid = fieldNumber(Field.ProcessId), tid = fieldNumber(Field.ThreadId);
     if (pid !== undefined || tid !== undefined) {
@@ -202,12 +232,12 @@ export class EvtxLines {
     const sid = fieldText(ctx, Field.UserSid);
     if (sid) {
       raw(K_USER);
-      str(sid);
+      this.sids.write(sid);
       byte(0x7d);
     }
     if (keywords) {
       raw(K_KEYWORDS);
-      str(keywords);
+      this.keywords.write(keywords);
     }
     if (level !== undefined) {
       raw(K_LEVEL);
@@ -224,6 +254,30 @@ export class EvtxLines {
     num(offset);
     raw(recovered ? K_RECOVERED_END : K_END);
     return true;
+  }
+
+  /** event.created from the record header's FILETIME: none when it was never set (1601) or has no four-digit year. */
+  private created(lo: number, hi: number): void {
+    if (lo === 0 && hi === 0) return;
+    const at = jsonPos();
+    raw(K_CREATED);
+    if (filetimeMillis(lo, hi)) return;
+    jsonRewind(at);
+    const ms = utcMillis(filetime(lo, hi));
+    if (ms === undefined) return;
+    raw(K_CREATED);
+    str(ms);
+  }
+
+  /** ECS host names of a computer name, as JSON; a short name asks the normalizer each time (what it knows may grow). */
+  private host(computer: string): HostJson {
+    let h = this.hosts.get(computer);
+    if (h !== undefined && !h.short) return h;
+    const { name, hostname } = this.norm.hostNames(computer);
+    if (h !== undefined && name === h.nameText) return h;
+    h = { short: !computer.includes('.'), nameText: name, name: bytes(json(name)), rest: bytes(`,"hostname":${json(hostname)}`) };
+    if (this.hosts.size < MEMO_MAX) this.hosts.set(computer, h);
+    return h;
   }
 
   /** A numeric System field, when set. */
@@ -254,8 +308,12 @@ export class EvtxLines {
       if (!open) raw(K_EVENT_DATA);
       else byte(0x2c);
       open = true;
-      str(dataName(i));
-      byte(0x3a);
+      const key = dataNameJson(i);
+      if (key !== undefined) raw(key);
+      else {
+        str(dataName(i));
+        byte(0x3a);
+      }
       if (text !== undefined) str(text);
       else value(b, ctx.vt[idx], ctx.voff[idx], ctx.vsize[idx]);
     }
