@@ -1,6 +1,6 @@
 // bench/hunt: `hoptrail hunt` over all of ../shared (EVTX corpus, damaged and large files, JSON datasets),
 // end to end as whole processes: wall time, events/s, peak RSS, with the default worker threads and with
-// one. The peer, timed in the same run: libevtx's `evtxexport` only parsing the EVTX files among the
+// one; then the three large logs of the corpus four times over (large logs are what most hunts read). The peer, timed in the same run: libevtx's `evtxexport` only parsing the EVTX files among the
 // inputs (no normalizing, no detection, no JSON inputs): what the nearest native tool costs for part of the work.
 // The floor, timed in the same run: the same inputs only read and written back, with no normalizing or
 // detection: `hoptrail dump` over the EVTX files as two processes (split by size) and bench/floor-json
@@ -10,7 +10,7 @@
 // --copies N: also hunt N copies of ../shared at once (peak RSS must stay bounded as the input grows).
 // Usage: npm run bench:hunt [-- --runs N] [--copies N]
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,10 +63,18 @@ async function main(): Promise<void> {
     console.log(`bench/hunt over ${SHARED}: ${events} events, ${sessions} sessions; median of ${RUNS} runs, whole processes`);
     console.log(`  ${startLine(RUNS)}`);
     const row = (label: string, t: Timing, n = events, what = 'events'): void =>
-      console.log(`  ${label.padEnd(44)} ${t.seconds.toFixed(2).padStart(6)} s ${(n / t.seconds).toFixed(0).padStart(8)} ${what}/s  peak RSS ${t.rssMB.toFixed(0)} MB  CPU ${t.cpu.toFixed(2)} s`);
+      console.log(`  ${label.padEnd(50)} ${t.seconds.toFixed(2).padStart(6)} s ${(n / t.seconds).toFixed(0).padStart(8)} ${what}/s  peak RSS ${t.rssMB.toFixed(0)} MB  CPU ${t.cpu.toFixed(2)} s`);
     row('hoptrail hunt (default threads)', def);
     row('hoptrail hunt --threads 1', one);
     console.log(`  default threads / 1 thread: ${(one.seconds / def.seconds).toFixed(2)}x`);
+    // Large logs, as an investigation mostly gets them: the three of corpus/large, four times over (copies).
+    const large = join(out, 'large');
+    const largeLogs = readdirSync(join(SHARED, 'corpus', 'large')).filter((f) => f.endsWith('.evtx'));
+    for (let i = 0; i < 4; i++) for (const f of largeLogs) cpSync(join(SHARED, 'corpus', 'large', f), join(large, `${i}-${f}`));
+    const big = hunt([], large);
+    const bigEvents = Number(/(\d+) event\(s\)/.exec(big.stdout)?.[1] ?? 0);
+    row(`hoptrail hunt, the large logs x4 (${bigEvents} events)`, big, bigEvents);
+    rmSync(large, { recursive: true, force: true });
     if (COPIES > 1) {
       // Distinct files (copies, not links: inputs are listed once by their real path).
       const many = join(out, 'copies');
