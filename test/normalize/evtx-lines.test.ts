@@ -4,9 +4,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { ChunkContext, flatInstance, parseFragment } from '../../ingest/evtx/binxml.js';
-import type { RecordSink } from '../../ingest/evtx/chunk.js';
+import { CHUNK_SIZE, isChunk, parseChunk, type RecordSink } from '../../ingest/evtx/chunk.js';
+import { FILE_HEADER_SIZE } from '../../ingest/evtx/reader.js';
 import { loadVals, planOf, replay } from '../../ingest/evtx/compile.js';
 import { jsonBytes, jsonPos, jsonRewind } from '../../ingest/evtx/jsonout.js';
 import { planEvtx, readEvtxRange } from '../../ingest/evtx/range.js';
@@ -16,6 +17,7 @@ import { ClockKnowledge, Normalizer } from '../../ingest/normalize/index.js';
 import { detectorsUse } from '../../detectors/uses.js';
 import { NormalizedEvent, type Provenance } from '../../schemas/event.js';
 import { SKIP_NO_SHARED, sharedPath } from '../support/shared.js';
+import { mutate } from '../support/mutate.js';
 import { BinXmlWriter, filetimeV, hex64v, str, u16v, u32v, u64v, u8v } from '../support/binxml-writer.js';
 
 /** Knows an FQDN for every short name: host.name then differs from the computer name. */
@@ -35,10 +37,10 @@ function evtxFiles(): string[] {
 
 interface Tally { taken: number; left: number; shortNames: number }
 
-/** Walks a file: each record the writer takes is compared with the object path's event. */
-function compare(file: string, norm: Normalizer, t: Tally): void {
+/** A sink that compares each record the writer takes with the object path's event. */
+function checker(file: string, norm: Normalizer, t: Tally): RecordSink {
   const lines = new EvtxLines(norm, file);
-  const sink: RecordSink = {
+  return {
     line(plan, ctx, count, writtenLo, writtenHi, recovered, chunk, offset) {
       jsonRewind(0);
       const start = lines.write(plan, ctx, count, writtenLo, writtenHi, recovered, chunk, offset);
@@ -61,8 +63,12 @@ function compare(file: string, norm: Normalizer, t: Tally): void {
     },
     item() {},
   };
+}
+
+/** Walks a file with the checker. */
+function compare(file: string, norm: Normalizer, t: Tally): void {
   const { blocks } = planEvtx(file);
-  for (const items of readEvtxRange(file, 0, blocks, { sink })) void items;
+  for (const items of readEvtxRange(file, 0, blocks, { sink: checker(file, norm, t) })) void items;
 }
 
 test('plain records: the written line is the object path\'s JSON, byte for byte', { skip: SKIP_NO_SHARED }, () => {
@@ -148,6 +154,24 @@ test('records the writer leaves to the object path', () => {
   assert.equal(both('', 1, 'Application', 'h', 0n, [str('a')]).line, undefined);
   assert.equal(both('P', 1, 'Application', '  ', 0n, [str('a')]).line, undefined);
   assert.ok(both('P', 7036, 'Application', 'h', 0n, [str('a')]).line !== undefined, 'an ID extracted elsewhere is plain here');
+});
+
+const FUZZ_CASES = Number(process.env.HOPTRAIL_LINES_FUZZ_CASES ?? 150);
+
+test(`${FUZZ_CASES} damaged files: whatever the writer takes is the object path's JSON`, { skip: SKIP_NO_SHARED }, () => {
+  const t: Tally = { taken: 0, left: 0, shortNames: 0 };
+  const norm = new Normalizer({ ingested: '2026-12-07T00:00:00.000Z' });
+  const files = evtxFiles().filter((f) => statSync(f).size <= 2 << 20);
+  for (let c = 0; c < FUZZ_CASES; c++) {
+    const file = files[c % files.length];
+    const { bytes } = mutate(readFileSync(file), 20261207 + c);
+    const sink = checker(`${file}#${c}`, norm, t);
+    for (let off = FILE_HEADER_SIZE; off < bytes.length; off += CHUNK_SIZE) {
+      const block = bytes.subarray(off, off + CHUNK_SIZE);
+      if (isChunk(block)) parseChunk(block, file, (off - FILE_HEADER_SIZE) / CHUNK_SIZE, off, { sink });
+    }
+  }
+  assert.ok(t.taken > 1000 && t.left > 1000, `taken ${t.taken}, left ${t.left}`);
 });
 
 test('a normalizer checking with the zod schema writes no line: the schema runs on objects', () => {
