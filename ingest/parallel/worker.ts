@@ -116,10 +116,11 @@ class Batcher {
     release(this.buf.buffer as SharedArrayBuffer);
     this.buf = b;
   }
-  /** An event's JSON line already written (without its newline): copied in. */
+  /** A plain event's JSON line already written (without its newline): copied in; no detector uses it. */
   line(src: Uint8Array): void {
     if (this.bytes + src.length + 1 > this.buf.length) this.grow(this.bytes + src.length + 1);
     setBytes.call(this.buf, src, this.bytes);
+    if (setup.ship === 'all') this.shipped.push(this.bytes, this.bytes + src.length);
     this.bytes += src.length;
     this.buf[this.bytes++] = 10;
     this.events++;
@@ -167,11 +168,11 @@ const LINES_HELD = 1 << 20;
 
 /**
  * An EVTX file's records into the batch as the chunk walk finds them: plain ones written as lines straight
- * from their template (EvtxLines), the rest normalized as objects. Undefined when every event must be an
- * object (shipped to an Elasticsearch sink) or pass the zod schema.
+ * from their template (EvtxLines), the rest normalized as objects. Undefined when every event must pass
+ * the zod schema (which checks objects).
  */
 function evtxSink(b: Batcher, file: string): RecordSink | undefined {
-  if (setup.ship === 'all' || !norm.fastChecked) return undefined;
+  if (!norm.fastChecked) return undefined;
   const lines = new EvtxLines(norm, file);
   return {
     line(plan, ctx, count, writtenLo, writtenHi, recovered, chunk, offset) {
