@@ -447,69 +447,52 @@ function bigFiletime(lo: number, hi: number): void {
 export function filetimeValue(lo: number, hi: number): void {
   if (lo === lastLo && hi === lastHi && lastGen === gen) return again(lastAt, lastLen);
   if (hi >= 0x20000000) return bigFiletime(lo, hi);
-  const t = hi * 4967296 + lo;
-  const qs = Math.floor(t / 1e7);
-  let rem = (t - qs * 1e7) | 0;
-  const sec = hi * 429 + qs - 11644473600;
-  if (sec !== lastSec) setSecond(sec);
-  const sb = lastSecBytes;
-  const sl = lastSecLen;
-  room(sl + 11);
-  const o = ob;
   const start = pos;
-  let q = pos;
-  o[q++] = 0x22;
-  for (let i = 0; i < sl; i++) o[q++] = sb[i];
-  o[q++] = 0x2e;
-  for (let i = 7; i > 0; i--) {
-    const d = (rem / 10) | 0;
-    o[q + i - 1] = 0x30 + (rem - d * 10);
-    rem = d;
-  }
-  q += 7;
-  o[q++] = 0x5a;
-  o[q++] = 0x22;
-  pos = q;
+  timeText(lo, hi, 7);
   lastAt = start;
-  lastLen = q - start;
+  lastLen = pos - start;
   lastLo = lo;
   lastHi = hi;
   lastGen = gen;
 }
 
-/** Unix seconds of 10000-01-01: a FILETIME before it has a four-digit year. */
-const YEAR_10000 = 253402300800;
-
 /**
  * A FILETIME as a time to the millisecond, `"YYYY-MM-DDTHH:MM:SS.mmmZ"` (the fraction cut, not rounded:
- * as normalizing filetime()'s text gives it); false, writing nothing, when its year has five digits.
+ * as normalizing filetime()'s text gives it); false, writing nothing, for a FILETIME of 2^61 ticks or
+ * more (from the year 8911: rare, and a five-digit year is no such time).
  */
 export function filetimeMillis(lo: number, hi: number): boolean {
   if (hi >= 0x20000000) return false;
+  timeText(lo, hi, 3);
+  return true;
+}
+
+/** `"YYYY-MM-DDTHH:MM:SS.<fraction>Z"` of a FILETIME below 2^61 ticks, with the first `digits` (7 or 3) of its 7. */
+function timeText(lo: number, hi: number, digits: number): void {
+  // 2^32 = 429 * 1e7 + 4967296: with hi < 2^29 every intermediate stays an exact integer below 2^53.
   const t = hi * 4967296 + lo;
   const qs = Math.floor(t / 1e7);
+  let frac = (t - qs * 1e7) | 0;
+  if (digits === 3) frac = (frac / 10000) | 0;
   const sec = hi * 429 + qs - 11644473600;
-  if (sec >= YEAR_10000) return false;
-  let ms = ((t - qs * 1e7) / 10000) | 0;
   if (sec !== lastSec) setSecond(sec);
   const sb = lastSecBytes;
   const sl = lastSecLen;
-  room(sl + 7);
+  room(sl + digits + 4);
   const o = ob;
   let q = pos;
   o[q++] = 0x22;
   for (let i = 0; i < sl; i++) o[q++] = sb[i];
   o[q++] = 0x2e;
-  for (let i = 3; i > 0; i--) {
-    const d = (ms / 10) | 0;
-    o[q + i - 1] = 0x30 + (ms - d * 10);
-    ms = d;
+  for (let i = digits; i > 0; i--) {
+    const d = (frac / 10) | 0;
+    o[q + i - 1] = 0x30 + (frac - d * 10);
+    frac = d;
   }
-  q += 3;
+  q += digits;
   o[q++] = 0x5a;
   o[q++] = 0x22;
   pos = q;
-  return true;
 }
 
 /** A HexInt64 with all 16 digits (as Keywords are shown), quoted. */

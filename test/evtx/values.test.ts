@@ -157,16 +157,7 @@ test('names a damaged record made of garbage are written so that its XML stays w
 function modernRecord(values: { type: number; data: Buffer }[]) {
   const w = new BinXmlWriter();
   w.fragmentHeader().templateInstance((t) => {
-    t.open('Event', { dep: true }).closeStart()
-      .open('System', { dep: true }).closeStart()
-      .open('Provider', { attrs: true, dep: true }).attr('Name').sub(0, 0x01).closeEmpty()
-      .open('EventID', { dep: true }).closeStart().sub(1, 0x06).end()
-      .open('Version', { dep: true }).closeStart().sub(2, 0x04, true).end()
-      .open('Keywords', { dep: true }).closeStart().sub(3, 0x15, true).end()
-      .open('TimeCreated', { attrs: true, dep: true }).attr('SystemTime').sub(4, 0x11, true).closeEmpty()
-      .open('EventRecordID', { dep: true }).closeStart().sub(5, 0x0a).end()
-      .open('Security', { attrs: true, dep: true }).attr('UserID').sub(6, 0x13, true).closeEmpty()
-      .end()
+    t.system([['Provider', 0x01], ['EventID', 0x06], ['Version', 0x04, true], ['Keywords', 0x15, true], ['TimeCreated', 0x11, true], ['EventRecordID', 0x0a], ['Security', 0x13, true]])
       .open('EventData', { dep: true }).closeStart()
       .open('Data', { dep: true }).closeStart().sub(7, 0x81, true).end()
       .open('Data', { attrs: true, dep: true }).attr('Name').text('Count').closeStart().sub(8, 0x08, true).end()

@@ -96,17 +96,7 @@ type Value = { type: number; data: Buffer };
 function both(provider: string, id: number, channel: string, computer: string, keywords: bigint, data: Value[]): { line: string | undefined; object: string | undefined } {
   const w = new BinXmlWriter();
   w.fragmentHeader().templateInstance((t) => {
-    t.open('Event', { dep: true }).closeStart()
-      .open('System', { dep: true }).closeStart()
-      .open('Provider', { attrs: true, dep: true }).attr('Name').sub(0, 0x01).closeEmpty()
-      .open('EventID', { dep: true }).closeStart().sub(1, 0x06).end()
-      .open('Level', { dep: true }).closeStart().sub(2, 0x04).end()
-      .open('Keywords', { dep: true }).closeStart().sub(3, 0x15).end()
-      .open('TimeCreated', { attrs: true, dep: true }).attr('SystemTime').sub(4, 0x11).closeEmpty()
-      .open('EventRecordID', { dep: true }).closeStart().sub(5, 0x0a).end()
-      .open('Channel', { dep: true }).closeStart().sub(6, 0x01).end()
-      .open('Computer', { dep: true }).closeStart().sub(7, 0x01).end()
-      .end()
+    t.system([['Provider', 0x01], ['EventID', 0x06], ['Level', 0x04], ['Keywords', 0x15], ['TimeCreated', 0x11], ['EventRecordID', 0x0a], ['Channel', 0x01], ['Computer', 0x01]])
       .open('EventData', { dep: true }).closeStart();
     data.forEach((d, i) => t.open('Data', { attrs: true, dep: true }).attr('Name').text(`V${i}`).closeStart().sub(8 + i, d.type, true).end());
     t.end().end();

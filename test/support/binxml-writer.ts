@@ -53,6 +53,22 @@ export class BinXmlWriter {
     return this.values(values);
   }
 
+  /**
+   * `<Event><System>` opened and filled as Windows templates do: each field holds the substitution of its
+   * index in `fields` (Provider, TimeCreated and Security as their attribute, the others as text). The
+   * caller writes what follows System (EventData, UserData) and closes Event.
+   */
+  system(fields: ReadonlyArray<readonly [name: string, type: number, optional?: boolean]>): this {
+    const ATTR: Record<string, string> = { Provider: 'Name', TimeCreated: 'SystemTime', Security: 'UserID' };
+    this.open('Event', { dep: true }).closeStart().open('System', { dep: true }).closeStart();
+    fields.forEach(([name, type, optional = false], i) => {
+      const attr = ATTR[name];
+      if (attr !== undefined) this.open(name, { attrs: true, dep: true }).attr(attr).sub(i, type, optional).closeEmpty();
+      else this.open(name, { dep: true }).closeStart().sub(i, type, optional).end();
+    });
+    return this.end();
+  }
+
   /** A template instance that refers to a definition written earlier at `defOff`. */
   templateRef(defOff: number, values: { type: number; data: Buffer }[]): this {
     this.u8(0x0c).u8(1).u32(0x1234).u32(defOff);
