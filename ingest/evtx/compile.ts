@@ -210,7 +210,8 @@ function compileEventData(ed: XElem, ops: Op[]): boolean {
 
 // Replay works on the flat value descriptors of ctx (see readInstanceFlat): first the plan's ops note
 // where each field comes from (a value index or a literal) in scratch slots, one record at a time on a
-// thread; then one of two finishers builds the record object or writes its JSON line as bytes. Values
+// thread; then a finisher builds the record object or writes its JSON line as bytes (or, through
+// replayFields and the accessors below, hunt's normalized line: ingest/normalize/evtx-lines.ts). Values
 // are decoded only by the finisher, straight from the chunk's bytes.
 
 const FIELD_COUNT = Field.Nested + 1;
@@ -539,11 +540,6 @@ export function replay(plan: Plan, ctx: ChunkContext, count: number, recordNumbe
 /** Replays a plan into the scratch fields; false when the record needs the general walk. */
 export function replayFields(plan: Plan, ctx: ChunkContext, count: number): boolean {
   return run(plan, ctx, count, undefined);
-}
-
-/** Whether a System field was set (by a value, a literal or a number). */
-export function fieldSet(f: Field): boolean {
-  return sysKind[f] !== UNSET;
 }
 
 /** A numeric System field (IDs, level, task, opcode, version, process and thread), undefined when unset. */

@@ -13,6 +13,7 @@ import { jsonBytes, jsonPos, jsonRewind } from '../../ingest/evtx/jsonout.js';
 import { planEvtx, readEvtxRange } from '../../ingest/evtx/range.js';
 import { filetime } from '../../ingest/evtx/values.js';
 import { EvtxLines } from '../../ingest/normalize/evtx-lines.js';
+import { extractsNothing } from '../../ingest/normalize/extract.js';
 import { ClockKnowledge, Normalizer } from '../../ingest/normalize/index.js';
 import { detectorsUse } from '../../detectors/uses.js';
 import { NormalizedEvent, type Provenance } from '../../schemas/event.js';
@@ -162,6 +163,17 @@ test(`${FUZZ_CASES} damaged files: whatever the writer takes is the object path'
     }
   }
   assert.ok(t.taken > 1000 && t.left > 1000, `taken ${t.taken}, left ${t.left}`);
+});
+
+test('no plain record is one a detector keys on by channel and ID', () => {
+  // The channels the session engine takes, and the IDs findings observe whatever the fields (log clears,
+  // the WinRM service's start type, firewall rules): none of them may be written as a plain line.
+  const detected = ['Security', 'Microsoft-Windows-Sysmon/Operational', 'Microsoft-Windows-WinRM/Operational', 'Windows PowerShell',
+    'Microsoft-Windows-PowerShell/Operational', 'Microsoft-Windows-Windows Firewall With Advanced Security/Firewall'];
+  for (const channel of detected) for (let id = 0; id <= 65535; id++) assert.equal(extractsNothing(channel, id), false, `${channel} ${id}`);
+  for (const id of [104, 7040]) assert.equal(extractsNothing('System', id), false, `System ${id}`);
+  assert.equal(extractsNothing('System', 36888), true);
+  assert.equal(extractsNothing('Application', 1000), true);
 });
 
 test('a normalizer checking with the zod schema writes no line: the schema runs on objects', () => {
