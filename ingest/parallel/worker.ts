@@ -10,7 +10,7 @@ import { pieceItem, readJsonPieces, type ChunkPiece, type EvtxMembers, type Piec
 import { jsonFormat } from '../json/detect.js';
 import { readEvtxRange } from '../evtx/range.js';
 import type { RecordSink } from '../evtx/chunk.js';
-import { jsonBytes, jsonPos, jsonRewind } from '../evtx/jsonout.js';
+import { byte, jsonBytes, jsonPos, jsonRewind, rawString } from '../evtx/jsonout.js';
 import { EvtxLines } from '../normalize/evtx-lines.js';
 import type { EntryRange } from '../json/archive.js';
 import type { FromWorker, Job, JobBatch, ToWorker, WorkerSetup } from './protocol.js';
@@ -88,26 +88,46 @@ function release(sab: SharedArrayBuffer): void {
 // Called directly: `buf.set` looks through Buffer.prototype each time (see ingest/evtx/jsonout.ts).
 const setBytes = Uint8Array.prototype.set;
 
+const EMPTY = Buffer.alloc(0);
+
 /** Collects one job's output and sends it in bounded batches. */
 class Batcher {
   // JSON lines are encoded into this buffer as they are made: no array of strings outlives a scavenge.
-  private buf = sharedBuffer(BUFFER_BYTES);
+  // Unused when the lines go to the JSON writer (viaJson).
+  private buf: Buffer;
   private bytes = 0;
   private events = 0;
-  /** Byte ranges of the shipped events' lines in buf, in pairs. */
+  /** Byte ranges of the shipped events' lines in buf (or in the JSON writer's output), in pairs. */
   private shipped: number[] = [];
   private rejects: string[] = [];
   private warnings: string[] = [];
-  constructor(private readonly id: number) {}
+
+  /**
+   * `viaJson`: the lines are written to the JSON writer (ingest/evtx/jsonout.ts), where an EVTX range's
+   * plain lines are written straight from their templates, and copied to shared memory once, when sent
+   * (copying each line into shared memory cost 9% of a worker's time on large System logs).
+   */
+  constructor(private readonly id: number, private readonly viaJson = false) {
+    this.buf = viaJson ? EMPTY : sharedBuffer(BUFFER_BYTES);
+    if (viaJson) jsonRewind(0);
+  }
 
   event(e: NormalizedEvent): void {
     const line = JSON.stringify(e);
-    // UTF-8 takes at most 3 bytes per UTF-16 unit.
-    if (this.bytes + 3 * line.length + 1 > this.buf.length) this.grow(this.bytes + 3 * line.length + 1);
-    const start = this.bytes;
-    this.bytes += this.buf.write(line, this.bytes, 'utf8');
-    if (setup.ship === 'all' || detectorsUse(e)) this.shipped.push(start, this.bytes);
-    this.buf[this.bytes++] = 10;
+    let start: number, end: number;
+    if (this.viaJson) {
+      start = jsonPos();
+      rawString(line);
+      end = jsonPos();
+      byte(10);
+    } else {
+      // UTF-8 takes at most 3 bytes per UTF-16 unit.
+      if (this.bytes + 3 * line.length + 1 > this.buf.length) this.grow(this.bytes + 3 * line.length + 1);
+      start = this.bytes;
+      end = this.bytes += this.buf.write(line, this.bytes, 'utf8');
+      this.buf[this.bytes++] = 10;
+    }
+    if (setup.ship === 'all' || detectorsUse(e)) this.shipped.push(start, end);
     this.events++;
   }
   private grow(need: number): void {
@@ -116,18 +136,15 @@ class Batcher {
     release(this.buf.buffer as SharedArrayBuffer);
     this.buf = b;
   }
-  /** A plain event's JSON line already written (without its newline): copied in; no detector uses it. */
-  line(src: Uint8Array): void {
-    if (this.bytes + src.length + 1 > this.buf.length) this.grow(this.bytes + src.length + 1);
-    setBytes.call(this.buf, src, this.bytes);
-    if (setup.ship === 'all') this.shipped.push(this.bytes, this.bytes + src.length);
-    this.bytes += src.length;
-    this.buf[this.bytes++] = 10;
+  /** A plain event's line, just written to the JSON writer from `start` (viaJson only); no detector uses it. */
+  written(start: number): void {
+    if (setup.ship === 'all') this.shipped.push(start, jsonPos());
+    byte(10);
     this.events++;
   }
   reject(r: Reject): void { this.rejects.push(JSON.stringify(r)); }
   warning(source: string, message: string): void { this.warnings.push(JSON.stringify({ source, message })); }
-  get full(): boolean { return this.events >= BATCH_EVENTS || this.bytes >= BATCH_CHARS; }
+  get full(): boolean { return this.events >= BATCH_EVENTS || (this.viaJson ? jsonPos() : this.bytes) >= BATCH_CHARS; }
 
   async send(): Promise<void> {
     if (this.events === 0 && this.rejects.length === 0 && this.warnings.length === 0) return;
@@ -135,7 +152,13 @@ class Batcher {
     // is copied, so that a short job does not hold megabytes of nothing. The copy is shared memory too: a
     // plain array's bytes would be copied twice more, into the message and out of it.
     let ndjson: Uint8Array;
-    if (2 * this.bytes < this.buf.length) {
+    if (this.viaJson) {
+      const n = jsonPos();
+      const out = 2 * n < BUFFER_BYTES ? new Uint8Array(new SharedArrayBuffer(n)) : sharedBuffer(n);
+      setBytes.call(out, jsonBytes(0, n), 0);
+      ndjson = new Uint8Array(out.buffer, 0, n);
+      jsonRewind(0);
+    } else if (2 * this.bytes < this.buf.length) {
       ndjson = new Uint8Array(new SharedArrayBuffer(this.bytes));
       ndjson.set(this.buf.subarray(0, this.bytes));
     } else {
@@ -152,7 +175,7 @@ class Batcher {
 
   /** The job is over: its buffer serves the next. */
   close(): void {
-    release(this.buf.buffer as SharedArrayBuffer);
+    if (!this.viaJson) release(this.buf.buffer as SharedArrayBuffer);
   }
 }
 
@@ -163,23 +186,19 @@ function take(b: Batcher, file: string, it: Parameters<typeof normalizeItem>[2])
   else if (r.kind === 'warning') b.warning(r.source, r.message);
 }
 
-/** Bytes of lines the JSON writer holds before it starts again from its beginning (each is copied out at once). */
-const LINES_HELD = 1 << 20;
-
 /**
- * An EVTX file's records into the batch as the chunk walk finds them: plain ones written as lines straight
- * from their template (EvtxLines), the rest normalized as objects. Undefined when every event must pass
- * the zod schema (which checks objects).
+ * An EVTX file's records into the batch (viaJson) as the chunk walk finds them: plain ones written as
+ * lines straight from their template (EvtxLines), the rest normalized as objects. Undefined when every
+ * event must pass the zod schema (which checks objects).
  */
 function evtxSink(b: Batcher, file: string): RecordSink | undefined {
   if (!norm.fastChecked) return undefined;
   const lines = new EvtxLines(norm, file);
   return {
     line(plan, ctx, count, writtenLo, writtenHi, recovered, chunk, offset) {
-      if (jsonPos() > LINES_HELD) jsonRewind(0);
       const start = lines.write(plan, ctx, count, writtenLo, writtenHi, recovered, chunk, offset);
       if (start < 0) return false;
-      b.line(jsonBytes(start, jsonPos()));
+      b.written(start);
       return true;
     },
     item(it) {
@@ -189,7 +208,7 @@ function evtxSink(b: Batcher, file: string): RecordSink | undefined {
 }
 
 async function runJob(id: number, job: Job): Promise<void> {
-  const b = new Batcher(id);
+  const b = new Batcher(id, job.kind === 'evtx');
   if (provisional) provisional.asked = false;
   try {
     if (job.kind === 'evtx') {
