@@ -1,7 +1,8 @@
 // bench/hunt: `hoptrail hunt` over all of ../shared (EVTX corpus, damaged and large files, JSON datasets),
 // end to end as whole processes: wall time, events/s, peak RSS, with the default worker threads and with
-// one; then the three large logs of the corpus four times over (large logs are what most hunts read). The peer, timed in the same run: libevtx's `evtxexport` only parsing the EVTX files among the
-// inputs (no normalizing, no detection, no JSON inputs): what the nearest native tool costs for part of the work.
+// one; then the three large logs of the corpus four times over (large logs are what most hunts read).
+// The peer, timed in the same run: libevtx's `evtxexport` only parsing the EVTX files among the inputs
+// (no normalizing, no detection, no JSON inputs): what the nearest native tool costs for part of the work.
 // The floor, timed in the same run: the same inputs only read and written back, with no normalizing or
 // detection: `hoptrail dump` over the EVTX files as two processes (split by size) and bench/floor-json
 // over the JSON inputs as a third, all three at once on the machine's cores. Whatever hunt adds, it

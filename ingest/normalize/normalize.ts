@@ -5,7 +5,7 @@ import type { EvtxRecord } from '../evtx/record.js';
 import { ClockKnowledge, parseZone, repairTime, type Zone } from './clock.js';
 import { canonicalChannel, extractFields } from './extract.js';
 import type { SourceRecord } from './source.js';
-import { LEVELS, cleanEventData, cleanTrim, isIsoMillis, isoUtcToMillisString, utcMillis, wallToMillis, isoMillis } from './values.js';
+import { LEVELS, cleanEventData, cleanTrim, hostNames, isIsoMillis, isoUtcToMillisString, utcMillis, wallToMillis, isoMillis } from './values.js';
 
 export type NormalizeResult = { ok: true; event: NormalizedEvent } | { ok: false; reason: string };
 
@@ -134,11 +134,9 @@ export class Normalizer {
    * record's computer name (trimmed, not empty).
    */
   hostNames(computer: string): { name: string; hostname: string } {
-    let name = computer.toLowerCase();
-    const dot = name.indexOf('.');
-    const hostname = dot > 0 ? name.slice(0, dot) : name;
-    if (dot < 0 && this.know) name = this.know.fqdnOf(hostname) ?? name;
-    return { name, hostname };
+    const h = hostNames(computer);
+    if (this.know && !h.name.includes('.')) h.name = this.know.fqdnOf(h.hostname) ?? h.name;
+    return h;
   }
 
   /** event.ingested of a record that carries no ingest time of its own (EVTX). */

@@ -164,7 +164,7 @@ export const LEVELS: Readonly<Record<number, string>> = {
 
 export const TRANSPORTS: ReadonlyMap<string, string> = new Map([['1', 'icmp'], ['6', 'tcp'], ['17', 'udp'], ['58', 'ipv6-icmp']]);
 
-/** host.name (lower-case, FQDN when known) and host.hostname (lower-case short name). */
+/** host.name (lower case, as the record names it) and host.hostname (its short name); Normalizer.hostNames adds a learned FQDN. */
 export function hostNames(computer: string): { name: string; hostname: string } {
   const name = computer.trim().toLowerCase();
   const dot = name.indexOf('.');
